@@ -1,0 +1,206 @@
+// The one place that loads the compiled addon. Nothing else imports the .node file, so tests
+// can hand a fake Transport to the layers above (see lib/scsi/transport.ts).
+//
+// The native surface is deliberately small: open/close a node, run one SG_IO command on an
+// addon-owned thread, and the pure CDB/parameter-list encoders (one per T10 command).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Data direction of one SCSI command (SG_DXFER_NONE / TO_DEV / FROM_DEV). */
+export type Direction = 'none' | 'to-device' | 'from-device';
+
+/** A 64-bit field (LBA, byte count) may be given as a safe integer or a bigint. */
+export type U64 = number | bigint;
+
+export interface NativeOpenOptions {
+  /** O_RDWR when true, O_RDONLY otherwise (the sg driver filters opcodes on non-O_RDWR fds). */
+  write: boolean;
+  /** O_EXCL: on a block node this fails with EBUSY when the disk is mounted or held. */
+  exclusive: boolean;
+}
+
+export interface NativeOpenResult {
+  fd: number;
+  /** 'sg' for a /dev/sgN char node, 'block' for a whole-disk SCSI block node. */
+  kind: 'sg' | 'block';
+  major: number;
+  minor: number;
+  /** SG_GET_VERSION_NUM (e.g. 30536); proves the node speaks SG_IO. */
+  sgVersion: number;
+}
+
+export interface NativeExecuteRequest {
+  /** 6..252 bytes. */
+  cdb: Buffer;
+  direction: Direction;
+  /** to-device: the bytes sent; from-device: the buffer filled (its length is dxfer_len). */
+  data?: Buffer;
+  /** SG_IO timeout in milliseconds, 1..4294967295. */
+  timeoutMs: number;
+}
+
+export interface NativeExecuteResult {
+  /** SAM status byte (0 GOOD, 2 CHECK CONDITION, 8 BUSY, 0x18 RESERVATION CONFLICT, 0x28 TASK SET FULL). */
+  status: number;
+  hostStatus: number;
+  driverStatus: number;
+  /** The sense bytes the kernel wrote (sb_len_wr of them; empty when none). */
+  sense: Buffer;
+  /** dxfer_len minus bytes actually transferred. */
+  resid: number;
+  /** As measured by the kernel, ms. */
+  durationMs: number;
+  /** sg_io_hdr.info (SG_INFO_CHECK, direct/indirect IO bits). */
+  info: number;
+}
+
+/** What every encoder returns: the CDB, the direction, and the parameter list when there is one. */
+export interface EncodedCommand {
+  cdb: Buffer;
+  direction: Direction;
+  /** Parameter list for to-device commands. */
+  data?: Buffer;
+  /** Allocation length for from-device commands (the buffer to hand to execute). */
+  allocationLength?: number;
+}
+
+export interface BlockRange {
+  lba: U64;
+  /** NUMBER OF LOGICAL BLOCKS (32 bit in the range descriptor). */
+  blocks: number;
+}
+
+/** A designation descriptor as read from VPD 0x83 (used to build a 0xE4 CSCD descriptor). */
+export interface DesignatorInput {
+  codeSet: number;
+  association: number;
+  designatorType: number;
+  /** At most 20 bytes. */
+  designator: Buffer;
+}
+
+export interface IdentificationCscdInput {
+  designator: DesignatorInput;
+  /** PERIPHERAL DEVICE TYPE, 0 for block devices. */
+  peripheralDeviceType?: number;
+  /** DISK BLOCK LENGTH (24 bit). */
+  blockLength: number;
+  relativeInitiatorPort?: number;
+  /** NUL bit (obsolete in SPC-4); default false. */
+  nul?: boolean;
+  pad?: boolean;
+}
+
+export interface BlockToBlockSegmentInput {
+  sourceCscdId: number;
+  destinationCscdId: number;
+  /** NUMBER OF BLOCKS, 1..65535 (0 is a legal no-op but rejected here as a likely bug). */
+  blocks: number;
+  sourceLba: U64;
+  destinationLba: U64;
+  /** DC: count destination blocks instead of source blocks. */
+  destinationCount?: boolean;
+  cat?: boolean;
+}
+
+export type ListIdUsage = 'hold' | 'discard' | 'none';
+
+export interface NativeEncoders {
+  testUnitReady(): EncodedCommand;
+  inquiry(o: { evpd?: boolean; page?: number; allocationLength?: number }): EncodedCommand;
+  reportLuns(o: { selectReport?: number; allocationLength?: number }): EncodedCommand;
+  requestSense(o: { descriptorFormat?: boolean; allocationLength?: number }): EncodedCommand;
+  readCapacity16(o: { allocationLength?: number }): EncodedCommand;
+  read16(o: { lba: U64; blocks: number; fua?: boolean; dpo?: boolean; group?: number }): EncodedCommand;
+  write16(o: { lba: U64; blocks: number; fua?: boolean; dpo?: boolean; group?: number }): EncodedCommand;
+  synchronizeCache16(o: { lba?: U64; blocks?: number; immed?: boolean; group?: number }): EncodedCommand;
+  /** With `block` the data-out is that one logical block; without, NDOB=1 and no data. */
+  writeSame16(o: { lba: U64; blocks: number; unmap?: boolean; anchor?: boolean; block?: Buffer; group?: number }): EncodedCommand;
+  identificationCscdDescriptor(o: IdentificationCscdInput): Buffer;
+  blockToBlockSegmentDescriptor(o: BlockToBlockSegmentInput): Buffer;
+  extendedCopyLid1(o: {
+    listId: number;
+    listIdUsage: ListIdUsage;
+    priority?: number;
+    str?: boolean;
+    cscds: IdentificationCscdInput[];
+    segments: BlockToBlockSegmentInput[];
+  }): EncodedCommand;
+  receiveCopyResults(o: {
+    serviceAction: 'copyStatus' | 'receiveData' | 'operatingParameters' | 'failedSegmentDetails';
+    listId?: number;
+    allocationLength?: number;
+  }): EncodedCommand;
+  populateToken(o: {
+    listId: number;
+    immed?: boolean;
+    /** Seconds; 0 = device default. */
+    inactivityTimeout?: number;
+    /** Sets RTV=1 and the ROD TYPE field. */
+    rodType?: number;
+    ranges: BlockRange[];
+    group?: number;
+  }): EncodedCommand;
+  writeUsingToken(o: {
+    listId: number;
+    immed?: boolean;
+    deleteToken?: boolean;
+    /** OFFSET INTO ROD, logical blocks. */
+    offsetIntoRod?: U64;
+    /** Exactly 512 bytes. */
+    token: Buffer;
+    ranges: BlockRange[];
+    group?: number;
+  }): EncodedCommand;
+  receiveRodTokenInformation(o: { listId: number; allocationLength?: number }): EncodedCommand;
+  receiveCopyStatusLid4(o: { listId: number; allocationLength?: number }): EncodedCommand;
+  copyOperationAbort(o: { listId: number }): EncodedCommand;
+  reportAllRodTokens(o: { allocationLength?: number }): EncodedCommand;
+}
+
+export interface NativeThreadStats {
+  /** Threads the addon has started (its own, not libuv's pool). */
+  threads: number;
+  idle: number;
+  inFlight: number;
+}
+
+export interface NativeBinding {
+  open(path: string, options: NativeOpenOptions): Promise<NativeOpenResult>;
+  close(fd: number): void;
+  execute(fd: number, request: NativeExecuteRequest): Promise<NativeExecuteResult>;
+  threadStats(): NativeThreadStats;
+  encoders: NativeEncoders;
+  /** sizeof(struct sg_io_hdr) as compiled, for a sanity test (88 on x86_64). */
+  sgIoHdrSize: number;
+}
+
+/** Errors the addon rejects with carry the errno as a string code, the number and the syscall. */
+export interface NativeSystemError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  path?: string;
+}
+
+let cached: NativeBinding | undefined;
+
+/**
+ * Load the addon. ODXCP_NATIVE overrides the path (the sanitizer build uses it); otherwise
+ * build/Release then build/Debug under the package root. The error names every place tried.
+ */
+export function loadNative(): NativeBinding {
+  if (cached) return cached;
+  const root = path.resolve(__dirname, '..', '..');
+  const candidates = process.env.ODXCP_NATIVE
+    ? [path.resolve(process.env.ODXCP_NATIVE)]
+    : [path.join(root, 'build', 'Release', 'odxcp.node'), path.join(root, 'build', 'Debug', 'odxcp.node')];
+  for (const file of candidates) {
+    if (fs.existsSync(file)) {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      cached = require(file) as NativeBinding;
+      return cached;
+    }
+  }
+  throw new Error(`odxcp native addon not built; looked in: ${candidates.join(', ')} (run npm install)`);
+}
