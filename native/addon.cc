@@ -1,0 +1,35 @@
+// Module entry: per-environment state (the worker pool, kept as N-API instance data so each
+// worker_thread gets its own) and a cleanup hook that stops and joins the pool's threads
+// before the environment goes away. Exports the transport and binding.encoders.
+#include <napi.h>
+
+#include "encoders.h"
+#include "transport.h"
+#include "worker_pool.h"
+
+namespace odxcp {
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* pool = new WorkerPool(env);
+  env.SetInstanceData<WorkerPool>(pool);  // deleted when the environment is torn down
+  // Registered after the pool's thread-safe function, so it runs before node finalizes that
+  // function (cleanup hooks run in reverse order): no worker can post to a dead one.
+  env.AddCleanupHook([pool]() { pool->Shutdown(); });
+
+  RegisterTransport(env, exports);
+  Napi::Object encoders = Napi::Object::New(env);
+  RegisterSpcEncoders(env, encoders);
+  RegisterSbcEncoders(env, encoders);
+  RegisterTpcEncoders(env, encoders);
+  exports.Set("encoders", encoders);
+  return exports;
+}
+
+}  // namespace
+}  // namespace odxcp
+
+// NODE_API_MODULE pastes the name into an identifier, so it needs an unqualified one.
+static Napi::Object InitOdxcp(Napi::Env env, Napi::Object exports) { return odxcp::Init(env, exports); }
+
+NODE_API_MODULE(odxcp, InitOdxcp)

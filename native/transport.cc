@@ -1,0 +1,403 @@
+// open / close / execute / threadStats (lib/native.ts NativeBinding). Read
+// copy-offload-reference.md 1.1 (struct sg_io_hdr), 1.2 (constants), 1.3 (which nodes take
+// SG_IO) and 1.4 (errno values). Policy (retries, timeouts, advice) belongs to lib/.
+#include "transport.h"
+
+#include <fcntl.h>
+#include <scsi/sg.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "fields.h"
+#include "worker_pool.h"
+
+namespace odxcp {
+namespace {
+
+constexpr unsigned kScsiGenericMajor = 21;  // SCSI_GENERIC_MAJOR: /dev/sgN
+constexpr size_t kMinCdbLength = 6;         // SG_IO rejects shorter CDBs (ref 1.1)
+constexpr size_t kMaxCdbLength = 252;       // SG_MAX_CDB_SIZE
+constexpr size_t kSenseBufferLength = 252;  // mx_sb_len: the largest sense any device returns
+constexpr size_t kMaxDataLength = 0x7FFFFFFF;
+
+// Node style: "ENOENT", not "no such file or directory"; the TS layer switches on it.
+std::string ErrnoName(int e) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  if (const char* name = strerrorname_np(e)) return name;
+#else
+  switch (e) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EIO: return "EIO";
+    case ENXIO: return "ENXIO";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EACCES: return "EACCES";
+    case EFAULT: return "EFAULT";
+    case EBUSY: return "EBUSY";
+    case ENODEV: return "ENODEV";
+    case ENOTDIR: return "ENOTDIR";
+    case EINVAL: return "EINVAL";
+    case EMFILE: return "EMFILE";
+    case ENOTTY: return "ENOTTY";
+    case EROFS: return "EROFS";
+    case EDOM: return "EDOM";
+    case ENOSYS: return "ENOSYS";
+    case EMSGSIZE: return "EMSGSIZE";
+    case ELOOP: return "ELOOP";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ESHUTDOWN: return "ESHUTDOWN";
+    default: break;
+  }
+#endif
+  return "E" + std::to_string(e);
+}
+
+std::string ErrnoText(int e) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  if (const char* text = strerrordesc_np(e)) return text;  // thread-safe, unlike strerror
+#endif
+  return "error " + std::to_string(e);
+}
+
+// A failed step, kept as plain data until the JS thread turns it into an Error.
+struct Failure {
+  std::string code;     // errno name, or ENOTSCSI / EPARTITION (the addon's own)
+  int errnum = 0;       // positive errno; 0 for the addon's own codes
+  std::string syscall;  // "open", "ioctl SG_IO", ...
+  std::string detail;   // text after "CODE: "
+
+  static Failure FromErrno(int e, std::string syscall) {
+    return Failure{ErrnoName(e), e, std::move(syscall), ErrnoText(e)};
+  }
+};
+
+// `where` is " '<path>'" or " (fd N)": "ENOENT: No such file or directory, open '/dev/sgX'".
+Napi::Value MakeError(Napi::Env env, const Failure& f, const std::string& where, const std::string* path) {
+  Napi::Error error = Napi::Error::New(env, f.code + ": " + f.detail + ", " + f.syscall + where);
+  Napi::Object o = error.Value();
+  o.Set("code", f.code);
+  o.Set("errno", Napi::Number::New(env, f.errnum));
+  o.Set("syscall", f.syscall);
+  if (path != nullptr) o.Set("path", *path);
+  return o;
+}
+
+std::string Quoted(const std::string& path) { return " '" + path + "'"; }
+
+WorkerPool& Pool(Napi::Env env) { return *env.GetInstanceData<WorkerPool>(); }
+
+// Queue `job` on the addon's threads; if no thread can run it, reject at once.
+Napi::Value SubmitJob(Napi::Env env, std::unique_ptr<Job> job, Napi::Promise::Deferred deferred) {
+  Napi::Promise promise = deferred.Promise();
+  const int error = Pool(env).Submit(env, job);
+  if (error != 0) deferred.Reject(MakeError(env, Failure::FromErrno(error, "pthread_create"), "", nullptr));
+  return promise;
+}
+
+const char* FileType(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a device";
+}
+
+const char kNotScsi[] = "not a SCSI generic or SCSI disk node";
+
+// ---- open -------------------------------------------------------------------------------
+
+class OpenJob : public Job {
+ public:
+  OpenJob(Napi::Env env, std::string path, bool write, bool exclusive)
+      : deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), write_(write), exclusive_(exclusive) {}
+
+  Napi::Promise::Deferred deferred() const { return deferred_; }
+
+  void Run() override {
+    // Refuse what cannot be a device before open(2): opening a FIFO would block forever.
+    struct stat st;
+    if (::stat(path_.c_str(), &st) == 0 && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
+      failure_ = Failure{"ENOTSCSI", 0, "stat", std::string(kNotScsi) + " (" + FileType(st.st_mode) + ")"};
+      return;
+    }
+    // No O_NONBLOCK: SG_IO on this fd is meant to block its worker until the command ends.
+    const int flags = (write_ ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | (exclusive_ ? O_EXCL : 0);
+    int fd;
+    do {
+      fd = ::open(path_.c_str(), flags);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+      failure_ = Failure::FromErrno(errno, "open");
+      return;
+    }
+    if (!Check(fd)) {
+      ::close(fd);
+      return;
+    }
+    fd_ = fd;
+  }
+
+  void Complete(Napi::Env env) override {
+    if (failure_) {
+      deferred_.Reject(MakeError(env, *failure_, Quoted(path_), &path_));
+      return;
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("fd", Napi::Number::New(env, fd_));
+    r.Set("kind", kind_);
+    r.Set("major", Napi::Number::New(env, major_));
+    r.Set("minor", Napi::Number::New(env, minor_));
+    r.Set("sgVersion", Napi::Number::New(env, sgVersion_));
+    fd_ = -1;  // JS owns it now
+    deferred_.Resolve(r);
+  }
+
+  void Abandon() override {
+    if (fd_ >= 0) ::close(fd_);  // nobody will ever see this fd
+    fd_ = -1;
+  }
+
+ private:
+  // Decide from the open fd what it is; on refusal set failure_ and return false.
+  bool Check(int fd) {
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      failure_ = Failure::FromErrno(errno, "fstat");
+      return false;
+    }
+    major_ = ::major(st.st_rdev);
+    minor_ = ::minor(st.st_rdev);
+    const std::string node = std::to_string(major_) + ":" + std::to_string(minor_);
+    if (S_ISCHR(st.st_mode)) {
+      if (major_ != kScsiGenericMajor) {
+        failure_ = Failure{"ENOTSCSI", 0, "fstat",
+                           std::string(kNotScsi) + " (character device " + node + "; sg uses major 21)"};
+        return false;
+      }
+      kind_ = "sg";
+    } else if (S_ISBLK(st.st_mode)) {
+      // SG_IO on a partition is refused by sd without CAP_SYS_RAWIO and would address the
+      // whole disk anyway (ref 1.3): accept whole disks only.
+      char sys[64];
+      std::snprintf(sys, sizeof sys, "/sys/dev/block/%u:%u/partition", major_, minor_);
+      if (::access(sys, F_OK) == 0) {
+        failure_ = Failure{"EPARTITION", 0, "fstat",
+                           "'" + path_ + "' is a partition (block device " + node +
+                               "); SCSI commands address the whole disk, so open the whole-disk node"};
+        return false;
+      }
+      kind_ = "block";
+    } else {
+      failure_ = Failure{"ENOTSCSI", 0, "fstat", std::string(kNotScsi) + " (" + FileType(st.st_mode) + ")"};
+      return false;
+    }
+    int version = 0;
+    if (::ioctl(fd, SG_GET_VERSION_NUM, &version) != 0) {
+      const int e = errno;
+      if (e == ENOTTY || e == EINVAL) {
+        // e.g. virtio-blk or loop: a block device without a SCSI midlayer behind it
+        failure_ = Failure{"ENOTSCSI", 0, "ioctl SG_GET_VERSION_NUM",
+                           std::string(kNotScsi) + " (the driver answered " + ErrnoName(e) + ")"};
+      } else {
+        failure_ = Failure::FromErrno(e, "ioctl SG_GET_VERSION_NUM");
+      }
+      return false;
+    }
+    sgVersion_ = version;
+    return true;
+  }
+
+  Napi::Promise::Deferred deferred_;
+  const std::string path_;
+  const bool write_;
+  const bool exclusive_;
+  std::optional<Failure> failure_;
+  int fd_ = -1;
+  const char* kind_ = "";
+  unsigned major_ = 0;
+  unsigned minor_ = 0;
+  int sgVersion_ = 0;
+};
+
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value p = info[0];
+  if (!p.IsString()) ThrowTypeError(env, "open", "path must be a string (got " + Describe(p) + ")");
+  std::string path = p.As<Napi::String>().Utf8Value();
+  if (path.empty()) ThrowTypeError(env, "open", "path must not be empty");
+  if (path.find('\0') != std::string::npos) ThrowTypeError(env, "open", "path must not contain NUL characters");
+  Fields o(env, "open", info[1], "options");
+  const bool write = o.Bool("write");
+  const bool exclusive = o.Bool("exclusive");
+  auto job = std::make_unique<OpenJob>(env, std::move(path), write, exclusive);
+  Napi::Promise::Deferred deferred = job->deferred();
+  return SubmitJob(env, std::move(job), deferred);
+}
+
+// ---- close ------------------------------------------------------------------------------
+
+int ReadFd(const Napi::CallbackInfo& info, const char* fn) {
+  Napi::Value v = info[0];
+  const std::string what = "fd must be an integer in 0..2147483647";
+  if (!v.IsNumber()) ThrowTypeError(info.Env(), fn, what + " (got " + Describe(v) + ")");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 2147483647.0) || d != static_cast<double>(static_cast<int>(d))) {
+    ThrowRangeError(info.Env(), fn, what + " (got " + Describe(v) + ")");
+  }
+  return static_cast<int>(d);
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  const int fd = ReadFd(info, "close");
+  // No retry on EINTR: Linux has released the descriptor by then.
+  if (::close(fd) != 0) {
+    const int e = errno;
+    if (e != EINTR) {
+      throw Napi::Error(info.Env(),
+                        MakeError(info.Env(), Failure::FromErrno(e, "close"), " (fd " + std::to_string(fd) + ")", nullptr));
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// ---- execute ----------------------------------------------------------------------------
+
+class ExecuteJob : public Job {
+ public:
+  ExecuteJob(Napi::Env env, int fd, const std::vector<uint8_t>& cdb, int direction,
+             Napi::Buffer<uint8_t>* data, uint32_t timeoutMs)
+      : deferred_(Napi::Promise::Deferred::New(env)), fd_(fd), cdbLength_(cdb.size()), direction_(direction),
+        timeoutMs_(timeoutMs) {
+    std::memcpy(cdb_, cdb.data(), cdb.size());  // a private copy: JS cannot change it mid-command
+    if (data != nullptr) {
+      // The kernel reads or fills this memory from the worker: hold the Buffer until Complete.
+      dataRef_ = Napi::Persistent(data->As<Napi::Object>());
+      dataPtr_ = data->Data();
+      dataLength_ = data->Length();
+    }
+  }
+
+  Napi::Promise::Deferred deferred() const { return deferred_; }
+
+  void Run() override {
+    sg_io_hdr_t h;
+    std::memset(&h, 0, sizeof h);
+    h.interface_id = 'S';
+    h.dxfer_direction = direction_;
+    h.cmd_len = static_cast<unsigned char>(cdbLength_);
+    h.mx_sb_len = static_cast<unsigned char>(sizeof sense_);
+    h.dxfer_len = static_cast<unsigned int>(dataLength_);
+    h.dxferp = dataLength_ > 0 ? dataPtr_ : nullptr;
+    h.cmdp = cdb_;
+    h.sbp = sense_;
+    h.timeout = timeoutMs_;
+    h.flags = 0;
+    int rc;
+    do {
+      rc = ::ioctl(fd_, SG_IO, &h);
+    } while (rc < 0 && errno == EINTR);  // workers block all signals; this is belt and braces
+    if (rc < 0) {
+      errno_ = errno;
+      return;
+    }
+    hdr_ = h;
+  }
+
+  void Complete(Napi::Env env) override {
+    dataRef_.Reset();
+    if (errno_ != 0) {
+      deferred_.Reject(MakeError(env, Failure::FromErrno(errno_, "ioctl SG_IO"),
+                                 " (fd " + std::to_string(fd_) + ")", nullptr));
+      return;
+    }
+    // A CHECK CONDITION is a result: the caller decodes status and sense.
+    const size_t senseLength = hdr_.sb_len_wr < sizeof sense_ ? hdr_.sb_len_wr : sizeof sense_;
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("status", Napi::Number::New(env, hdr_.status));
+    r.Set("hostStatus", Napi::Number::New(env, hdr_.host_status));
+    r.Set("driverStatus", Napi::Number::New(env, hdr_.driver_status));
+    r.Set("sense", senseLength > 0 ? Napi::Buffer<uint8_t>::Copy(env, sense_, senseLength)
+                                   : Napi::Buffer<uint8_t>::New(env, 0));
+    r.Set("resid", Napi::Number::New(env, hdr_.resid));
+    r.Set("durationMs", Napi::Number::New(env, hdr_.duration));
+    r.Set("info", Napi::Number::New(env, hdr_.info));
+    deferred_.Resolve(r);
+  }
+
+  void Abandon() override {
+    // The environment is gone: its handles die with it, so do not touch N-API here.
+    dataRef_.SuppressDestruct();
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  const int fd_;
+  uint8_t cdb_[kMaxCdbLength];
+  const size_t cdbLength_;
+  const int direction_;
+  const uint32_t timeoutMs_;
+  Napi::ObjectReference dataRef_;
+  void* dataPtr_ = nullptr;
+  size_t dataLength_ = 0;
+  uint8_t sense_[kSenseBufferLength] = {};
+  sg_io_hdr_t hdr_{};
+  int errno_ = 0;
+};
+
+Napi::Value Execute(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = ReadFd(info, "execute");
+  Fields o(env, "execute", info[1], "request");
+  const std::vector<uint8_t> cdb = o.Bytes("cdb", kMinCdbLength, kMaxCdbLength);
+  static const int kDirections[] = {SG_DXFER_NONE, SG_DXFER_TO_DEV, SG_DXFER_FROM_DEV};
+  const size_t direction = o.Choice("direction", {"none", "to-device", "from-device"});
+  std::unique_ptr<Napi::Buffer<uint8_t>> data;
+  if (direction == 0) {
+    if (o.Has("data")) o.ThrowType("request.data must be absent when request.direction is 'none'");
+  } else {
+    data = std::make_unique<Napi::Buffer<uint8_t>>(o.BufferRef("data", 0, kMaxDataLength));
+  }
+  const uint32_t timeoutMs = static_cast<uint32_t>(o.Uint("timeoutMs", 1, kMaxU32));
+  auto job = std::make_unique<ExecuteJob>(env, fd, cdb, kDirections[direction], data.get(), timeoutMs);
+  Napi::Promise::Deferred deferred = job->deferred();
+  return SubmitJob(env, std::move(job), deferred);
+}
+
+// ---- threadStats ------------------------------------------------------------------------
+
+Napi::Value ThreadStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const PoolStats s = Pool(env).Stats();
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("threads", Napi::Number::New(env, s.threads));
+  r.Set("idle", Napi::Number::New(env, s.idle));
+  r.Set("inFlight", Napi::Number::New(env, s.inFlight));
+  return r;
+}
+
+}  // namespace
+
+void RegisterTransport(Napi::Env env, Napi::Object exports) {
+  exports.Set("open", Napi::Function::New<Guard<Open>>(env, "open"));
+  exports.Set("close", Napi::Function::New<Guard<Close>>(env, "close"));
+  exports.Set("execute", Napi::Function::New<Guard<Execute>>(env, "execute"));
+  exports.Set("threadStats", Napi::Function::New<Guard<ThreadStats>>(env, "threadStats"));
+  exports.Set("sgIoHdrSize", Napi::Number::New(env, static_cast<double>(sizeof(sg_io_hdr_t))));
+}
+
+}  // namespace odxcp
