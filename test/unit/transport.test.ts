@@ -1,0 +1,487 @@
+// The native transport on a host without SCSI devices: every refusal path of open(), argument
+// validation of execute(), SG_IO errno rejections, the addon's own threads (and that they are
+// not libuv's), process exit, and loading in worker_threads. Real SCSI commands are exercised
+// by the lab suite; nothing here needs a SCSI device.
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { loadNative, NativeBinding, NativeSystemError } from '../../lib/native';
+import {
+  findNonScsiBlockDevice,
+  findPartition,
+  makeLoopPartition,
+  makeTempDir,
+  mknod,
+  runAsNobody,
+  TempPartition,
+} from './helpers/host-nodes';
+
+const native: NativeBinding = loadNative();
+const raw = native as unknown as Record<string, (...a: unknown[]) => unknown>;
+// The compiled loader, for child processes and workers (they honour ODXCP_NATIVE too).
+const nativeJs = path.resolve(__dirname, '..', '..', 'lib', 'native.js');
+const BAD_FD = 2147483647; // a valid fd number no process has open
+const RO = { write: false, exclusive: false };
+
+function pending(ctx: Mocha.Context, reason: string): never {
+  ctx.test!.title += ` [pending: ${reason}]`;
+  ctx.skip();
+}
+
+async function openError(p: string, options = RO): Promise<NativeSystemError> {
+  try {
+    const r = await native.open(p, options);
+    native.close(r.fd);
+  } catch (e) {
+    return e as NativeSystemError;
+  }
+  assert.fail(`open(${p}) resolved; expected a rejection`);
+}
+
+function assertSystemError(e: NativeSystemError, code: string, syscall: string, p?: string): void {
+  assert.ok(e instanceof Error, 'an Error object');
+  assert.equal(e.code, code, `code (message: ${e.message})`);
+  assert.equal(e.syscall, syscall, `syscall (message: ${e.message})`);
+  const errnoNumber = (os.constants.errno as Record<string, number>)[code];
+  assert.equal(e.errno, errnoNumber ?? 0, 'errno: the number for a real errno, 0 for the addon codes');
+  assert.ok(e.message.startsWith(`${code}: `), `message starts with the code: ${e.message}`);
+  assert.ok(e.message.includes(syscall), `message names the syscall: ${e.message}`);
+  if (p !== undefined) {
+    assert.equal(e.path, p);
+    assert.ok(e.message.includes(`'${p}'`), `message names the path: ${e.message}`);
+  }
+}
+
+function workerTaskCount(): number {
+  let n = 0;
+  for (const t of fs.readdirSync('/proc/self/task')) {
+    try {
+      if (fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'odxcp-worker') n++;
+    } catch {
+      /* thread exited meanwhile */
+    }
+  }
+  return n;
+}
+
+const cdb6 = () => Buffer.alloc(6);
+
+describe('native transport: open() refusals', () => {
+  let dir: string;
+  before(() => {
+    dir = makeTempDir('odxcp-transport-');
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('sgIoHdrSize is sizeof(struct sg_io_hdr): 88 on 64-bit Linux (ref 1.1)', function () {
+    if (process.arch !== 'x64' && process.arch !== 'arm64') pending(this, `no reference size for ${process.arch}`);
+    assert.equal(native.sgIoHdrSize, 88);
+  });
+
+  it('a missing path: ENOENT from open', async () => {
+    const p = path.join(dir, 'no-such-node');
+    assertSystemError(await openError(p), 'ENOENT', 'open', p);
+  });
+
+  it('a regular file: ENOTSCSI without opening it', async () => {
+    const p = path.join(dir, 'plain-file');
+    fs.writeFileSync(p, 'x');
+    const e = await openError(p);
+    assertSystemError(e, 'ENOTSCSI', 'stat', p);
+    assert.match(e.message, /not a SCSI generic or SCSI disk node \(a regular file\)/);
+  });
+
+  it('a directory: ENOTSCSI', async () => {
+    assertSystemError(await openError(dir), 'ENOTSCSI', 'stat', dir);
+  });
+
+  it('a FIFO: ENOTSCSI at once (open(2) of a FIFO would block forever)', async () => {
+    const p = path.join(dir, 'fifo');
+    const made = spawnSync('mkfifo', [p]);
+    assert.equal(made.status, 0, 'mkfifo');
+    assertSystemError(await openError(p), 'ENOTSCSI', 'stat', p);
+  });
+
+  it('/dev/null: ENOTSCSI (a character device that is not sg, major 21)', async () => {
+    const e = await openError('/dev/null');
+    assertSystemError(e, 'ENOTSCSI', 'fstat', '/dev/null');
+    assert.match(e.message, /character device 1:3/);
+  });
+
+  it('a non-SCSI block device: ENOTSCSI from SG_GET_VERSION_NUM', async function () {
+    const dev = findNonScsiBlockDevice();
+    if (!dev) pending(this, 'this host has no openable non-SCSI block device in /sys/block');
+    this.test!.title += ` (${dev})`;
+    const e = await openError(dev);
+    assertSystemError(e, 'ENOTSCSI', 'ioctl SG_GET_VERSION_NUM', dev);
+  });
+
+  it('O_EXCL reaches the kernel: EBUSY on a block device held exclusively', async function () {
+    const dev = findNonScsiBlockDevice();
+    if (!dev) pending(this, 'this host has no openable non-SCSI block device in /sys/block');
+    const held = fs.openSync(dev, fs.constants.O_RDONLY | fs.constants.O_EXCL);
+    try {
+      assertSystemError(await openError(dev, { write: false, exclusive: true }), 'EBUSY', 'open', dev);
+      // without O_EXCL the same node gets as far as the SG_IO probe
+      assert.equal((await openError(dev)).code, 'ENOTSCSI');
+    } finally {
+      fs.closeSync(held);
+    }
+  });
+
+  describe('partitions', () => {
+    let temp: TempPartition | undefined;
+    let node: string | undefined;
+    before(() => {
+      node = findPartition();
+      if (!node) {
+        temp = makeLoopPartition(dir);
+        node = temp?.node;
+      }
+    });
+    after(() => temp?.cleanup());
+
+    it('a partition: EPARTITION naming the path and the whole disk', async function () {
+      if (!node) pending(this, 'no partition on this host and no loop device with a partition could be made (needs root, losetup, addpart)');
+      this.test!.title += ` (${node}${temp ? ', a temporary loop partition' : ''})`;
+      const e = await openError(node);
+      assertSystemError(e, 'EPARTITION', 'fstat', node);
+      assert.match(e.message, /is a partition/);
+      assert.match(e.message, /whole-disk node/);
+    });
+  });
+
+  describe('nodes made with mknod', () => {
+    let sgNode: string | undefined;
+    before(() => {
+      // An sg-major node with a minor no sg device uses: the kernel has no driver behind it.
+      sgNode = mknod(path.join(dir, 'sg-nodriver'), 'c', 21, 250, 0o600);
+    });
+
+    it('an sg-major node with no device behind it: ENXIO/ENODEV from open', async function () {
+      if (!sgNode) pending(this, 'mknod is not permitted here (needs root)');
+      const e = await openError(sgNode);
+      assert.ok(['ENXIO', 'ENODEV'].includes(e.code), `code ${e.code}`);
+      assertSystemError(e, e.code, 'open', sgNode);
+    });
+
+    it('a root-only node opened by an unprivileged user: EACCES', function () {
+      if (!sgNode) pending(this, 'mknod is not permitted here (needs root)');
+      const script = `
+        const { loadNative } = require(${JSON.stringify(nativeJs)});
+        loadNative().open(${JSON.stringify(sgNode)}, { write: true, exclusive: false }).then(
+          () => console.log(JSON.stringify({ resolved: true })),
+          (e) => console.log(JSON.stringify({ code: e.code, errno: e.errno, syscall: e.syscall, path: e.path, uid: process.getuid() })));`;
+      const r = runAsNobody(script, process.env);
+      if (!r) pending(this, 'cannot run a child as nobody (needs root and setpriv)');
+      assert.equal(r.status, 0, `child failed: ${r.stderr}`);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      assert.deepEqual(out, { code: 'EACCES', errno: os.constants.errno.EACCES, syscall: 'open', path: sgNode, uid: 65534 });
+    });
+  });
+
+  it('argument validation throws synchronously', () => {
+    assert.throws(() => raw.open(5, RO), (e: Error) => e instanceof TypeError && /^open: path must be a string/.test(e.message));
+    assert.throws(() => raw.open('', RO), (e: Error) => e instanceof TypeError && /^open: path must not be empty/.test(e.message));
+    assert.throws(() => raw.open('/dev/null\0x', RO), (e: Error) => e instanceof TypeError && /NUL/.test(e.message));
+    assert.throws(() => raw.open('/dev/null'), (e: Error) => e instanceof TypeError && /^open: options must be an object/.test(e.message));
+    assert.throws(() => raw.open('/dev/null', { write: 1, exclusive: false }), (e: Error) => e instanceof TypeError && /^open: options\.write must be a boolean/.test(e.message));
+    assert.throws(() => raw.open('/dev/null', { write: false }), (e: Error) => e instanceof TypeError && /^open: options\.exclusive must be a boolean/.test(e.message));
+  });
+});
+
+describe('native transport: execute() and close()', () => {
+  const ok = { cdb: cdb6(), direction: 'none', timeoutMs: 1000 };
+
+  it('argument validation throws TypeError/RangeError synchronously', () => {
+    const cases: Array<[unknown[], typeof TypeError | typeof RangeError, RegExp]> = [
+      [['3', ok], TypeError, /^execute: fd must be an integer in 0\.\.2147483647/],
+      [[-1, ok], RangeError, /^execute: fd must be an integer/],
+      [[1.5, ok], RangeError, /^execute: fd must be an integer/],
+      [[2 ** 31, ok], RangeError, /^execute: fd must be an integer/],
+      [[BAD_FD, null], TypeError, /^execute: request must be an object/],
+      [[BAD_FD, { ...ok, cdb: [0, 0, 0, 0, 0, 0] }], TypeError, /^execute: request\.cdb must be a Buffer of 6\.\.252 bytes/],
+      [[BAD_FD, { ...ok, cdb: Buffer.alloc(5) }], RangeError, /request\.cdb must be a Buffer of 6\.\.252 bytes \(got 5 bytes\)/],
+      [[BAD_FD, { ...ok, cdb: Buffer.alloc(253) }], RangeError, /request\.cdb must be a Buffer of 6\.\.252 bytes \(got 253 bytes\)/],
+      [[BAD_FD, { ...ok, direction: 'both' }], RangeError, /^execute: request\.direction must be one of 'none' 'to-device' 'from-device'/],
+      [[BAD_FD, { ...ok, direction: -1 }], TypeError, /request\.direction must be one of/],
+      [[BAD_FD, { ...ok, data: Buffer.alloc(4) }], TypeError, /request\.data must be absent when request\.direction is 'none'/],
+      [[BAD_FD, { ...ok, direction: 'to-device' }], TypeError, /^execute: request\.data must be a Buffer/],
+      [[BAD_FD, { ...ok, direction: 'from-device', data: 'x' }], TypeError, /request\.data must be a Buffer/],
+      [[BAD_FD, { ...ok, timeoutMs: 0 }], RangeError, /^execute: request\.timeoutMs must be an integer in 1\.\.4294967295/],
+      [[BAD_FD, { ...ok, timeoutMs: 2 ** 32 }], RangeError, /request\.timeoutMs must be an integer in 1\.\.4294967295/],
+      [[BAD_FD, { ...ok, timeoutMs: 10.5 }], RangeError, /request\.timeoutMs/],
+      [[BAD_FD, { ...ok, timeoutMs: '1000' }], TypeError, /request\.timeoutMs/],
+      [[BAD_FD, { cdb: cdb6(), direction: 'none' }], TypeError, /request\.timeoutMs/],
+    ];
+    for (const [args, cls, re] of cases) {
+      assert.throws(
+        () => raw.execute(...args),
+        (e: Error) => e instanceof cls && re.test(e.message),
+        `execute(${JSON.stringify(args[1] ?? null, (_k, v) => (v?.type === 'Buffer' ? `Buffer(${v.data.length})` : v))})`,
+      );
+    }
+    assert.equal(native.threadStats().inFlight, 0, 'nothing was queued by the refused calls');
+  });
+
+  it('SG_IO on a descriptor nobody has open: rejects EBADF', async () => {
+    await assert.rejects(native.execute(BAD_FD, { cdb: cdb6(), direction: 'none', timeoutMs: 1000 }), (e: NativeSystemError) => {
+      assertSystemError(e, 'EBADF', 'ioctl SG_IO');
+      assert.match(e.message, new RegExp(`\\(fd ${BAD_FD}\\)`));
+      return true;
+    });
+  });
+
+  it('SG_IO on a descriptor closed with close(): rejects EBADF', async () => {
+    // /dev/null cannot be opened through the addon (it is not SCSI), so use fs for the fd and
+    // the addon's close() to drop it; nothing else in this process opens files meanwhile.
+    const fd = fs.openSync('/dev/null', 'r');
+    native.close(fd);
+    await assert.rejects(native.execute(fd, { cdb: cdb6(), direction: 'none', timeoutMs: 1000 }), (e: NativeSystemError) => e.code === 'EBADF');
+  });
+
+  it('close() of a descriptor that is not open throws EBADF', () => {
+    assert.throws(() => native.close(BAD_FD), (e: NativeSystemError) => {
+      assertSystemError(e, 'EBADF', 'close');
+      return true;
+    });
+    assert.throws(() => raw.close('1'), TypeError);
+    assert.throws(() => raw.close(-3), RangeError);
+  });
+
+  it('SG_IO on non-SCSI descriptors (/dev/null, a pipe) rejects ENOTTY/EINVAL for every direction', async () => {
+    const nullFd = fs.openSync('/dev/null', 'r+');
+    const [readEnd, writeEnd] = pipeFds();
+    try {
+      const requests = [
+        { cdb: cdb6(), direction: 'none' as const, timeoutMs: 1000 },
+        { cdb: Buffer.from('120000002400', 'hex'), direction: 'from-device' as const, data: Buffer.alloc(36), timeoutMs: 1000 },
+        { cdb: Buffer.alloc(16, 0x8a), direction: 'to-device' as const, data: Buffer.alloc(4096, 1), timeoutMs: 60000 },
+        { cdb: Buffer.alloc(252), direction: 'from-device' as const, data: Buffer.alloc(0), timeoutMs: 0xffffffff },
+      ];
+      for (const fd of [nullFd, readEnd, writeEnd]) {
+        for (const req of requests) {
+          await assert.rejects(native.execute(fd, req), (e: NativeSystemError) => {
+            assert.ok(['ENOTTY', 'EINVAL'].includes(e.code), `${e.code}: ${e.message}`);
+            assert.equal(e.syscall, 'ioctl SG_IO');
+            return true;
+          });
+        }
+      }
+    } finally {
+      fs.closeSync(nullFd);
+      fs.closeSync(readEnd);
+      fs.closeSync(writeEnd);
+    }
+  });
+});
+
+// A pipe's two fds without going through net/streams.
+function pipeFds(): [number, number] {
+  const dir = makeTempDir('odxcp-pipe-');
+  const fifo = path.join(dir, 'p');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+  const r = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const w = fs.openSync(fifo, fs.constants.O_WRONLY);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return [r, w];
+}
+
+describe('native transport: addon-owned threads', () => {
+  it('concurrent executes run on odxcp-worker threads the addon starts, counted by threadStats', async () => {
+    const fd = fs.openSync('/dev/null', 'r');
+    try {
+      const n = 24;
+      const promises = Array.from({ length: n }, () => native.execute(fd, { cdb: cdb6(), direction: 'none', timeoutMs: 1000 }));
+      const during = native.threadStats();
+      assert.equal(during.inFlight, n, 'every request counted in flight until its promise settles');
+      assert.ok(during.threads >= 1 && during.threads <= 128, `threads ${during.threads}`);
+      const results = await Promise.allSettled(promises);
+      assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as NativeSystemError).code === 'ENOTTY'));
+      const after = native.threadStats();
+      assert.equal(after.inFlight, 0);
+      assert.ok(after.threads >= 1, 'threads stay for reuse');
+      // The addon's threads are real, named threads of this process (not libuv's "libuv-worker").
+      assert.equal(workerTaskCount(), after.threads, 'threads named odxcp-worker in /proc/self/task');
+      // A finished worker waits idle for the next command.
+      await waitFor(() => native.threadStats().idle === native.threadStats().threads, 2000);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('keeps working while the libuv pool (UV_THREADPOOL_SIZE=1) is blocked', function () {
+    const dir = makeTempDir('odxcp-uv-');
+    const fifo = path.join(dir, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    // The child parks libuv's only pool thread in open(2) of a FIFO with no writer, queues an
+    // fs.stat behind it, then runs addon work. Addon work must finish while fs.stat cannot.
+    const script = `
+      const fs = require('fs');
+      const { loadNative } = require(${JSON.stringify(nativeJs)});
+      const b = loadNative();
+      const fifo = ${JSON.stringify(fifo)};
+      const events = [];
+      const release = () => fs.closeSync(fs.openSync(fifo, 'r+')); // satisfies the parked reader
+      fs.open(fifo, 'r', (err, fd) => { events.push('fifo-open'); if (!err) fs.closeSync(fd); });
+      fs.stat('/', () => { events.push('fs-stat'); console.log(JSON.stringify({ events, stats })); });
+      const nullFd = fs.openSync('/dev/null', 'r');
+      let stats;
+      const guard = setTimeout(() => { events.push('addon-timeout'); release(); }, 10000);
+      Promise.allSettled([
+        b.open(fifo + '-missing', { write: false, exclusive: false }),
+        b.execute(nullFd, { cdb: Buffer.alloc(6), direction: 'none', timeoutMs: 1000 }),
+      ]).then((r) => {
+        events.push('addon:' + r.map((x) => x.reason && x.reason.code).join(','));
+        stats = b.threadStats();
+        clearTimeout(guard);
+        setTimeout(release, 100); // give a misbehaving fs.stat the chance to overtake
+      });`;
+    try {
+      const r = spawnSync(process.execPath, ['-e', script], {
+        env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
+        encoding: 'utf8',
+        timeout: 30000,
+      });
+      assert.equal(r.status, 0, `child failed: ${r.stderr}`);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      assert.deepEqual(out.events, ['addon:ENOENT,ENOTTY', 'fifo-open', 'fs-stat']);
+      assert.ok(out.stats.threads >= 1, 'the work ran on addon threads');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an idle addon does not keep the process alive; neither does a finished request', function () {
+    const script = `
+      const { loadNative } = require(${JSON.stringify(nativeJs)});
+      const b = loadNative();
+      const fd = require('fs').openSync('/dev/null', 'r');
+      b.execute(fd, { cdb: Buffer.alloc(6), direction: 'none', timeoutMs: 1000 })
+        .catch((e) => console.log('settled ' + e.code));`;
+    const started = Date.now();
+    const r = spawnSync(process.execPath, ['-e', script], { env: process.env, encoding: 'utf8', timeout: 15000 });
+    assert.equal(r.signal, null, 'the child exited by itself (not killed by the timeout)');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'settled ENOTTY');
+    // idle workers linger 30 s, but must not hold the loop open
+    assert.ok(Date.now() - started < 10000, `exit took ${Date.now() - started} ms`);
+  });
+});
+
+async function waitFor(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) assert.fail('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('native transport: worker_threads', () => {
+  const workerCode = `
+    const { parentPort, workerData } = require('worker_threads');
+    const fs = require('fs');
+    const { loadNative } = require(workerData.nativeJs);
+    const b = loadNative();
+    const pt = b.encoders.populateToken({ listId: 1, ranges: [{ lba: 0x10, blocks: 8 }] });
+    const fd = fs.openSync('/dev/null', 'r');
+    Promise.allSettled([
+      b.open(workerData.missing, { write: false, exclusive: false }),
+      b.execute(fd, { cdb: Buffer.alloc(6), direction: 'none', timeoutMs: 1000 }),
+    ]).then((r) => {
+      fs.closeSync(fd);
+      parentPort.postMessage({
+        cdb: pt.cdb.toString('hex'),
+        data: pt.data.toString('hex'),
+        open: [r[0].reason.code, r[0].reason.syscall, r[0].reason.path],
+        execute: r[1].reason.code,
+        stats: b.threadStats(),
+      });
+      if (workerData.linger) setInterval(() => {}, 1000); // stay alive until terminated
+    });`;
+
+  function runWorker(linger: boolean): { worker: Worker; message: Promise<Record<string, unknown>> } {
+    const worker = new Worker(workerCode, {
+      eval: true,
+      workerData: { nativeJs, missing: path.join(os.tmpdir(), 'odxcp-no-such-node'), linger },
+    });
+    const message = new Promise<Record<string, unknown>>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`worker exited with ${code} before answering`)));
+    });
+    return { worker, message };
+  }
+
+  it('loads in a Worker: encoders, open errors and its own thread pool', async () => {
+    const before = native.threadStats();
+    const { worker, message } = runWorker(false);
+    const m = await message;
+    // ref 5.8, hand-written: PT CDB with list id 1 and a 32-byte parameter list
+    assert.equal(m.cdb, '83100000000000000001000000200000');
+    // data length 30, flags 0, timeout 0, ROD type 0, list length 16, range LBA 0x10 x 8 blocks
+    assert.equal(m.data, '001e0000000000000000000000000010' + '0000000000000010' + '00000008' + '00000000');
+    assert.deepEqual(m.open, ['ENOENT', 'open', path.join(os.tmpdir(), 'odxcp-no-such-node')]);
+    assert.equal(m.execute, 'ENOTTY');
+    assert.equal((m.stats as { inFlight: number }).inFlight, 0);
+    assert.ok((m.stats as { threads: number }).threads >= 1, 'the worker has its own pool');
+    assert.equal(await new Promise((r) => worker.once('exit', r)), 0, 'the worker exits by itself');
+    assert.deepEqual(native.threadStats().inFlight, before.inFlight, "the main thread's pool is separate");
+  });
+
+  it('several Workers at once, terminated while their pools hold threads (cleanup hook joins them)', async () => {
+    const runs = Array.from({ length: 4 }, () => runWorker(true));
+    const messages = await Promise.all(runs.map((r) => r.message));
+    for (const m of messages) assert.equal(m.execute, 'ENOTTY');
+    const codes = await Promise.all(runs.map((r) => r.worker.terminate()));
+    assert.equal(codes.length, 4);
+    // the main thread's addon still works afterwards
+    await assert.rejects(native.execute(BAD_FD, { cdb: cdb6(), direction: 'none', timeoutMs: 1000 }), (e: NativeSystemError) => e.code === 'EBADF');
+    assert.equal(workerTaskCount(), native.threadStats().threads, 'no odxcp-worker thread of a terminated Worker survives');
+  });
+});
+
+describe('native transport: randomized arguments never crash', () => {
+  it('2000 random execute/open/close calls throw TypeError/RangeError or reject with a code', async () => {
+    let seed = 0x5eed;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
+    const values = (): unknown =>
+      pick<unknown>([
+        undefined, null, 0, -1, 1.5, NaN, 2 ** 31, 2 ** 32, 'none', 'to-device', 'from-device', 'x', 1n, {}, [],
+        Buffer.alloc(0), Buffer.alloc(6), Buffer.alloc(16), Buffer.alloc(253), new Uint8Array(10), () => 0, Symbol('q'),
+        Object.defineProperty({}, 'cdb', { get() { throw new RangeError('getter'); } }),
+      ]);
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const req: Record<string, unknown> = {};
+      for (const k of ['cdb', 'direction', 'data', 'timeoutMs']) if (rnd() < 0.8) req[k] = values();
+      if (rnd() < 0.5) req.cdb = Buffer.alloc(6 + Math.floor(rnd() * 12));
+      if (rnd() < 0.5) req.direction = pick(['none', 'to-device', 'from-device']);
+      if (rnd() < 0.5) req.timeoutMs = 1 + Math.floor(rnd() * 1000);
+      const which = pick(['execute', 'execute', 'open', 'close']);
+      try {
+        let r: unknown;
+        // Only fds that cannot be a device: never issue random ioctls on real descriptors.
+        if (which === 'execute') r = raw.execute(pick<unknown>([BAD_FD, -1, 'x', 1.5]), rnd() < 0.9 ? req : values());
+        else if (which === 'open') r = raw.open(pick<unknown>([values(), path.join(os.tmpdir(), 'odxcp-missing')]), rnd() < 0.5 ? RO : values());
+        else r = raw.close(pick<unknown>([BAD_FD, -1, 'x', values()]));
+        if (r instanceof Promise) {
+          pending.push(
+            r.then(
+              () => assert.fail(`${which} resolved`),
+              (e: NativeSystemError) => assert.ok(['EBADF', 'ENOENT'].includes(e.code), `${which}: ${e.code} ${e.message}`),
+            ),
+          );
+        }
+      } catch (e) {
+        assert.ok(e instanceof TypeError || e instanceof RangeError || (e as NativeSystemError).code === 'EBADF', `${which}: ${(e as Error).message}`);
+      }
+    }
+    await Promise.all(pending);
+    assert.ok(pending.length > 50, `only ${pending.length} calls reached the threads`);
+  });
+});
