@@ -58,9 +58,12 @@ export interface NativeExecuteResult {
 export interface EncodedCommand {
   cdb: Buffer;
   direction: Direction;
-  /** Parameter list for to-device commands. */
+  /** Parameter list for to-device commands (absent for WRITE(16): the caller supplies the blocks). */
   data?: Buffer;
-  /** Allocation length for from-device commands (the buffer to hand to execute). */
+  /**
+   * Allocation length for from-device commands (the buffer to hand to execute); absent for
+   * READ(16), whose buffer is blocks x logical block length, which only the caller knows.
+   */
   allocationLength?: number;
 }
 
@@ -175,11 +178,22 @@ export interface NativeBinding {
   sgIoHdrSize: number;
 }
 
-/** Errors the addon rejects with carry the errno as a string code, the number and the syscall. */
+/**
+ * Errors the addon rejects with carry the errno as a string code, the number and the syscall.
+ * Message: "<code>: <what happened>, <syscall> '<path>'" (or "(fd N)" for execute/close).
+ */
 export interface NativeSystemError extends Error {
+  /**
+   * The errno name ('ENOENT', 'EACCES', 'EBUSY', 'ENOTTY'...), or one of the addon's own:
+   * 'ENOTSCSI' (not an sg node or a SCSI whole disk: regular file, other device, no SG_IO) and
+   * 'EPARTITION' (a partition's block node; use the whole disk).
+   */
   code: string;
+  /** The positive C errno value (2 for ENOENT, not libuv's -2); 0 for the addon's own codes. */
   errno: number;
+  /** 'stat', 'open', 'fstat', 'ioctl SG_GET_VERSION_NUM', 'ioctl SG_IO', 'close', 'pthread_create'. */
   syscall: string;
+  /** The path given to open(); absent for fd-based calls. */
   path?: string;
 }
 
