@@ -14,7 +14,8 @@ set -euo pipefail
 
 if [ "${1:-}" = --integration ]; then
   shift
-  CMD="ODXCP_SUITE=lab ODXCP_COUNTS_FILE=\"\$LAB_OUT/counts.json\" node_modules/.bin/mocha --config test/integration/mocharc.json$(printf ' %q' "$@")"
+  CMD="ODXCP_SUITE=lab ODXCP_COUNTS_FILE=\"\$LAB_OUT/counts.json\" node_modules/.bin/mocha --config test/integration/mocharc.json"
+  [ $# -eq 0 ] || CMD="$CMD$(printf ' %q' "$@")"
 else
   [ "${1:-}" = -- ] && shift
   [ $# -ge 1 ] || lab_die "usage: run.sh [--integration [mocha args]] | 'shell command'"

@@ -53,7 +53,7 @@ truncate -s $SBYTES /lab/fio4k.img /lab/iblk0.img /lab/tcmu0.img /lab/xnex0.img
 lio_fileio fio0 /lab/fio0.img $BYTES odxlabfio0 || fail "fio0"
 lio_fileio fio1 /lab/fio1.img $BYTES odxlabfio1 || fail "fio1"
 lio_fileio fio2 /lab/fio2.img $BYTES odxlabfio2 || fail "fio2"
-lio_fileio fio4k /lab/fio4k.img $SBYTES odxlabfio4 4096 || fail "fio4k"
+lio_fileio fio4k /lab/fio4k.img $SBYTES odxlabfio4k 4096 || fail "fio4k"
 LOOPDEV=$(losetup -f --show /lab/iblk0.img) || fail "losetup"
 lio_iblock iblk0 "$LOOPDEV" odxlabiblk0 || fail "iblk0"
 lio_fileio xnex0 /lab/xnex0.img $SBYTES odxlabxnex0 || fail "xnex0"

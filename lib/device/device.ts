@@ -1,0 +1,239 @@
+// A logical unit as odxcp uses it: opened by any path (/dev/sdX, /dev/sgN, /dev/disk/by-*
+// links), commands sent through its sg node when there is one, identity/capacity/copy
+// capabilities probed once and cached, and the retry policy applied to every command.
+import { loadNative, type EncodedCommand, type NativeExecuteRequest, type NativeExecuteResult, type NativeOpenResult } from '../native';
+import { DeviceError, ScsiError } from '../scsi/errors';
+import { DEFAULT_RETRY, runCommand, type CommandOptions, type CommandResult, type RetryPolicy, type RetryStats, type ScsiTransport } from '../scsi/transport';
+import * as cmds from '../scsi/commands';
+import { inspectNode, queueLimits, scsiNodesOf, usersOf, type NodeInfo, type QueueLimits, type ScsiNodes } from './sysfs';
+import { probeCapabilities, type Capabilities } from './capabilities';
+import { pickCopyDesignator } from '../scsi/spc';
+
+export interface OpenOptions {
+  /**
+   * Hold the disk's block node open with O_EXCL for the life of the device: the kernel then
+   * refuses mounts and other exclusive openers, and the open fails when the disk is mounted
+   * or held (device-mapper, md). Use it for a copy destination.
+   */
+  exclusive?: boolean;
+  retry?: RetryPolicy;
+}
+
+export type StandardInquiry = Awaited<ReturnType<typeof cmds.inquiry>>;
+export type DeviceIdentification = Awaited<ReturnType<typeof cmds.vpdDeviceIdentification>>;
+export type Designation = DeviceIdentification['descriptors'][number];
+export type ReadCapacity = Awaited<ReturnType<typeof cmds.readCapacity16>>;
+
+export interface DeviceIdentity {
+  vendor: string;
+  product: string;
+  revision: string;
+  peripheralDeviceType: number;
+  /** INQUIRY byte 5 bit 3: the LU has a copy manager. */
+  threePC: boolean;
+  /** VPD 0x80, when served. */
+  serial?: string;
+  /** Every designation descriptor of VPD 0x83. */
+  designators: Designation[];
+  /** The LU designator an 0xE4 CSCD descriptor names this LU by (16-byte NAA-6 preferred). */
+  copyDesignator?: Designation;
+  /** Hex of the first NAA LU designator, the usual "WWN" of a LUN. */
+  naa?: string;
+}
+
+export interface DeviceCapacity {
+  blockSize: number;
+  /** Number of logical blocks. */
+  blocks: bigint;
+  bytes: bigint;
+  /** Physical block size (logical << LBPPBE). */
+  physicalBlockSize: number;
+  raw: ReadCapacity;
+}
+
+export interface DeviceStats extends RetryStats {
+  commands: number;
+}
+
+function nativeOpenError(e: unknown, path: string, what: string): DeviceError {
+  const err = e as { code?: string; errno?: number; message?: string };
+  const code = err.code ?? 'EIO';
+  const advice: Record<string, string> = {
+    ENOENT: 'no such device',
+    EACCES: 'permission denied: odxcp needs read-write access to the device node (e.g. group disk) or root',
+    EPERM: 'operation not permitted: needs CAP_SYS_RAWIO, or read-write access to /dev/sgN (reference 1.3)',
+    EBUSY: 'the device is in use (mounted, held by another driver, or opened exclusively by another program)',
+    ENXIO: 'no device behind this node (driver not bound or device removed)',
+    ENODEV: 'no device behind this node (driver not bound or device removed)',
+    EROFS: 'the device is read-only',
+    PARTITION: 'is a partition; give the whole disk',
+    NOT_SCSI: 'not a SCSI device (no SG_IO on this node)',
+    EPARTITION: 'is a partition; give the whole disk',
+    ENOTSCSI: 'not a SCSI device (no SG_IO on this node)',
+  };
+  const mapped = code === 'EPARTITION' ? 'PARTITION' : code === 'ENOTSCSI' ? 'NOT_SCSI' : code;
+  return new DeviceError({
+    path,
+    code: mapped,
+    errno: err.errno,
+    message: `${path}: ${what}: ${advice[code] ?? err.message ?? code}`,
+    cause: e,
+  });
+}
+
+export class ScsiDevice implements ScsiTransport {
+  /** The path the caller gave. */
+  readonly path: string;
+  readonly node: NodeInfo;
+  readonly nodes: ScsiNodes;
+  /** The node commands are sent through (the sg node when there is one). */
+  readonly commandNode: string;
+  readonly stats: DeviceStats = { commands: 0, unitAttentions: 0, busy: 0, notReady: 0, transport: 0 };
+  private fd: number;
+  private exclusiveFd: number | undefined;
+  private readonly retry: RetryPolicy;
+  private identityP: Promise<DeviceIdentity> | undefined;
+  private capacityP: Promise<DeviceCapacity> | undefined;
+  private capabilitiesP: Promise<Capabilities> | undefined;
+  private closed = false;
+  private readonly executor: { path: string; execute: (r: NativeExecuteRequest) => Promise<NativeExecuteResult> };
+
+  private constructor(path: string, node: NodeInfo, nodes: ScsiNodes, commandNode: string, fd: NativeOpenResult, exclusiveFd: number | undefined, retry: RetryPolicy) {
+    this.path = path;
+    this.node = node;
+    this.nodes = nodes;
+    this.commandNode = commandNode;
+    this.fd = fd.fd;
+    this.exclusiveFd = exclusiveFd;
+    this.retry = retry;
+    const native = loadNative();
+    this.executor = {
+      path: commandNode,
+      execute: (r) => {
+        if (this.closed) return Promise.reject(Object.assign(new Error(`${this.path} is closed`), { code: 'EBADF' }));
+        this.stats.commands++;
+        return native.execute(this.fd, r);
+      },
+    };
+  }
+
+  /** Open a LUN by any path. Throws DeviceError with a one-line reason. */
+  static async open(path: string, options: OpenOptions = {}): Promise<ScsiDevice> {
+    const native = loadNative();
+    const node = inspectNode(path);
+    const nodes = scsiNodesOf(node);
+    let exclusiveFd: number | undefined;
+    if (options.exclusive) {
+      if (!nodes.sd) {
+        throw new DeviceError({ path, code: 'NOT_BLOCK', message: `${path}: no SCSI disk node behind it to hold exclusively (is sd loaded?)` });
+      }
+      try {
+        exclusiveFd = (await native.open(nodes.sd, { write: true, exclusive: true })).fd;
+      } catch (e) {
+        const reasons = usersOf(nodes.sd.replace(/^\/dev\//, ''));
+        if ((e as { code?: string }).code === 'EBUSY' && reasons.length > 0) {
+          throw new DeviceError({ path, code: 'MOUNTED', message: `${path}: refusing to write: ${reasons.join('; ')}`, cause: e });
+        }
+        throw nativeOpenError(e, path, `cannot open ${nodes.sd} exclusively`);
+      }
+    }
+    // sg opened read-write has no opcode filter (reference 1.3); the block node needs CAP_SYS_RAWIO for 0x83/0x84.
+    const commandNode = nodes.sg ?? nodes.sd ?? node.real;
+    let fd: NativeOpenResult;
+    try {
+      fd = await native.open(commandNode, { write: true, exclusive: false });
+    } catch (e) {
+      if (exclusiveFd !== undefined) native.close(exclusiveFd);
+      throw nativeOpenError(e, path, `cannot open ${commandNode}`);
+    }
+    return new ScsiDevice(path, node, nodes, commandNode, fd, exclusiveFd, options.retry ?? DEFAULT_RETRY);
+  }
+
+  /** Run one encoded command with the retry policy; non-GOOD outcomes throw typed errors. */
+  command(cmd: EncodedCommand, options?: CommandOptions): Promise<CommandResult> {
+    return runCommand(this.executor, cmd, options, this.retry, { onUnitAttention: (e) => this.onUnitAttention(e) }, this.stats);
+  }
+
+  /** A UNIT ATTENTION may mean the cached facts are stale (reference 2.6: 2A/09, 3F/03, 3F/05). */
+  private onUnitAttention(e: ScsiError): void {
+    if (e.asc === 0x2a) this.capacityP = undefined;
+    if (e.asc === 0x3f && (e.ascq === 0x03 || e.ascq === 0x05)) {
+      this.identityP = undefined;
+      this.capabilitiesP = undefined;
+    }
+  }
+
+  identity(): Promise<DeviceIdentity> {
+    this.identityP ??= this.probeIdentity().catch((e) => {
+      this.identityP = undefined;
+      throw e;
+    });
+    return this.identityP;
+  }
+
+  private async probeIdentity(): Promise<DeviceIdentity> {
+    const std = await cmds.inquiry(this);
+    const pages = await cmds.vpdSupportedPages(this).catch(() => undefined);
+    const has = (p: number) => pages === undefined || pages.pages.includes(p);
+    let serial: string | undefined;
+    if (has(0x80)) serial = (await cmds.vpdUnitSerial(this).catch(() => undefined))?.serial;
+    let designators: Designation[] = [];
+    if (has(0x83)) designators = (await cmds.vpdDeviceIdentification(this).catch(() => undefined))?.descriptors ?? [];
+    const naa = designators.find((d) => d.association === 0 && d.designatorType === 3);
+    return {
+      vendor: std.vendor,
+      product: std.product,
+      revision: std.revision,
+      peripheralDeviceType: std.peripheralDeviceType,
+      threePC: std.threePC,
+      serial,
+      designators,
+      copyDesignator: pickCopyDesignator(designators),
+      naa: naa ? naa.designator.toString('hex') : undefined,
+    };
+  }
+
+  capacity(): Promise<DeviceCapacity> {
+    this.capacityP ??= cmds.readCapacity16(this).then(
+      (rc) => ({
+        blockSize: rc.blockLength,
+        blocks: rc.blocks,
+        bytes: rc.capacityBytes,
+        physicalBlockSize: rc.physicalBlockSize,
+        raw: rc,
+      }),
+      (e) => {
+        this.capacityP = undefined;
+        throw e;
+      },
+    );
+    return this.capacityP;
+  }
+
+  /** Copy-offload capabilities (3PC, VPD 0xB0/0x8F, RCR operating parameters), probed once. */
+  capabilities(): Promise<Capabilities> {
+    this.capabilitiesP ??= probeCapabilities(this).catch((e) => {
+      this.capabilitiesP = undefined;
+      throw e;
+    });
+    return this.capabilitiesP;
+  }
+
+  /** Transfer limits of the kernel queue, for the buffered path (reference 1.5). */
+  queueLimits(): QueueLimits | undefined {
+    return this.nodes.sd ? queueLimits(this.nodes.sd.replace(/^\/dev\//, '')) : undefined;
+  }
+
+  /** True when this device is held open with O_EXCL on its block node. */
+  get exclusive(): boolean {
+    return this.exclusiveFd !== undefined;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const native = loadNative();
+    native.close(this.fd);
+    if (this.exclusiveFd !== undefined) native.close(this.exclusiveFd);
+  }
+}
