@@ -119,6 +119,7 @@ topo_add sdebug0 scsi-debug "$SDADDR" "" 512 $(( $(cat /sys/bus/pseudo/drivers/s
 log "topology up in $(el $T0)s: ${#ENTRIES[@]} LUNs -> $TOPO"
 
 export ODXCP_LAB_TOPOLOGY="$TOPO" LAB_OUT="$OUT" ODXCP_IN_LAB=1
+export PATH="$REPO/bin:$REPO/node_modules/.bin:$PATH"
 cd "$(cat "$OUT/cwd")" || fail "cwd"
 T1S=$(up)
 bash "$OUT/cmd"
