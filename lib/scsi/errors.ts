@@ -22,9 +22,17 @@ export class OdxcpError extends Error {
   readonly code: string;
 
   constructor(message: string, code: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // The stack is captured once, below, without the constructor frames; skipping the capture
+    // Error() would do halves the cost of a ParseError (decoders may throw many while probing).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message, options);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.code = code;
-    Error.captureStackTrace?.(this, new.target);
+    Error.captureStackTrace(this, new.target);
   }
 }
 setName(OdxcpError, 'OdxcpError');
