@@ -1,0 +1,143 @@
+// The copy engine's public types: what a caller asks for, what it is told while the copy
+// runs, and the exact account it gets at the end (or inside the error when it fails).
+import type { ScsiDevice } from '../device/device';
+
+/** How to copy: the best the pair supports, or one method forced. */
+export type CopyMode = 'auto' | 'odx' | 'xcopy' | 'host';
+
+/** The method that moved a given extent. */
+export type CopyMethod = 'odx' | 'xcopy' | 'host';
+
+export interface CopyOptions {
+  /** Source LUN: a path (/dev/sdX, /dev/sgN, /dev/disk/by-*) or an open device. */
+  src: string | ScsiDevice;
+  /** Destination LUN (opened exclusively when given as a path). */
+  dst: string | ScsiDevice;
+  /** Byte offset in the source; a multiple of its block size. Default 0. */
+  srcOffset?: bigint | number;
+  /** Byte offset in the destination; a multiple of its block size. Default 0. */
+  dstOffset?: bigint | number;
+  /** Bytes to copy; default: the rest of the source from srcOffset. */
+  length?: bigint | number;
+  mode?: CopyMode;
+  /** Continue with the buffered path when an offload fails (default true). */
+  fallback?: boolean;
+  /** Re-read both ranges after the copy and compare them. */
+  verify?: boolean;
+  /** Offload operations in flight at once (default 4, bounded by the targets' limits). */
+  maxInFlight?: number;
+  /** Bytes one ROD token represents (default: the targets' optimal/maximum, else 8 MiB). */
+  tokenSize?: bigint | number;
+  /** Bytes per EXTENDED COPY command (default: within the copy manager's limits). */
+  xcopySize?: bigint | number;
+  /** Bytes per host READ/WRITE (default: within the devices' transfer limits, 1 MiB). */
+  hostTransferSize?: number;
+  /** SG_IO timeout for each command, ms (default per command: 600 s for 0x83). */
+  timeoutMs?: number;
+  /** Where EXTENDED COPY is sent: the destination (sg_xcopy's default) or the source. */
+  xcopyOn?: 'dst' | 'src';
+  /** Force a LID1 list identifier / LIST ID USAGE (sg_xcopy's list_id= / id_usage=). */
+  xcopyListId?: number;
+  xcopyListIdUsage?: 'hold' | 'discard' | 'none';
+  signal?: AbortSignal;
+  onProgress?: (p: CopyProgress) => void;
+  /** Progress events at most this often, ms (default 200). */
+  progressIntervalMs?: number;
+}
+
+export interface CopyProgress {
+  /** Bytes known to be on the destination. */
+  bytesDone: bigint;
+  totalBytes: bigint;
+  byMethod: Record<CopyMethod, bigint>;
+  elapsedMs: number;
+  /** The method the engine is using now. */
+  method: CopyMethod;
+}
+
+/** One switch from an offload to the host path (or to a re-populated token). */
+export interface FallbackRecord {
+  /** Byte offset, relative to the start of the copy, where the host path took over. */
+  offset: bigint;
+  /** Bytes the host path copied because of this fallback. */
+  length: bigint;
+  from: 'odx' | 'xcopy';
+  reason: string;
+  /** The target's answer, when the fallback was caused by one. */
+  sense?: { key: number; asc: number; ascq: number; name: string };
+  /** True when the rest of the copy (not only this chunk) went to the host. */
+  wholeCopy: boolean;
+}
+
+/** A contiguous run of the copy, relative to its start, and how it was copied. */
+export interface CopiedExtent {
+  offset: bigint;
+  length: bigint;
+  method: CopyMethod;
+}
+
+export interface CopyResult {
+  src: string;
+  dst: string;
+  srcOffset: bigint;
+  dstOffset: bigint;
+  /** Bytes now on the destination (equals length when the copy completed). */
+  bytes: bigint;
+  /** The length asked for. */
+  length: bigint;
+  /** Bytes moved by the array (token copy + EXTENDED COPY). */
+  offloadedBytes: bigint;
+  /** Bytes that crossed the host (READ + WRITE). */
+  hostBytes: bigint;
+  byMethod: Record<CopyMethod, bigint>;
+  /** The method that moved most bytes, or 'mixed' when offload and host both moved some. */
+  method: CopyMethod | 'mixed';
+  /** The method the plan chose before anything failed. */
+  plannedMethod: CopyMethod;
+  fallbacks: FallbackRecord[];
+  /** Merged extents, in order; a completed copy has them cover [0, length). */
+  extents: CopiedExtent[];
+  /** SCSI commands issued, by T10 name. */
+  commands: Record<string, number>;
+  /** Bytes that crossed the host's SG_IO data buffers (zero for a pure offload). */
+  hostDataBytes: bigint;
+  elapsedMs: number;
+  verified?: boolean;
+  /** Truncations the targets reported (short transfer counts re-driven). */
+  truncations: number;
+}
+
+/** Why a method would or would not be used for a pair (what `odxcp info SRC DST` prints). */
+export interface MethodVerdict {
+  usable: boolean;
+  reason: string;
+}
+
+export interface PlannedDevice {
+  path: string;
+  sg?: string;
+  sd?: string;
+  vendor: string;
+  product: string;
+  serial?: string;
+  naa?: string;
+  blockSize: number;
+  bytes: bigint;
+}
+
+/** The engine's decision before any data moves; printable as JSON. */
+export interface CopyPlan {
+  src: PlannedDevice;
+  dst: PlannedDevice;
+  srcOffset: bigint;
+  dstOffset: bigint;
+  length: bigint;
+  /** The first method that will be tried. */
+  method: CopyMethod;
+  verdicts: Record<'odx' | 'xcopy', MethodVerdict>;
+  /** Bytes per offload operation (token or EXTENDED COPY command) for the chosen method. */
+  chunkBytes: bigint;
+  /** Bytes per host READ/WRITE. */
+  hostTransferBytes: number;
+  maxInFlight: number;
+}
