@@ -163,13 +163,14 @@ class OpenJob : public Job {
     r.Set("major", Napi::Number::New(env, major_));
     r.Set("minor", Napi::Number::New(env, minor_));
     r.Set("sgVersion", Napi::Number::New(env, sgVersion_));
-    fd_ = -1;  // JS owns it now
     deferred_.Resolve(r);
+    fd_ = -1;  // JS owns it now
   }
 
-  void Abandon() override {
-    if (fd_ >= 0) ::close(fd_);  // nobody will ever see this fd
-    fd_ = -1;
+  void Abandon() override {}  // the destructor closes the fd nobody will see
+
+  ~OpenJob() override {
+    if (fd_ >= 0) ::close(fd_);
   }
 
  private:
@@ -319,7 +320,7 @@ class ExecuteJob : public Job {
   }
 
   void Complete(Napi::Env env) override {
-    dataRef_.Reset();
+    // dataRef_ is released with the job, right after this returns.
     if (errno_ != 0) {
       deferred_.Reject(MakeError(env, Failure::FromErrno(errno_, "ioctl SG_IO"),
                                  " (fd " + std::to_string(fd_) + ")", nullptr));

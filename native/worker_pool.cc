@@ -31,6 +31,9 @@ int WorkerPool::StartWorkerLocked() {
     // The new thread first takes mu_, which the caller holds, so `*self` is assigned before
     // the worker can look at it.
     *self = std::thread(&WorkerPool::WorkerMain, this, self);
+    // Named here rather than by the thread itself, so it carries the name from the moment it
+    // is counted (threadStats, /proc/<pid>/task/*/comm).
+    pthread_setname_np(self->native_handle(), "odxcp-worker");
   } catch (const std::system_error& e) {
     threads_.erase(self);
     error = e.code().value() != 0 ? e.code().value() : EAGAIN;
@@ -58,7 +61,6 @@ int WorkerPool::Submit(Napi::Env env, std::unique_ptr<Job>& job) {
 }
 
 void WorkerPool::WorkerMain(std::list<std::thread>::iterator self) {
-  pthread_setname_np(pthread_self(), "odxcp-worker");
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     if (stopping_) break;
@@ -100,12 +102,13 @@ void WorkerPool::CallJs(Napi::Env env, Napi::Function, WorkerPool* pool, Job* ra
     return;
   }
   if (--pool->inFlight_ == 0) pool->tsfn_.Unref(env);
+  // Nothing may escape from here: node-addon-api would rethrow it into JS, and when that fails
+  // too (N-API calls fail once a Worker is being terminated) the process aborts. Complete()
+  // throws only when the environment can no longer run JS (or is out of memory); nobody can
+  // observe the promise then, so the result is dropped with the job.
   try {
     job->Complete(env);
-  } catch (const Napi::Error&) {
-    throw;  // node-addon-api rethrows it into JS
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, std::string("odxcp: internal error completing a request: ") + e.what());
+  } catch (...) {
   }
 }
 
