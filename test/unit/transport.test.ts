@@ -308,6 +308,7 @@ describe('native transport: addon-owned threads', () => {
       assert.equal(workerTaskCount(), after.threads, 'threads named odxcp-worker in /proc/self/task');
       // A finished worker waits idle for the next command.
       await waitFor(() => native.threadStats().idle === native.threadStats().threads, 2000);
+      assert.equal(workerTaskCount(), native.threadStats().threads);
     } finally {
       fs.closeSync(fd);
     }
@@ -403,22 +404,28 @@ describe('native transport: worker_threads', () => {
       if (workerData.linger) setInterval(() => {}, 1000); // stay alive until terminated
     });`;
 
-  function runWorker(linger: boolean): { worker: Worker; message: Promise<Record<string, unknown>> } {
+  function runWorker(linger: boolean): {
+    worker: Worker;
+    message: Promise<Record<string, unknown>>;
+    exited: Promise<number>;
+  } {
     const worker = new Worker(workerCode, {
       eval: true,
       workerData: { nativeJs, missing: path.join(os.tmpdir(), 'odxcp-no-such-node'), linger },
     });
+    // Listen for 'exit' from the start: node may deliver the last message and 'exit' in one tick.
+    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
     const message = new Promise<Record<string, unknown>>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`worker exited with ${code} before answering`)));
+      void exited.then((code) => reject(new Error(`worker exited with ${code} before answering`)));
     });
-    return { worker, message };
+    return { worker, message, exited };
   }
 
   it('loads in a Worker: encoders, open errors and its own thread pool', async () => {
     const before = native.threadStats();
-    const { worker, message } = runWorker(false);
+    const { message, exited } = runWorker(false);
     const m = await message;
     // ref 5.8, hand-written: PT CDB with list id 1 and a 32-byte parameter list
     assert.equal(m.cdb, '83100000000000000001000000200000');
@@ -428,7 +435,7 @@ describe('native transport: worker_threads', () => {
     assert.equal(m.execute, 'ENOTTY');
     assert.equal((m.stats as { inFlight: number }).inFlight, 0);
     assert.ok((m.stats as { threads: number }).threads >= 1, 'the worker has its own pool');
-    assert.equal(await new Promise((r) => worker.once('exit', r)), 0, 'the worker exits by itself');
+    assert.equal(await exited, 0, 'the worker exits by itself');
     assert.deepEqual(native.threadStats().inFlight, before.inFlight, "the main thread's pool is separate");
   });
 
@@ -441,6 +448,49 @@ describe('native transport: worker_threads', () => {
     // the main thread's addon still works afterwards
     await assert.rejects(native.execute(BAD_FD, { cdb: cdb6(), direction: 'none', timeoutMs: 1000 }), (e: NativeSystemError) => e.code === 'EBADF');
     assert.equal(workerTaskCount(), native.threadStats().threads, 'no odxcp-worker thread of a terminated Worker survives');
+  });
+});
+
+describe('native transport: teardown with requests in flight', () => {
+  it('Workers terminated while their requests are queued, running or completing exit cleanly', function () {
+    // Completions that reach a Worker being terminated cannot build results (N-API calls fail
+    // there); they must be dropped quietly, not abort the process. Run in a child so an abort
+    // fails this test instead of killing mocha.
+    this.timeout(120000);
+    const script = `
+      const { Worker } = require('worker_threads');
+      const nativeJs = ${JSON.stringify(nativeJs)};
+      const code = \`
+        const { parentPort, workerData } = require('worker_threads');
+        const b = require(workerData.nativeJs).loadNative();
+        const fd = require('fs').openSync('/dev/null', 'r');
+        const data = Buffer.alloc(65536);
+        for (let i = 0; i < 400; i++) {
+          b.execute(fd, { cdb: Buffer.alloc(16), direction: 'from-device', data, timeoutMs: 1000 }).catch(() => {});
+          b.open('/nonexistent-odxcp-' + i, { write: false, exclusive: false }).catch(() => {});
+        }
+        parentPort.postMessage(b.threadStats().inFlight);
+      \`;
+      (async () => {
+        let inFlight = 0;
+        for (let round = 0; round < 15; round++) {
+          const ws = Array.from({ length: 3 }, () => new Worker(code, { eval: true, workerData: { nativeJs } }));
+          const counts = await Promise.all(ws.map((w) => new Promise((r) => w.once('message', r))));
+          inFlight += counts.reduce((a, b) => a + b, 0);
+          await Promise.all(ws.map((w) => w.terminate()));
+        }
+        const b = require(nativeJs).loadNative();
+        await b.open('/nonexistent-odxcp-main', { write: false, exclusive: false }).catch((e) => console.log('main ' + e.code));
+        console.log(JSON.stringify({ inFlight, stats: b.threadStats() }));
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { env: process.env, encoding: 'utf8', timeout: 110000 });
+    assert.equal(r.signal, null, `child killed by ${r.signal}: ${r.stderr}`);
+    assert.equal(r.status, 0, `child failed: ${r.stderr}`);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines[0], 'main ENOENT', 'the main thread still works');
+    const out = JSON.parse(lines[1]);
+    assert.ok(out.inFlight > 0, 'the Workers were terminated with requests in flight');
+    assert.equal(out.stats.inFlight, 0);
   });
 });
 
