@@ -86,16 +86,28 @@ Napi::Value Fields::Get(const char* key) const {
 
 bool Fields::Has(const char* key) const { return !Get(key).IsUndefined(); }
 
-uint64_t Fields::UintOf(const char* key, Napi::Value v, uint64_t min, uint64_t max) const {
-  const std::string what = Name(key) + " must be an integer in " + Range(min, max);
-  if (!v.IsNumber()) ThrowType(what + " (got " + Describe(v) + ")");
+uint64_t ReadUint(Napi::Env env, const char* fn, const std::string& name, Napi::Value v, uint64_t min,
+                  uint64_t max) {
+  const std::string what = name + " must be an integer in " + Range(min, max);
+  if (!v.IsNumber()) ThrowTypeError(env, fn, what + " (got " + Describe(v) + ")");
   const double d = v.As<Napi::Number>().DoubleValue();
   // Compare as doubles first: every bound used here (<= 2^32) is exact in a double.
   if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) ||
       d > static_cast<double>(max)) {
-    ThrowRange(what + " (got " + Describe(v) + ")");
+    ThrowRangeError(env, fn, what + " (got " + Describe(v) + ")");
   }
   return static_cast<uint64_t>(d);
+}
+
+void CheckExtent(const Fields& o, uint64_t lba, uint64_t blocks) {
+  if (blocks != 0 && lba > kMaxU64 - (blocks - 1)) {
+    o.ThrowRange(o.Name("lba") + " + " + o.Name("blocks") + " - 1 must not exceed 18446744073709551615 (lba " +
+                 std::to_string(lba) + ", blocks " + std::to_string(blocks) + ")");
+  }
+}
+
+uint64_t Fields::UintOf(const char* key, Napi::Value v, uint64_t min, uint64_t max) const {
+  return ReadUint(env_, fn_, Name(key), v, min, max);
 }
 
 uint64_t Fields::Uint(const char* key, uint64_t min, uint64_t max) const {

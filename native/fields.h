@@ -82,6 +82,14 @@ class Fields {
   std::string path_;
 };
 
+// An integer number in min..max read from a bare argument (`name` is how messages call it).
+uint64_t ReadUint(Napi::Env env, const char* fn, const std::string& name, Napi::Value value, uint64_t min,
+                  uint64_t max);
+
+// A block range must not run past LBA 2^64-1: refuse lba + blocks - 1 > 2^64-1 (reads o.lba and
+// o.blocks in the message) rather than let a device see a wrapped range.
+void CheckExtent(const Fields& o, uint64_t lba, uint64_t blocks);
+
 // How a value looks in an error message: "NaN", "1.5", "-1", "12n", "a string", "null"...
 std::string Describe(Napi::Value value);
 

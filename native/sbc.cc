@@ -1,8 +1,6 @@
 // SBC block commands used around a copy: READ CAPACITY(16), READ(16), WRITE(16),
 // SYNCHRONIZE CACHE(16), WRITE SAME(16). Read copy-offload-reference.md 4.1-4.4.
 // All are 16-byte CDBs: LBA in bytes 2-9, a 32-bit count in 10-13, GROUP NUMBER in byte 14.
-#include <string>
-
 #include "be.h"
 #include "encoders.h"
 #include "fields.h"
@@ -19,15 +17,6 @@ constexpr uint8_t kSaReadCapacity16 = 0x10;
 
 // 32 bytes is the whole READ CAPACITY(16) parameter data (ref 4.1).
 constexpr uint32_t kReadCapacity16DefaultAllocation = 32;
-
-// A range whose last block would lie beyond LBA 2^64-1 cannot be addressed; refuse it rather
-// than let the device see a wrapped range.
-void CheckExtent(const Fields& o, uint64_t lba, uint64_t blocks) {
-  if (blocks != 0 && lba > kMaxU64 - (blocks - 1)) {
-    o.ThrowRange(o.Name("lba") + " + " + o.Name("blocks") + " - 1 must not exceed 18446744073709551615 (lba " +
-                 std::to_string(lba) + ", blocks " + std::to_string(blocks) + ")");
-  }
-}
 
 // Common body of READ(16) / WRITE(16) (ref 4.2): byte 1 bit 4 DPO, bit 3 FUA.
 Encoded ReadWrite16(const Fields& o, uint8_t opcode, Direction direction) {

@@ -145,11 +145,7 @@ void PutRangeDescriptors(const Fields& o, const Napi::Array& ranges, uint32_t co
     Fields r = o.Element("ranges", ranges, i);
     const uint64_t lba = r.U64("lba");
     const uint64_t blocks = r.Uint("blocks", 1, kMaxU32);
-    if (lba > kMaxU64 - (blocks - 1)) {
-      r.ThrowRange(r.Name("lba") + " + " + r.Name("blocks") +
-                   " - 1 must not exceed 18446744073709551615 (lba " + std::to_string(lba) +
-                   ", blocks " + std::to_string(blocks) + ")");
-    }
+    CheckExtent(r, lba, blocks);
     uint8_t* d = out + static_cast<size_t>(i) * kRangeDescriptorLength;
     PutBe64(&d[0], lba);
     PutBe32(&d[8], static_cast<uint32_t>(blocks));

@@ -253,14 +253,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
 // ---- close ------------------------------------------------------------------------------
 
 int ReadFd(const Napi::CallbackInfo& info, const char* fn) {
-  Napi::Value v = info[0];
-  const std::string what = "fd must be an integer in 0..2147483647";
-  if (!v.IsNumber()) ThrowTypeError(info.Env(), fn, what + " (got " + Describe(v) + ")");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= 2147483647.0) || d != static_cast<double>(static_cast<int>(d))) {
-    ThrowRangeError(info.Env(), fn, what + " (got " + Describe(v) + ")");
-  }
-  return static_cast<int>(d);
+  return static_cast<int>(ReadUint(info.Env(), fn, "fd", info[0], 0, INT32_MAX));
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
