@@ -128,7 +128,7 @@ class OpenJob : public Job {
 
   Napi::Promise::Deferred deferred() const { return deferred_; }
 
-  void Run() override {
+  void Run() noexcept override {
     // Refuse what cannot be a device before open(2): opening a FIFO would block forever.
     struct stat st;
     if (::stat(path_.c_str(), &st) == 0 && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
@@ -288,7 +288,7 @@ class ExecuteJob : public Job {
 
   Napi::Promise::Deferred deferred() const { return deferred_; }
 
-  void Run() override {
+  void Run() noexcept override {
     sg_io_hdr_t h;
     std::memset(&h, 0, sizeof h);
     h.interface_id = 'S';

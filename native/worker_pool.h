@@ -23,10 +23,12 @@ namespace odxcp {
 
 // One unit of work: Run() on a worker (no N-API calls there), then Complete() on the JS
 // thread, or Abandon() when the environment goes away first (release resources without N-API).
+// Run() is noexcept: it records failures as data for Complete(); only a failed allocation of a
+// few bytes could throw there, and that ends the process either way.
 class Job {
  public:
   virtual ~Job() = default;
-  virtual void Run() = 0;
+  virtual void Run() noexcept = 0;
   virtual void Complete(Napi::Env env) = 0;
   virtual void Abandon() = 0;
 };
