@@ -134,7 +134,8 @@ function directExitCode(err: unknown): number | undefined {
     if (err.errno !== undefined) return exitCodeForErrno(err.errno);
     return 35;
   }
-  if (err instanceof OdxcpError) return 99;
+  // A wrapper (e.g. the engine's CopyError) takes the status of what it wraps.
+  if (err instanceof OdxcpError) return err.cause !== undefined ? undefined : 99;
   // A Node system error (fs, net): code 'Exxx' plus a numeric errno.
   if (typeof err === 'object' && err !== null) {
     const e = err as { errno?: unknown; code?: unknown };

@@ -1,0 +1,307 @@
+// The chunk loop. The copy is cut into chunks (one token or one EXTENDED COPY command each);
+// up to maxInFlight run at once. A method that stops part-way says how far it got; the loop
+// retries what may succeed, hands the rest of the chunk (or of the whole copy) to the host
+// path from that exact offset, and stops with an exact account when even that fails.
+import * as cmds from '../scsi/commands';
+import { AbortedError, MiscompareError, OdxcpError, ScsiError, TransportError } from '../scsi/errors';
+import { Account } from './account';
+import { HostMethod } from './methods/host';
+import { TokenMethod } from './methods/token';
+import { XcopyMethod } from './methods/xcopy';
+import { CountingTransport, MethodError, StopRequested, type CopyMethodImpl, type LiveOperation, type MethodContext } from './methods/context';
+import { rememberFailure } from './pair-cache';
+import { openPair, planPair, type OpenedPair, type PlanDetails } from './plan';
+import type { CopyMethod, CopyOptions, CopyPlan, CopyProgress, CopyResult, FallbackRecord } from './types';
+
+/** Thrown when a copy stops part-way: `result` says exactly which bytes are on the destination. */
+export class CopyError extends OdxcpError {
+  readonly result: CopyResult;
+  constructor(message: string, code: string, result: CopyResult, cause?: unknown) {
+    super(message, code, { cause });
+    this.result = result;
+  }
+}
+Object.defineProperty(CopyError.prototype, 'name', { value: 'CopyError' });
+
+type Decision = 'retry' | 'fallback-chunk' | 'fallback-copy' | 'fatal';
+
+/** ASCs after which this pair cannot offload at all (the array said so, not a passing state). */
+function pairCannotOffload(e: ScsiError): boolean {
+  const { senseKey: k, asc, ascq } = e;
+  if (asc === undefined) return false;
+  if (asc === 0x20 || asc === 0x24 || asc === 0x26 || asc === 0x1a) return k === 0x5 || k === 0xa; // opcode / field / list refused
+  if (asc === 0x08) return true; // LU communication failure (LIO block-size mismatch) / unreachable copy target
+  if (asc === 0x0d) return ascq === 0x02 || ascq === 0x03 || ascq === 0x04 || ascq === 0x05; // not reachable / wrong type / under/overrun
+  if (asc === 0x23) return ascq === 0x01 || ascq === 0x02 || ascq === 0x03 || ascq === 0x0a; // token type / remote use unsupported
+  return false;
+}
+
+/** What to do after an offload method failed (reference 2.6 actions, bounded here). */
+export function classify(cause: unknown): Decision {
+  if (cause instanceof ScsiError) {
+    const action = cause.copyAction;
+    if (action === undefined) {
+      // Status without sense: RESERVATION CONFLICT would stop the host path too.
+      return cause.category === 'RES_CONFLICT' ? 'fatal' : 'fallback-chunk';
+    }
+    switch (action) {
+      case 'retry':
+      case 'recheck':
+      case 'new-list-id':
+      case 'repopulate':
+        return 'retry';
+      case 'fatal':
+        return 'fatal';
+      default:
+        return pairCannotOffload(cause) ? 'fallback-copy' : 'fallback-chunk';
+    }
+  }
+  if (cause instanceof TransportError) return 'fallback-chunk';
+  // A status reply without sense, a zero transfer count, an undecodable reply: try once more.
+  return 'retry';
+}
+
+const MAX_RETRIES_PER_CHUNK = 2;
+
+function senseOf(e: unknown): FallbackRecord['sense'] {
+  if (e instanceof ScsiError && e.senseKey !== undefined && e.asc !== undefined && e.ascq !== undefined) {
+    return { key: e.senseKey, asc: e.asc, ascq: e.ascq, name: e.ascName ?? '' };
+  }
+  return undefined;
+}
+
+export interface RunOptions {
+  /** Test hook: replace the methods (unit tests of the loop with scripted methods). */
+  methods?: { offload?: CopyMethodImpl; host: CopyMethodImpl };
+}
+
+function makeResult(plan: CopyPlan, account: Account, started: number, verified?: boolean): CopyResult {
+  const offloaded = account.byMethod.odx + account.byMethod.xcopy;
+  const host = account.byMethod.host;
+  let method: CopyResult['method'];
+  if (offloaded > 0n && host > 0n) method = 'mixed';
+  else if (host > 0n) method = 'host';
+  else if (account.byMethod.odx > 0n) method = 'odx';
+  else if (account.byMethod.xcopy > 0n) method = 'xcopy';
+  else method = plan.method;
+  return {
+    src: plan.src.path,
+    dst: plan.dst.path,
+    srcOffset: plan.srcOffset,
+    dstOffset: plan.dstOffset,
+    bytes: account.bytes,
+    length: plan.length,
+    offloadedBytes: offloaded,
+    hostBytes: host,
+    byMethod: { ...account.byMethod },
+    method,
+    plannedMethod: plan.method,
+    fallbacks: account.fallbacks,
+    extents: account.extents(),
+    commands: { ...account.commands },
+    hostDataBytes: account.hostDataBytes,
+    elapsedMs: Date.now() - started,
+    verified,
+    truncations: account.truncations,
+  };
+}
+
+/** Run a planned copy on an opened pair. */
+export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: CopyOptions, run: RunOptions = {}): Promise<CopyResult> {
+  const plan = details.plan;
+  const started = Date.now();
+  const account = new Account();
+  let stop: 'abort' | 'fatal' | undefined;
+  const live = new Set<LiveOperation>();
+  const ctx: MethodContext = {
+    src: new CountingTransport(pair.src, account),
+    dst: new CountingTransport(pair.dst, account),
+    srcBase: plan.srcOffset,
+    dstBase: plan.dstOffset,
+    srcBlockSize: plan.src.blockSize,
+    dstBlockSize: plan.dst.blockSize,
+    account,
+    timeoutMs: o.timeoutMs,
+    aborted: () => stop !== undefined,
+    live,
+  };
+  const host = run.methods?.host ?? new HostMethod({ transferBytes: plan.hostTransferBytes, depth: details.hostDepth });
+  let offload: CopyMethodImpl | undefined = run.methods?.offload;
+  if (!offload && plan.method === 'odx') {
+    offload = new TokenMethod({ tokenBytes: details.tokenBytes, inactivityTimeout: 0, effectiveInactivitySeconds: details.inactivityTimeout });
+  } else if (!offload && plan.method === 'xcopy' && details.xcopy) {
+    offload = new XcopyMethod(details.xcopy);
+  }
+  let current: CopyMethodImpl = plan.method === 'host' || !offload ? host : offload;
+  const fallback = o.fallback ?? true;
+
+  // ---- progress
+  const interval = o.progressIntervalMs ?? 200;
+  let lastEmit = 0;
+  const emit = (force = false) => {
+    if (!o.onProgress) return;
+    const now = Date.now();
+    if (!force && now - lastEmit < interval) return;
+    lastEmit = now;
+    const p: CopyProgress = { bytesDone: account.bytes, totalBytes: plan.length, byMethod: { ...account.byMethod }, elapsedMs: now - started, method: current.name };
+    o.onProgress(p);
+  };
+  const record = account.record.bind(account);
+  account.record = (off, len, m) => {
+    record(off, len, m);
+    emit();
+  };
+
+  // ---- abort: stop scheduling, and ask the arrays to stop what they are doing (reference 5.11)
+  const onAbort = () => {
+    if (stop) return;
+    stop = 'abort';
+    for (const op of live) cmds.copyOperationAbort(op.device, op.listId).catch(() => undefined);
+  };
+  if (o.signal?.aborted) onAbort();
+  o.signal?.addEventListener('abort', onAbort);
+
+  let fatal: unknown;
+  const chunkBytes = plan.chunkBytes;
+  let nextOffset = 0n;
+
+  const processChunk = async (offset: bigint, length: bigint) => {
+    let pos = offset;
+    const end = offset + length;
+    let m = current;
+    let retries = 0;
+    while (pos < end) {
+      if (stop) throw new StopRequested();
+      try {
+        await m.run({ offset: pos, length: end - pos }, ctx);
+        pos = end;
+      } catch (e) {
+        if (e instanceof StopRequested) throw e;
+        if (!(e instanceof MethodError)) throw e;
+        pos += e.progress;
+        if (m === host) throw e.cause; // the buffered path failed too: stop with the account
+        let decision = classify(e.cause);
+        if (decision === 'retry' && retries < MAX_RETRIES_PER_CHUNK) {
+          retries++;
+          continue;
+        }
+        if (decision === 'retry') decision = 'fallback-chunk';
+        if (decision === 'fatal' || !fallback) throw e.cause;
+        const wholeCopy = decision === 'fallback-copy';
+        const reason = e.cause instanceof Error ? e.cause.message : String(e.cause);
+        account.fallbacks.push({ offset: pos, length: end - pos, from: m.name as 'odx' | 'xcopy', reason, sense: senseOf(e.cause), wholeCopy });
+        if (wholeCopy) {
+          rememberFailure(details.srcKey, details.dstKey, m.name, reason);
+          current = host;
+        }
+        m = host;
+        retries = 0;
+      }
+    }
+  };
+
+  const worker = async () => {
+    while (!stop && nextOffset < plan.length) {
+      const off = nextOffset;
+      const len = plan.length - off < chunkBytes ? plan.length - off : chunkBytes;
+      nextOffset += len;
+      try {
+        await processChunk(off, len);
+      } catch (e) {
+        if (e instanceof StopRequested) return;
+        if (!stop) {
+          stop = 'fatal';
+          fatal = e;
+        }
+        return;
+      }
+    }
+  };
+
+  try {
+    await Promise.all(Array.from({ length: plan.maxInFlight }, worker));
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+  emit(true);
+
+  if (stop === 'abort') {
+    const r = makeResult(plan, account, started);
+    throw new CopyError(`copy aborted after ${r.bytes} of ${r.length} bytes`, 'ABORTED', r, new AbortedError('copy aborted by the caller'));
+  }
+  if (stop === 'fatal') {
+    const r = makeResult(plan, account, started);
+    const msg = fatal instanceof Error ? fatal.message : String(fatal);
+    throw new CopyError(`copy failed after ${r.bytes} of ${r.length} bytes: ${msg}`, fatal instanceof OdxcpError ? fatal.code : 'COPY_FAILED', r, fatal);
+  }
+
+  let verified: boolean | undefined;
+  if (o.verify) {
+    const diff = await compareRanges(pair, plan);
+    if (diff !== undefined) {
+      const r = makeResult(plan, account, started, false);
+      throw new CopyError(`verify: destination differs from source at byte ${diff} of the copy`, 'MISCOMPARE', r, new MiscompareError({ message: `first difference at byte ${diff} of the copy`, offset: diff }));
+    }
+    verified = true;
+  }
+  return makeResult(plan, account, started, verified);
+}
+
+/** Re-read both ranges and compare; the offset of the first difference, or undefined. */
+export async function compareRanges(pair: OpenedPair, plan: CopyPlan, step = 4 << 20): Promise<bigint | undefined> {
+  const sbs = plan.src.blockSize;
+  const dbs = plan.dst.blockSize;
+  const unit = BigInt(sbs * dbs);
+  let chunk = BigInt(Math.min(step, plan.hostTransferBytes * 4));
+  chunk -= chunk % unit || 0n;
+  if (chunk <= 0n) chunk = unit;
+  for (let off = 0n; off < plan.length; off += chunk) {
+    const len = plan.length - off < chunk ? plan.length - off : chunk;
+    const n = Number(len);
+    // Within one piece keep each READ under the transfer limit.
+    const pieces: Array<Promise<[Buffer, Buffer]>> = [];
+    for (let p = 0; p < n; p += plan.hostTransferBytes) {
+      const l = Math.min(plan.hostTransferBytes, n - p);
+      const so = plan.srcOffset + off + BigInt(p);
+      const dO = plan.dstOffset + off + BigInt(p);
+      pieces.push(
+        Promise.all([
+          cmds.read16(pair.src, { lba: so / BigInt(sbs), blocks: l / sbs, blockSize: sbs }),
+          cmds.read16(pair.dst, { lba: dO / BigInt(dbs), blocks: l / dbs, blockSize: dbs }),
+        ]),
+      );
+    }
+    const got = await Promise.all(pieces);
+    let p = 0;
+    for (const [a, b] of got) {
+      if (!a.equals(b)) {
+        for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return off + BigInt(p + i);
+      }
+      p += a.length;
+    }
+  }
+  return undefined;
+}
+
+/** Probe both LUNs and decide how the copy would run; nothing is written. */
+export async function planCopy(o: CopyOptions): Promise<CopyPlan> {
+  const pair = await openPair({ src: o.src, dst: o.dst });
+  try {
+    return (await planPair(pair, o)).plan;
+  } finally {
+    pair.close();
+  }
+}
+
+/** Copy a range; resolves with the account, or rejects with CopyError / UsageError / DeviceError. */
+export async function copy(o: CopyOptions): Promise<CopyResult> {
+  const pair = await openPair(o);
+  try {
+    const details = await planPair(pair, o);
+    return await runPlanned(pair, details, o);
+  } finally {
+    pair.close();
+  }
+}
+
+export type { CopyMethod };

@@ -1,0 +1,88 @@
+// What every copy method gets: both LUNs (behind counting transports), where the copy sits on
+// each, the account to report completed pieces to, and the abort state. A method copies one
+// range of the copy (offsets relative to the copy's start) and either finishes it or throws a
+// MethodError saying how many bytes from the range's start are known to be on the destination.
+import type { EncodedCommand } from '../../native';
+import type { CommandOptions, CommandResult, ScsiTransport } from '../../scsi/transport';
+import { commandName } from '../../scsi/opcodes';
+import type { Account } from '../account';
+import type { CopyMethod } from '../types';
+
+export interface Range {
+  /** Relative to the start of the copy, bytes. */
+  offset: bigint;
+  length: bigint;
+}
+
+/** A list id in use on a device, so an abort can send COPY OPERATION ABORT for it. */
+export interface LiveOperation {
+  device: ScsiTransport;
+  listId: number;
+}
+
+export interface MethodContext {
+  src: ScsiTransport;
+  dst: ScsiTransport;
+  srcBase: bigint;
+  dstBase: bigint;
+  srcBlockSize: number;
+  dstBlockSize: number;
+  account: Account;
+  timeoutMs?: number;
+  /** True once the caller asked to stop; methods check it between commands. */
+  aborted(): boolean;
+  /** Operations in flight (their list ids), for COPY OPERATION ABORT on abort. */
+  live: Set<LiveOperation>;
+}
+
+export interface CopyMethodImpl {
+  readonly name: CopyMethod;
+  run(range: Range, ctx: MethodContext): Promise<void>;
+}
+
+/** A method stopped part-way: `progress` bytes from the range's start are on the destination. */
+export class MethodError extends Error {
+  constructor(
+    readonly method: CopyMethod,
+    readonly progress: bigint,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+Object.defineProperty(MethodError.prototype, 'name', { value: 'MethodError' });
+
+/** The copy was aborted by the caller (between commands). */
+export class StopRequested extends Error {
+  constructor() {
+    super('copy aborted');
+  }
+}
+
+const DATA_OPCODES = new Set([0x28, 0x2a, 0x88, 0x8a]);
+
+/**
+ * Counts every command by T10 name and the READ/WRITE data that crosses the host, around
+ * a device's transport (the account's "commands issued" and "host data bytes").
+ */
+export class CountingTransport implements ScsiTransport {
+  constructor(
+    private readonly inner: ScsiTransport,
+    private readonly account: Account,
+  ) {}
+  get path(): string {
+    return this.inner.path;
+  }
+  async command(cmd: EncodedCommand, options?: CommandOptions): Promise<CommandResult> {
+    this.account.command(commandName(cmd.cdb));
+    const r = await this.inner.command(cmd, options);
+    if (DATA_OPCODES.has(cmd.cdb[0] as number)) {
+      const sent = cmd.direction === 'to-device' ? (options?.data ?? cmd.data)?.length ?? 0 : r.data.length;
+      this.account.hostDataBytes += BigInt(Math.max(0, sent - (cmd.direction === 'to-device' ? r.resid : 0)));
+    }
+    return r;
+  }
+}
+
+export const min = (a: bigint, b: bigint) => (a < b ? a : b);
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
