@@ -1,0 +1,224 @@
+// Zeroing a range of a LUN, cheapest method first:
+// - token:      WRITE USING TOKEN with the block device zero ROD token (0xFFFF0001, reference
+//               6.2): no POPULATE TOKEN, no data; used when VPD 0x8F lists that ROD type as
+//               TOKEN_IN, or when asked for.
+// - write-same: WRITE SAME(16) with one zero block as data-out, in chunks of VPD 0xB0 MAXIMUM
+//               WRITE SAME LENGTH. (NDOB would save the block but its support is not
+//               advertised anywhere cheap to read, so the zero block is the portable form.)
+// - write:      WRITE(16) of zeros within the transfer limits.
+// `auto` moves to the next method when a target refuses one (ILLEGAL REQUEST, INVALID
+// OPERATION CODE, COPY ABORTED) and continues from the exact block where it stopped: zeroing is
+// idempotent, so re-writing a block the failed command may have written is harmless.
+import { ScsiDevice } from '../device/device';
+import * as cmds from '../scsi/commands';
+import { AbortedError, OdxcpError, ScsiError, UsageError } from '../scsi/errors';
+import { ROD_TYPE, ZERO_ROD_TOKEN } from '../scsi/rod-token';
+import { blockRange, tokenLimits, TokenWriteError, writeUsingTokenLoop, type TokenTarget } from './token-ops';
+
+export type ZeroMethod = 'token' | 'write-same' | 'write';
+export const ZERO_METHODS: readonly ZeroMethod[] = ['token', 'write-same', 'write'];
+
+export interface ZeroOptions {
+  /** The LUN: a path (opened exclusively: refused when mounted or in use) or an open device. */
+  device: string | TokenTarget;
+  /** Byte offset; a multiple of the block size. */
+  offset: bigint | number;
+  /** Bytes; a multiple of the block size. */
+  length: bigint | number;
+  method?: 'auto' | ZeroMethod;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  onProgress?(p: ZeroProgress): void;
+}
+
+export interface ZeroProgress {
+  bytesDone: bigint;
+  totalBytes: bigint;
+  method: ZeroMethod;
+  elapsedMs: number;
+}
+
+export interface ZeroFallback {
+  /** Byte offset, relative to the start of the range, where the next method took over. */
+  offset: bigint;
+  from: ZeroMethod;
+  to: ZeroMethod;
+  reason: string;
+}
+
+export interface ZeroResult {
+  device: string;
+  offset: bigint;
+  length: bigint;
+  /** Bytes now zero, from `offset` on (equals length on success). */
+  bytes: bigint;
+  method: ZeroMethod | 'mixed';
+  byMethod: Record<ZeroMethod, bigint>;
+  /** The methods auto would try on this LUN, in order (or the one asked for). */
+  candidates: ZeroMethod[];
+  fallbacks: ZeroFallback[];
+  /** SCSI commands that zeroed (WRITE USING TOKEN, WRITE SAME(16), WRITE(16)). */
+  commands: number;
+  elapsedMs: number;
+}
+
+/** A zero stopped part-way; `result.bytes` says how much of the range is zero. */
+export class ZeroError extends OdxcpError {
+  readonly result: ZeroResult;
+  constructor(message: string, result: ZeroResult, cause: unknown) {
+    super(message, cause instanceof OdxcpError ? cause.code : 'ZERO_FAILED', { cause });
+    this.result = result;
+  }
+}
+Object.defineProperty(ZeroError.prototype, 'name', { value: 'ZeroError' });
+
+/** Default WRITE SAME chunk when VPD 0xB0 reports no limit: 32 MiB worth of blocks. */
+const DEFAULT_WRITE_SAME_BYTES = 32 * 1024 * 1024;
+const DEFAULT_WRITE_BYTES = 1024 * 1024;
+
+/** Whether a target's refusal means "try the next method" rather than "stop". */
+function refused(e: unknown): boolean {
+  const inner = e instanceof TokenWriteError ? e.cause : e;
+  return inner instanceof ScsiError && (inner.category === 'INVALID_OP' || inner.category === 'ILLEGAL_REQ' || inner.category === 'COPY_ABORTED');
+}
+
+/** The methods `auto` tries on this LUN, best first. */
+export async function zeroCandidates(t: TokenTarget): Promise<ZeroMethod[]> {
+  const caps = await t.capabilities();
+  const zeroIn = caps.tokenCopy.supported && (caps.tokenCopy.limits?.rodTypesIn ?? []).includes(ROD_TYPE.BLOCK_DEVICE_ZERO);
+  return zeroIn ? ['token', 'write-same', 'write'] : ['write-same', 'write'];
+}
+
+export async function zeroRange(o: ZeroOptions): Promise<ZeroResult> {
+  if (typeof o.device === 'string') {
+    const dev = await ScsiDevice.open(o.device, { exclusive: true });
+    try {
+      return await zeroOn(dev, o.device, o);
+    } finally {
+      dev.close();
+    }
+  }
+  return zeroOn(o.device, o.device.path, o);
+}
+
+async function zeroOn(t: TokenTarget, name: string, o: ZeroOptions): Promise<ZeroResult> {
+  const start = Date.now();
+  const method = o.method ?? 'auto';
+  if (method !== 'auto' && !ZERO_METHODS.includes(method)) throw new UsageError(`--method: '${String(method)}' is not auto, token, write-same or write`);
+  const offset = BigInt(o.offset);
+  const length = BigInt(o.length);
+  const cap = await t.capacity();
+  const bs = BigInt(cap.blockSize);
+  const { lba, blocks } = blockRange(offset, length, cap.blockSize, cap.bytes, { offset: '--offset', length: '--length', device: name });
+  const candidates = method === 'auto' ? await zeroCandidates(t) : [method];
+  const result: ZeroResult = {
+    device: name,
+    offset,
+    length,
+    bytes: 0n,
+    method: candidates[0] as ZeroMethod,
+    byMethod: { token: 0n, 'write-same': 0n, write: 0n },
+    candidates,
+    fallbacks: [],
+    commands: 0,
+    elapsedMs: 0,
+  };
+  let done = 0n; // blocks zeroed from lba on
+  const progress = (m: ZeroMethod) => o.onProgress?.({ bytesDone: done * bs, totalBytes: length, method: m, elapsedMs: Date.now() - start });
+  const finish = () => {
+    result.bytes = done * bs;
+    result.elapsedMs = Date.now() - start;
+    const used = ZERO_METHODS.filter((m) => result.byMethod[m] > 0n);
+    result.method = used.length > 1 ? 'mixed' : (used[0] ?? (candidates[0] as ZeroMethod));
+    return result;
+  };
+
+  for (let i = 0; i < candidates.length; i++) {
+    const m = candidates[i] as ZeroMethod;
+    const before = done;
+    const credit = (blocksNow: bigint) => {
+      result.byMethod[m] += (blocksNow - done) * bs;
+      done = blocksNow;
+      progress(m);
+    };
+    try {
+      if (m === 'token') await zeroByToken(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
+      else if (m === 'write-same') await zeroByWriteSame(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
+      else await zeroByWrite(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
+      return finish();
+    } catch (e) {
+      // A token write that failed part-way may know how many more blocks it zeroed.
+      if (e instanceof TokenWriteError) {
+        const known = before + e.bytesWritten / bs;
+        if (known > done) credit(known);
+      }
+      const next = candidates[i + 1];
+      if (method === 'auto' && next && refused(e) && !o.signal?.aborted) {
+        result.fallbacks.push({ offset: done * bs, from: m, to: next, reason: e instanceof Error ? e.message : String(e) });
+        continue;
+      }
+      finish();
+      throw new ZeroError(`${e instanceof Error ? e.message : String(e)} (${result.bytes} of ${length} bytes zeroed)`, result, e);
+    }
+  }
+  return finish(); // unreachable: the last candidate either returns or throws
+}
+
+type Credit = (blocksDone: bigint) => void;
+
+function checkAbort(o: ZeroOptions): void {
+  if (o.signal?.aborted) throw new AbortedError('aborted', { signal: 'SIGINT' });
+}
+
+async function zeroByToken(t: TokenTarget, lba: bigint, blocks: bigint, from: bigint, blockSize: number, o: ZeroOptions, credit: Credit, count: () => void): Promise<void> {
+  const lim = await tokenLimits(t);
+  const whole = BigInt(lim.maxRanges) * 0xffffffffn;
+  await writeUsingTokenLoop(t, {
+    token: ZERO_ROD_TOKEN as Buffer,
+    lba: lba + from,
+    blocks: blocks - from,
+    blockSize,
+    advanceRodOffset: false,
+    maxChunkBlocks: lim.maxTokenBlocks > 0n && lim.maxTokenBlocks < whole ? lim.maxTokenBlocks : whole,
+    maxRanges: lim.maxRanges,
+    timeoutMs: o.timeoutMs,
+    signal: o.signal,
+    onWritten: (b) => credit(from + b),
+    onCommand: count,
+  });
+}
+
+async function zeroByWriteSame(t: TokenTarget, lba: bigint, blocks: bigint, from: bigint, blockSize: number, o: ZeroOptions, credit: Credit, count: () => void): Promise<void> {
+  const caps = await t.capabilities();
+  const reported = caps.blockLimits?.maximumWriteSameLength ?? 0n;
+  let chunk = reported > 0n ? reported : BigInt(Math.max(1, Math.floor(DEFAULT_WRITE_SAME_BYTES / blockSize)));
+  if (chunk > 0xffffffffn) chunk = 0xffffffffn; // NUMBER OF LOGICAL BLOCKS is 32 bits
+  const zeroBlock = Buffer.alloc(blockSize);
+  for (let done = from; done < blocks; ) {
+    checkAbort(o);
+    const n = blocks - done < chunk ? blocks - done : chunk;
+    count();
+    await cmds.writeSame16(t, { lba: lba + done, blocks: Number(n), block: zeroBlock, timeoutMs: o.timeoutMs });
+    done += n;
+    credit(done);
+  }
+}
+
+async function zeroByWrite(t: TokenTarget, lba: bigint, blocks: bigint, from: bigint, blockSize: number, o: ZeroOptions, credit: Credit, count: () => void): Promise<void> {
+  const caps = await t.capabilities();
+  let bytes = DEFAULT_WRITE_BYTES;
+  const q = t.queueLimits?.();
+  if (q?.maxSectorsBytes) bytes = Math.min(bytes, q.maxSectorsBytes);
+  const mtl = caps.blockLimits?.maximumTransferLength ?? 0;
+  if (mtl > 0) bytes = Math.min(bytes, mtl * blockSize);
+  const chunk = BigInt(Math.max(1, Math.floor(bytes / blockSize)));
+  const zeros = Buffer.alloc(Number(chunk) * blockSize);
+  for (let done = from; done < blocks; ) {
+    checkAbort(o);
+    const n = blocks - done < chunk ? blocks - done : chunk;
+    count();
+    await cmds.write16(t, { lba: lba + done, data: n === chunk ? zeros : zeros.subarray(0, Number(n) * blockSize), blockSize, timeoutMs: o.timeoutMs });
+    done += n;
+    credit(done);
+  }
+}
