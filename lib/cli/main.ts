@@ -1,91 +1,153 @@
 // The odxcp command line. Commands are thin: parse, call the library, print, map the error
-// to an exit code (lib/scsi/exit-codes.ts, the table the README prints).
+// to an exit code (lib/scsi/exit-codes.ts, the table the README prints). Every failure is one
+// line `odxcp: <message>` on stderr (stacks only with ODXCP_DEBUG=1).
 import { Command, CommanderError } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ScsiDevice } from '../device/device';
-import { exitCodeFor } from '../scsi/exit-codes';
-import { OdxcpError } from '../scsi/errors';
+import { defaultContext, reportError, type CliContext } from './context';
+import { addCopyOptions, copyCommand, ddCommand, type CopyCliOptions } from './copy';
+import { isDdForm } from './dd-operands';
+import { exitCodesMarkdown } from './exit-codes';
+import { infoCommand, type InfoCliOptions } from './info';
+import { tokenInfoCommand, tokenPopulateCommand, tokenWriteCommand, type TokenPopulateCliOptions, type TokenWriteCliOptions } from './token';
+import { zeroCommand, type ZeroCliOptions } from './zero';
+import { EXIT_CODES } from '../scsi/exit-codes';
+import { UsageError } from '../scsi/errors';
+import { toJson } from './json';
+
+export { toJson } from './json';
+export type { CliContext } from './context';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-/** JSON.stringify that prints bigints as decimal strings and Buffers as hex. */
-export function toJson(v: unknown, indent = 2): string {
-  return JSON.stringify(
-    v,
-    function (this: unknown, _k, val: unknown) {
-      if (typeof val === 'bigint') return val <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(val) : val.toString();
-      if (val && typeof val === 'object' && (val as { type?: string }).type === 'Buffer' && Array.isArray((val as { data?: unknown }).data)) {
-        return Buffer.from((val as { data: number[] }).data).toString('hex');
-      }
-      return val;
-    },
-    indent,
-  );
+/** Commander's message on one line, without its "error: " prefix. */
+function oneLine(s: string): string {
+  return s
+    .replace(/^error: /, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .join(' ');
 }
 
-async function info(devices: string[], opts: { json?: boolean }): Promise<void> {
-  const out: unknown[] = [];
-  for (const p of devices) {
-    const d = await ScsiDevice.open(p);
-    try {
-      const [identity, capacity, capabilities] = [await d.identity(), await d.capacity(), await d.capabilities()];
-      const rec = {
-        path: p,
-        sg: d.nodes.sg ?? null,
-        sd: d.nodes.sd ?? null,
-        address: d.nodes.address,
-        vendor: identity.vendor,
-        product: identity.product,
-        revision: identity.revision,
-        serial: identity.serial ?? null,
-        naa: identity.naa ?? null,
-        blockSize: capacity.blockSize,
-        blocks: capacity.blocks,
-        bytes: capacity.bytes,
-        threePC: identity.threePC,
-        tokenCopy: capabilities.tokenCopy,
-        xcopyLid1: capabilities.xcopyLid1,
-      };
-      out.push(rec);
-      if (!opts.json) {
-        console.log(`${p}: ${identity.vendor} ${identity.product} ${identity.revision} (${d.nodes.address}, ${d.nodes.sg ?? '-'} ${d.nodes.sd ?? '-'})`);
-        console.log(`  serial ${identity.serial ?? '-'}  naa ${identity.naa ?? '-'}`);
-        console.log(`  ${capacity.blocks} blocks of ${capacity.blockSize} bytes (${capacity.bytes} bytes)`);
-        console.log(`  token copy (ODX): ${capabilities.tokenCopy.supported ? 'yes' : 'no'} - ${capabilities.tokenCopy.reason}`);
-        console.log(`  EXTENDED COPY LID1: ${capabilities.xcopyLid1.supported ? 'yes' : 'no'} - ${capabilities.xcopyLid1.reason}`);
-      }
-    } finally {
-      d.close();
-    }
-  }
-  if (opts.json) console.log(toJson(out.length === 1 ? out[0] : out));
-}
+const SG_XCOPY_HELP = `
+sg_xcopy form (for scripts written for sg_xcopy; odxcp still picks the best method):
+  odxcp if=SRC of=DST [bs=BS] [count=N] [skip=N] [seek=N] [list_id=ID]
+        [id_usage=hold|discard|disable] [--on_src|--on_dst] [time=0|1] [copy options]
+  count/skip/seek are in blocks (sg3_utils numbers: 2k, 0x100, 100h); bs= must equal the
+  LUNs' logical block size; count defaults to the rest of SRC (cut to fit DST).`;
 
-export async function main(argv: string[]): Promise<number> {
+function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
   const program = new Command();
   program
     .name('odxcp')
     .description('SCSI copy offload for Linux: ODX token copy, EXTENDED COPY (LID1), buffered fallback')
     .version(version(), '-V, --version')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  program
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+      outputError: (s, write) => write(`odxcp: ${oneLine(s)}\n`),
+    })
+    .addHelpText('after', SG_XCOPY_HELP);
+
+  addCopyOptions(
+    program
+      .command('copy')
+      .description('copy a range from SRC to DST, offloaded to the array when the pair allows it')
+      .argument('<src>', 'source LUN: /dev/sdX, /dev/sgN or a /dev/disk/by-* link')
+      .argument('<dst>', 'destination LUN (opened exclusively: refused when mounted or in use)'),
+  ).action(async (src: string, dst: string, o: CopyCliOptions) => done(await copyCommand(ctx, src, dst, o)));
+
+  addCopyOptions(
+    program
+      .command('info')
+      .description('identity, size, block size and copy-offload support (with limits) of LUNs; for a pair SRC DST, the copy plan')
+      .argument('<device...>', '/dev/sdX, /dev/sgN or a /dev/disk/by-* link')
+      .option('--json', 'print JSON'),
+    'plan',
+  ).action(async (devices: string[], o: InfoCliOptions) => done(await infoCommand(ctx, devices, o)));
+
+  const token = program
+    .command('token')
+    .description('ROD token files: hand a copy to another host')
+    .argument('[subcommand]', 'populate, write or info')
+    .action((sub: string | undefined) => {
+      throw new UsageError(sub === undefined ? 'token: missing subcommand (populate, write or info)' : `token: unknown subcommand '${sub}' (populate, write or info)`);
+    });
+  token
+    .command('populate')
+    .description('POPULATE TOKEN on a range of DEV and save the token to a file (mode 0600)')
+    .argument('<device>', 'source LUN')
+    .option('--offset <size>', 'byte offset of the range (Nb = blocks; default 0)')
+    .option('--length <size>', 'bytes the token represents (Nb = blocks)')
+    .option('--out <file>', 'token file to write')
+    .option('--inactivity-timeout <seconds>', 'how long the token lives unused (default: the device default)')
+    .option('--force', 'replace an existing token file')
+    .option('--json', 'print the result as JSON')
+    .option('--timeout <seconds>', 'SG_IO timeout for each command')
+    .action(async (device: string, o: TokenPopulateCliOptions) => done(await tokenPopulateCommand(ctx, device, o)));
+  token
+    .command('write')
+    .description('WRITE USING TOKEN from a token file to DEV until all of it is written (no fallback)')
+    .argument('<device>', 'destination LUN (opened exclusively)')
+    .option('--in <file>', 'token file to read')
+    .option('--offset <size>', 'destination byte offset (Nb = blocks; default 0)')
+    .option('--rod-offset <size>', 'start this many bytes into the token (default 0)')
+    .option('--length <size>', 'bytes to write (default: all the token represents after --rod-offset)')
+    .option('--delete-token', 'ask the target to delete the token after the last write')
+    .option('--json', 'print the result as JSON')
+    .option('--progress <kind>', 'auto|bar|json|none')
+    .option('--timeout <seconds>', 'SG_IO timeout for each command')
+    .action(async (device: string, o: TokenWriteCliOptions) => done(await tokenWriteCommand(ctx, device, o)));
+  token
     .command('info')
-    .description('identity, size, block size and copy-offload support of one or more LUNs')
-    .argument('<device...>', '/dev/sdX, /dev/sgN or a /dev/disk/by-* link')
+    .description('decode a token file: ROD type, length, creator LU, bytes represented, block device data')
+    .argument('<file>', 'token file (odxcp format or a bare 512-byte token)')
     .option('--json', 'print JSON')
-    .action(info);
+    .action(async (file: string, o: { json?: boolean }) => done(await tokenInfoCommand(ctx, file, o)));
+
+  program
+    .command('zero')
+    .description('zero a range: block device zero token, else WRITE SAME(16), else WRITE(16)')
+    .argument('<device>', 'LUN (opened exclusively: refused when mounted or in use)')
+    .option('--offset <size>', 'byte offset (Nb = blocks; default 0)')
+    .option('--length <size>', 'bytes to zero (Nb = blocks)')
+    .option('--method <method>', 'auto|token|write-same|write (default auto)')
+    .option('--json', 'print the result as JSON')
+    .option('--progress <kind>', 'auto|bar|json|none')
+    .option('--timeout <seconds>', 'SG_IO timeout for each command')
+    .action(async (device: string, o: ZeroCliOptions) => done(await zeroCommand(ctx, device, o)));
+
+  program
+    .command('exit-codes', { hidden: true })
+    .description('print the exit status table (Markdown, or --json)')
+    .option('--json', 'print JSON')
+    .action((o: { json?: boolean }) => {
+      ctx.stdout.write(`${o.json ? toJson(EXIT_CODES) : exitCodesMarkdown()}\n`);
+      done(0);
+    });
+  return program;
+}
+
+/**
+ * Run the CLI with `argv` as process.argv (node, script, args...). `overrides` replace parts
+ * of the context (the engine, devices, streams) for tests. Resolves with the exit status.
+ */
+export async function main(argv: string[], overrides: Partial<CliContext> = {}): Promise<number> {
+  const ctx: CliContext = { ...defaultContext(), ...overrides };
+  const args = argv.slice(2);
+  let code = 0;
   try {
-    await program.parseAsync(argv);
-    return 0;
+    // sg_xcopy's operand form has no subcommand: recognise it before commander sees it.
+    if (isDdForm(args)) return await ddCommand(ctx, args);
+    await buildProgram(ctx, (c) => (code = c)).parseAsync(args, { from: 'user' });
+    return code;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
-    const msg = e instanceof OdxcpError ? e.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    process.stderr.write(`odxcp: ${msg.split('\n')[0]}\n`);
-    return exitCodeFor(e);
+    return reportError(ctx, e);
   }
 }

@@ -1,0 +1,225 @@
+// `odxcp copy SRC DST [options]` and the sg_xcopy form `odxcp if=SRC of=DST ...`: turn the
+// arguments into CopyOptions (bytes, checked against the LUNs' block sizes), run the engine
+// with progress and SIGINT wired, and print the account.
+import { Command } from 'commander';
+import type { CopyMode, CopyOptions, CopyResult } from '../engine/types';
+import { UsageError } from '../scsi/errors';
+import { cliExitCode, errorLine, reportError, signalExitCode, withSignals, type CliContext, type Geometry } from './context';
+import { ddListIdUsage, ddRange, parseDdArgs, type DdOperands } from './dd-operands';
+import { toJson } from './json';
+import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
+import { formatBytes, parseCount, parseSeconds, parseSize, resolveSize, type SizeSpec } from './sizes';
+
+export const COPY_MODES: readonly CopyMode[] = ['auto', 'odx', 'xcopy', 'host'];
+
+/** The copy options as commander hands them over (strings, unchecked). */
+export interface CopyCliOptions {
+  srcOffset?: string;
+  dstOffset?: string;
+  length?: string;
+  mode?: string;
+  fallback?: boolean;
+  verify?: boolean;
+  json?: boolean;
+  progress?: string;
+  maxInFlight?: string;
+  tokenSize?: string;
+  timeout?: string;
+}
+
+/** The copy options after syntax checks; sizes still need the LUNs' block sizes. */
+export interface CopyRequest {
+  srcOffset?: SizeSpec;
+  dstOffset?: SizeSpec;
+  length?: SizeSpec;
+  tokenSize?: SizeSpec;
+  mode: CopyMode;
+  fallback: boolean;
+  verify: boolean;
+  json: boolean;
+  progress: ProgressKind;
+  maxInFlight?: number;
+  timeoutMs?: number;
+}
+
+/** Declare the copy options on a command (shared by `copy`, the sg_xcopy form and `info`). */
+export function addCopyOptions(cmd: Command, which: 'all' | 'plan' = 'all'): Command {
+  cmd
+    .option('--src-offset <size>', 'byte offset in SRC (K/M/G/T = powers of 1024; Nb = N source blocks)')
+    .option('--dst-offset <size>', 'byte offset in DST (Nb = N destination blocks)')
+    .option('--length <size>', 'bytes to copy (Nb = N source blocks; default: the rest of SRC)')
+    .option('--mode <mode>', `copy method: ${COPY_MODES.join('|')} (default auto: the best the pair supports)`);
+  if (which === 'plan') return cmd;
+  return cmd
+    .option('--no-fallback', 'fail instead of continuing on the host when an offload fails')
+    .option('--verify', 're-read both ranges after the copy and compare them')
+    .option('--json', 'print the result as one JSON object on stdout')
+    .option('--progress <kind>', `progress: ${PROGRESS_KINDS.join('|')} (json: NDJSON on stderr; default auto: a bar on a terminal)`)
+    .option('--max-in-flight <n>', 'offload commands in flight at once, 1..64 (default 4)')
+    .option('--token-size <size>', 'bytes one ROD token represents (Nb = source blocks)')
+    .option('--timeout <seconds>', 'SG_IO timeout for each command');
+}
+
+/** Syntax checks of every option (no device needed). */
+export function parseCopyArgs(o: CopyCliOptions): CopyRequest {
+  const mode = (o.mode ?? 'auto') as CopyMode;
+  if (!COPY_MODES.includes(mode)) throw new UsageError(`--mode: '${o.mode}' is not one of ${COPY_MODES.join(', ')}`);
+  const progress = (o.progress ?? 'auto') as ProgressKind;
+  if (!PROGRESS_KINDS.includes(progress)) throw new UsageError(`--progress: '${o.progress}' is not one of ${PROGRESS_KINDS.join(', ')}`);
+  const req: CopyRequest = { mode, progress, fallback: o.fallback !== false, verify: o.verify === true, json: o.json === true };
+  if (o.srcOffset !== undefined) req.srcOffset = parseSize(o.srcOffset, '--src-offset');
+  if (o.dstOffset !== undefined) req.dstOffset = parseSize(o.dstOffset, '--dst-offset');
+  if (o.length !== undefined) req.length = parseSize(o.length, '--length');
+  if (o.tokenSize !== undefined) req.tokenSize = parseSize(o.tokenSize, '--token-size');
+  if (o.maxInFlight !== undefined) req.maxInFlight = parseCount(o.maxInFlight, '--max-in-flight', 1, 64);
+  if (o.timeout !== undefined) req.timeoutMs = parseSeconds(o.timeout, '--timeout');
+  if (mode === 'host' && req.tokenSize) throw new UsageError('--token-size: not used with --mode host');
+  return req;
+}
+
+/**
+ * CopyOptions for the engine: every size in bytes, aligned and inside the LUNs. `dd` (the
+ * sg_xcopy form) supplies the range and the EXTENDED COPY list settings instead.
+ */
+export function resolveCopyOptions(src: string, dst: string, req: CopyRequest, sg: Geometry, dg: Geometry, dd?: DdOperands): CopyOptions {
+  const opts: CopyOptions = { src, dst, mode: req.mode, fallback: req.fallback };
+  if (req.verify) opts.verify = true;
+  if (req.maxInFlight !== undefined) opts.maxInFlight = req.maxInFlight;
+  if (req.timeoutMs !== undefined) opts.timeoutMs = req.timeoutMs;
+  if (req.tokenSize) {
+    const t = resolveSize(req.tokenSize, sg.blockSize, '--token-size', true, `SRC ${src}`);
+    if (t === 0n) throw new UsageError('--token-size: must be more than 0');
+    opts.tokenSize = t;
+  }
+  if (dd) {
+    if (req.srcOffset || req.dstOffset || req.length) {
+      throw new UsageError(`${req.srcOffset ? '--src-offset' : req.dstOffset ? '--dst-offset' : '--length'}: use skip=, seek= and count= with if=/of=`);
+    }
+    const r = ddRange(dd, sg, dg);
+    opts.srcOffset = r.srcOffset;
+    opts.dstOffset = r.dstOffset;
+    opts.length = r.length;
+    if (dd.listId !== undefined) opts.xcopyListId = dd.listId;
+    const usage = ddListIdUsage(dd.idUsage);
+    if (usage !== undefined) opts.xcopyListIdUsage = usage;
+    if (dd.on !== undefined) opts.xcopyOn = dd.on;
+    if (opts.length === 0n) throw new UsageError('count=: nothing to copy (count=0)');
+  } else {
+    const srcOffset = req.srcOffset ? resolveSize(req.srcOffset, sg.blockSize, '--src-offset', true, `SRC ${src}`) : 0n;
+    const dstOffset = req.dstOffset ? resolveSize(req.dstOffset, dg.blockSize, '--dst-offset', true, `DST ${dst}`) : 0n;
+    if (srcOffset > sg.bytes) throw new UsageError(`--src-offset: ${srcOffset} is past the end of ${src} (${sg.bytes} bytes)`);
+    if (dstOffset > dg.bytes) throw new UsageError(`--dst-offset: ${dstOffset} is past the end of ${dst} (${dg.bytes} bytes)`);
+    if (req.srcOffset) opts.srcOffset = srcOffset;
+    if (req.dstOffset) opts.dstOffset = dstOffset;
+    if (req.length) {
+      const length = resolveSize(req.length, sg.blockSize, '--length', true, `SRC ${src}`);
+      if (length === 0n) throw new UsageError('--length: must be more than 0');
+      if (length % BigInt(dg.blockSize) !== 0n) throw new UsageError(`--length: ${length} bytes is not a multiple of the ${dg.blockSize}-byte logical block of DST ${dst}`);
+      if (srcOffset + length > sg.bytes) throw new UsageError(`--length: ${srcOffset}+${length} runs past the end of ${src} (${sg.bytes} bytes)`);
+      if (dstOffset + length > dg.bytes) throw new UsageError(`--length: ${dstOffset}+${length} runs past the end of ${dst} (${dg.bytes} bytes)`);
+      opts.length = length;
+    } else if (srcOffset === sg.bytes) {
+      throw new UsageError(`--src-offset: nothing to copy from the end of ${src}`);
+    }
+  }
+  return opts;
+}
+
+/** The --json result: the engine's account plus whether it is complete. */
+export function copyResultJson(r: CopyResult, error?: unknown, exitCode?: number): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...r, complete: r.bytes === r.length };
+  if (error !== undefined) out.error = { message: errorLine(error), code: (error as { code?: unknown }).code ?? null, exitCode: exitCode ?? null };
+  return out;
+}
+
+/** The text account of a copy. */
+export function copySummaryLines(r: CopyResult): string[] {
+  const secs = r.elapsedMs / 1000;
+  const rate = secs > 0 ? `, ${formatBytes(Math.round(Number(r.bytes) / secs))}/s` : '';
+  const lines = [
+    `copied ${r.bytes} of ${r.length} bytes (${formatBytes(r.bytes)}) from ${r.src}+${r.srcOffset} to ${r.dst}+${r.dstOffset} in ${secs.toFixed(2)} s${rate}`,
+    `  method ${r.method} (planned ${r.plannedMethod}): offloaded ${r.offloadedBytes} bytes, host ${r.hostBytes} bytes (odx ${r.byMethod.odx}, xcopy ${r.byMethod.xcopy}, host ${r.byMethod.host})`,
+  ];
+  if (r.fallbacks.length === 0) lines.push('  fallbacks: none');
+  for (const f of r.fallbacks) {
+    lines.push(`  fallback at +${f.offset}: ${f.from} -> host for ${f.length} bytes${f.wholeCopy ? ' (rest of the copy)' : ''}: ${f.reason}`);
+  }
+  if (r.truncations > 0) lines.push(`  truncated transfers re-driven: ${r.truncations}`);
+  if (r.verified !== undefined) lines.push(`  verified: ${r.verified ? 'source and destination match' : 'no'}`);
+  return lines;
+}
+
+function accountOf(e: unknown): CopyResult | undefined {
+  const r = (e as { result?: unknown })?.result;
+  return r && typeof r === 'object' && 'bytes' in r && 'length' in r ? (r as CopyResult) : undefined;
+}
+
+/** Run a copy whose options are resolved; prints the account. Returns the exit status. */
+export async function runResolvedCopy(ctx: CliContext, opts: CopyOptions, req: CopyRequest, extra: { time?: boolean } = {}): Promise<number> {
+  const kind = chooseProgress(req.progress, req.json, ctx.stderr);
+  const reporter = makeProgress(kind, ctx.stderr);
+  let result: CopyResult;
+  let aborted: NodeJS.Signals | undefined;
+  try {
+    result = await withSignals(ctx, async (s) => {
+      try {
+        return await ctx.copy({ ...opts, signal: s.signal, onProgress: (p) => reporter.onProgress(p) });
+      } finally {
+        aborted = s.received;
+      }
+    });
+  } catch (e) {
+    const account = accountOf(e);
+    const code = aborted ? signalExitCode(aborted) : cliExitCode(e);
+    reporter.finish(account ? { ok: false, bytes: account.bytes, length: account.length, exitCode: code } : { ok: false, exitCode: code });
+    if (req.json && account) ctx.stdout.write(`${toJson(copyResultJson(account, e, code))}\n`);
+    const copied = account ? `: ${account.bytes} of ${account.length} bytes copied (${formatBytes(account.bytes)}; offloaded ${account.offloadedBytes}, host ${account.hostBytes})` : '';
+    if (aborted) {
+      ctx.stderr.write(`odxcp: aborted by ${aborted}${copied || `: ${errorLine(e)}`}\n`);
+      return code;
+    }
+    reportError(ctx, e, copied);
+    return code;
+  }
+  reporter.finish({ ok: true, bytes: result.bytes, length: result.length, offloadedBytes: result.offloadedBytes, hostBytes: result.hostBytes, method: result.method });
+  if (req.json) ctx.stdout.write(`${toJson(copyResultJson(result))}\n`);
+  else ctx.stdout.write(`${copySummaryLines(result).join('\n')}\n`);
+  if (extra.time) {
+    const secs = result.elapsedMs / 1000;
+    ctx.stderr.write(`time to transfer data: ${secs.toFixed(6)} secs${secs > 0 ? ` at ${(Number(result.bytes) / secs / 1e6).toFixed(2)} MB/sec` : ''}\n`);
+  }
+  return 0;
+}
+
+async function geometries(ctx: CliContext, src: string, dst: string): Promise<[Geometry, Geometry]> {
+  const sg = await ctx.geometry(src);
+  const dg = await ctx.geometry(dst);
+  return [sg, dg];
+}
+
+/** `odxcp copy SRC DST [options]`. */
+export async function copyCommand(ctx: CliContext, src: string, dst: string, o: CopyCliOptions): Promise<number> {
+  const req = parseCopyArgs(o);
+  const [sg, dg] = await geometries(ctx, src, dst);
+  return runResolvedCopy(ctx, resolveCopyOptions(src, dst, req, sg, dg), req);
+}
+
+/** The sg_xcopy form: operands, then the odxcp copy options among the rest. */
+export async function ddCommand(ctx: CliContext, args: readonly string[]): Promise<number> {
+  const dd = parseDdArgs(args, ctx.env);
+  const cmd = addCopyOptions(new Command('odxcp'))
+    .exitOverride()
+    .allowExcessArguments(false)
+    .configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  let o: CopyCliOptions;
+  try {
+    cmd.parse(dd.options, { from: 'user' });
+    o = cmd.opts<CopyCliOptions>();
+  } catch (e) {
+    const m = e instanceof Error ? e.message.replace(/^error: /, '').split('\n').join(' ') : String(e);
+    throw new UsageError(m);
+  }
+  const req = parseCopyArgs(o);
+  const [sg, dg] = await geometries(ctx, dd.if, dd.of);
+  return runResolvedCopy(ctx, resolveCopyOptions(dd.if, dd.of, req, sg, dg, dd), req, { time: dd.time });
+}

@@ -1,0 +1,108 @@
+// What `odxcp info DEV` reports about one LUN: identity, size, and every copy method with the
+// limits a copy would run within (the same capability decisions the engine uses).
+import { ScsiDevice } from '../device/device';
+import type { Capabilities } from '../device/capabilities';
+import { rodTypeName } from '../scsi/rod-token';
+import { zeroCandidates, type ZeroMethod } from '../tokens/zero';
+import { formatBytes } from './sizes';
+
+export interface DeviceInfo {
+  path: string;
+  sg: string | null;
+  sd: string | null;
+  address: string;
+  vendor: string;
+  product: string;
+  revision: string;
+  serial: string | null;
+  naa: string | null;
+  blockSize: number;
+  blocks: bigint;
+  bytes: bigint;
+  physicalBlockSize: number;
+  threePC: boolean;
+  tokenCopy: Capabilities['tokenCopy'];
+  xcopyLid1: Capabilities['xcopyLid1'];
+  /** VPD 0xB0 limits that bound host transfers and WRITE SAME (blocks; absent = not reported). */
+  blockLimits: { maximumTransferLength?: number; optimalTransferLength?: number; maximumWriteSameLength?: bigint } | null;
+  /** Copy methods this LUN can take part in (as source or destination). */
+  methods: ('odx' | 'xcopy' | 'host')[];
+  /** What `odxcp zero` would try, in order. */
+  zeroMethods: ZeroMethod[];
+  /** Probes that failed (informational). */
+  probeErrors: string[];
+}
+
+export async function describeDevice(p: string): Promise<DeviceInfo> {
+  const d = await ScsiDevice.open(p);
+  try {
+    const identity = await d.identity();
+    const capacity = await d.capacity();
+    const caps = await d.capabilities();
+    const bl = caps.blockLimits;
+    return {
+      path: p,
+      sg: d.nodes.sg ?? null,
+      sd: d.nodes.sd ?? null,
+      address: d.nodes.address,
+      vendor: identity.vendor,
+      product: identity.product,
+      revision: identity.revision,
+      serial: identity.serial ?? null,
+      naa: identity.naa ?? null,
+      blockSize: capacity.blockSize,
+      blocks: capacity.blocks,
+      bytes: capacity.bytes,
+      physicalBlockSize: capacity.physicalBlockSize,
+      threePC: identity.threePC,
+      tokenCopy: caps.tokenCopy,
+      xcopyLid1: caps.xcopyLid1,
+      blockLimits: bl
+        ? { maximumTransferLength: bl.maximumTransferLength, optimalTransferLength: bl.optimalTransferLength, maximumWriteSameLength: bl.maximumWriteSameLength }
+        : null,
+      methods: [...(caps.tokenCopy.supported ? (['odx'] as const) : []), ...(caps.xcopyLid1.supported ? (['xcopy'] as const) : []), 'host'],
+      zeroMethods: await zeroCandidates(d),
+      probeErrors: caps.probeErrors,
+    };
+  } finally {
+    d.close();
+  }
+}
+
+const hexType = (t: number) => `0x${t.toString(16).padStart(8, '0')}`;
+const blocksText = (n: bigint | number, bs: number) => (BigInt(n) === 0n ? 'not reported' : `${n} blocks (${formatBytes(BigInt(n) * BigInt(bs))})`);
+
+/** The text form of `odxcp info DEV`. */
+export function deviceInfoLines(i: DeviceInfo): string[] {
+  const out = [
+    `${i.path}: ${i.vendor} ${i.product} ${i.revision} (${i.address}, ${i.sg ?? '-'} ${i.sd ?? '-'})`,
+    `  serial ${i.serial ?? '-'}  naa ${i.naa ?? '-'}`,
+    `  ${i.blocks} blocks of ${i.blockSize} bytes (${i.bytes} bytes, ${formatBytes(i.bytes)})`,
+    `  token copy (ODX): ${i.tokenCopy.supported ? 'yes' : 'no'} - ${i.tokenCopy.reason}`,
+  ];
+  const t = i.tokenCopy.limits;
+  if (t) {
+    out.push(
+      `    max token transfer ${blocksText(t.maximumTokenTransferSize, i.blockSize)}, optimal ${blocksText(t.optimalTransferCount, i.blockSize)}`,
+      `    range descriptors ${t.maximumRangeDescriptors || 'not reported'}, inactivity timeout default ${t.defaultInactivityTimeout} s max ${t.maximumInactivityTimeout} s`,
+      `    ROD types out: ${t.rodTypesOut.map((r) => `${hexType(r)} (${rodTypeName(r)})`).join(', ') || 'none listed'}`,
+      `    ROD types in: ${t.rodTypesIn.map((r) => `${hexType(r)} (${rodTypeName(r)})`).join(', ') || 'none listed'}`,
+    );
+  }
+  out.push(`  EXTENDED COPY LID1: ${i.xcopyLid1.supported ? 'yes' : 'no'} - ${i.xcopyLid1.reason}`);
+  const x = i.xcopyLid1.limits;
+  if (x) {
+    out.push(
+      `    max segment length ${x.maximumSegmentLength ? `${x.maximumSegmentLength} bytes` : 'not reported'}, segments ${x.maximumSegmentDescriptorCount}, CSCD descriptors ${x.maximumCscdDescriptorCount}, descriptor list ${x.maximumDescriptorListLength} bytes`,
+      `    SNLID ${x.snlid ? 'yes (LIST ID USAGE 11b)' : 'no'}, held data limit ${x.heldDataLimit}`,
+    );
+  }
+  const b = i.blockLimits;
+  out.push(
+    b
+      ? `  transfer limits (VPD 0xB0): max transfer ${blocksText(b.maximumTransferLength ?? 0, i.blockSize)}, optimal ${blocksText(b.optimalTransferLength ?? 0, i.blockSize)}, max WRITE SAME ${blocksText(b.maximumWriteSameLength ?? 0n, i.blockSize)}`
+      : '  transfer limits (VPD 0xB0): page not served',
+    `  copy methods: ${i.methods.join(', ')}; zero methods: ${i.zeroMethods.join(', ')}`,
+  );
+  return out;
+}
