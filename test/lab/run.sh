@@ -15,7 +15,8 @@ set -euo pipefail
 if [ "${1:-}" = --integration ]; then
   shift
   CMD="ODXCP_SUITE=lab ODXCP_COUNTS_FILE=\"\$LAB_OUT/counts.json\" node_modules/.bin/mocha --config test/integration/mocharc.json"
-  [ $# -eq 0 ] || CMD="$CMD$(printf ' %q' "$@")"
+  # Spec files (or other mocha arguments) may be given; the default is the whole suite.
+  if [ $# -eq 0 ]; then CMD="$CMD 'dist/test/integration/**/*.test.js'"; else CMD="$CMD$(printf ' %q' "$@")"; fi
 else
   [ "${1:-}" = -- ] && shift
   [ $# -ge 1 ] || lab_die "usage: run.sh [--integration [mocha args]] | 'shell command'"

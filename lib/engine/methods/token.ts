@@ -69,6 +69,12 @@ export class TokenMethod implements CopyMethodImpl {
     const dbs = BigInt(ctx.dstBlockSize);
     let pos = range.offset;
     const end = range.offset + range.length;
+    // Everything before `cursor` is on the destination (pieces are recorded in order).
+    let cursor = range.offset;
+    const record = (off: bigint, len: bigint) => {
+      ctx.account.record(off, len, 'odx');
+      cursor = off + len;
+    };
     try {
       while (pos < end) {
         if (ctx.aborted()) throw new StopRequested();
@@ -139,7 +145,7 @@ export class TokenMethod implements CopyMethodImpl {
               const partial = winfo.transferredBytes(ctx.dstBlockSize);
               const done = partial > 0n && partial <= ask ? partial - (partial % dbs) : 0n;
               if (done > 0n) {
-                ctx.account.record(pos + used, done, 'odx');
+                record(pos + used, done);
                 used += done;
               }
               throw statusFailure('WRITE USING TOKEN', 0x11, winfo);
@@ -152,7 +158,7 @@ export class TokenMethod implements CopyMethodImpl {
           wrote -= wrote % dbs;
           lastUse = Date.now();
           if (wrote <= 0n) throw new Error('WRITE USING TOKEN: transfer count 0, no progress');
-          ctx.account.record(pos + used, wrote, 'odx');
+          record(pos + used, wrote);
           used += wrote;
           if (wrote < ask) {
             ctx.account.truncations++;
@@ -165,7 +171,7 @@ export class TokenMethod implements CopyMethodImpl {
         pos += used;
       }
     } catch (e) {
-      throw e instanceof StopRequested ? e : new MethodError('odx', pos - range.offset, e);
+      throw e instanceof StopRequested ? e : new MethodError('odx', cursor - range.offset, e);
     }
   }
 }
