@@ -36,8 +36,18 @@ function pairCannotOffload(e: ScsiError): boolean {
   return false;
 }
 
+/**
+ * FreeBSD answers a busy list id with ILLEGAL REQUEST 26/00 (reference 8.6), the same code as
+ * a field it does not accept: the first 26/00 to a token command is retried (with a new list
+ * id, as every attempt has), a repeated one is taken as a refusal.
+ */
+function maybeListIdBusy(e: ScsiError): boolean {
+  return e.opcode === 0x83 && (e.serviceAction === 0x10 || e.serviceAction === 0x11) && e.senseKey === 0x5 && e.asc === 0x26 && e.ascq === 0x00;
+}
+
 /** What to do after an offload method failed (reference 2.6 actions, bounded here). */
-export function classify(cause: unknown): Decision {
+export function classify(cause: unknown, previous?: unknown): Decision {
+  if (cause instanceof ScsiError && maybeListIdBusy(cause) && !(previous instanceof ScsiError && maybeListIdBusy(previous))) return 'retry';
   if (cause instanceof ScsiError) {
     const action = cause.copyAction;
     if (action === undefined) {
@@ -170,6 +180,7 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
     const end = offset + length;
     let m = current;
     let retries = 0;
+    let previous: unknown;
     while (pos < end) {
       if (stop) throw new StopRequested();
       try {
@@ -180,7 +191,8 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         if (!(e instanceof MethodError)) throw e;
         pos += e.progress;
         if (m === host) throw e.cause; // the buffered path failed too: stop with the account
-        let decision = classify(e.cause);
+        let decision = classify(e.cause, previous);
+        previous = e.cause;
         if (decision === 'retry' && retries < MAX_RETRIES_PER_CHUNK) {
           retries++;
           continue;

@@ -71,6 +71,17 @@ describe('engine: classify (reference 2.6 actions, bounded)', () => {
     assert.equal(classify(new TransportError({ command: 'X', code: 'DID_TIME_OUT', hostStatus: 3 })), 'fallback-chunk');
     assert.equal(classify(new Error('transfer count 0')), 'retry');
   });
+
+  it('takes a first 26/00 to a token command as a busy list id (FreeBSD), a repeated one as a refusal', () => {
+    const busy = scsiErr(5, 0x26, 0);
+    Object.defineProperty(busy, 'serviceAction', { value: 0x11 });
+    assert.equal(classify(busy), 'retry');
+    assert.equal(classify(busy, busy), 'fallback-copy');
+    const xcopy = scsiErr(5, 0x26, 0);
+    Object.defineProperty(xcopy, 'opcode', { value: 0x83 });
+    Object.defineProperty(xcopy, 'serviceAction', { value: 0x00 });
+    assert.equal(classify(xcopy), 'fallback-copy', 'EXTENDED COPY: a designator LIO does not accept');
+  });
 });
 
 describe('engine: account', () => {

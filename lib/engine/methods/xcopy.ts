@@ -24,6 +24,19 @@ export interface XcopyMethodOptions {
   listId?: number;
 }
 
+/** Segments a failed list completed, per COPY STATUS; 0 when the target cannot say. */
+async function completedSegments(dev: ScsiTransport, listId: number, total: number): Promise<number> {
+  try {
+    const st = await cmds.receiveCopyStatus(dev, listId);
+    // Only a finished list's count is final. SEGMENTS PROCESSED may include the segment that
+    // failed, so one less is what is surely on the destination (the host redoes the rest).
+    if (st.copyManagerStatus === 0x00) return 0;
+    return Math.max(0, Math.min(st.segmentsProcessed - 1, total - 1));
+  } catch {
+    return 0;
+  }
+}
+
 export class XcopyMethod implements CopyMethodImpl {
   readonly name = 'xcopy' as const;
   constructor(private readonly o: XcopyMethodOptions) {}
@@ -50,13 +63,26 @@ export class XcopyMethod implements CopyMethodImpl {
           });
         }
         const listId = this.o.listIdUsage === 'none' ? 0 : (this.o.listId ?? nextListId1());
-        await cmds.extendedCopyLid1(target, {
-          listId,
-          listIdUsage: this.o.listIdUsage,
-          cscds: [this.o.source, this.o.destination],
-          segments,
-          timeoutMs: ctx.timeoutMs,
-        });
+        try {
+          await cmds.extendedCopyLid1(target, {
+            listId,
+            listIdUsage: this.o.listIdUsage,
+            cscds: [this.o.source, this.o.destination],
+            segments,
+            timeoutMs: ctx.timeoutMs,
+          });
+        } catch (e) {
+          // With a list id the copy manager keeps the list's status: ask how many segments
+          // completed before the failure (RECEIVE COPY RESULTS, COPY STATUS; reference 5.6).
+          const ok = this.o.listIdUsage === 'none' ? 0 : await completedSegments(target, listId, segments.length);
+          if (ok > 0) {
+            let bytes = 0n;
+            for (let i = 0; i < ok; i++) bytes += BigInt(segments[i]!.blocks) * sbs;
+            ctx.account.record(pos, bytes, 'xcopy');
+            pos += bytes;
+          }
+          throw e;
+        }
         ctx.account.record(pos, n, 'xcopy');
         pos += n;
       }
