@@ -1,0 +1,765 @@
+/*
+ * Host-side test of the odx handler without tcmu-runner or SCSI: the handler's
+ * sources are compiled together with stand-ins for the few tcmu-runner/libtcmu
+ * functions it calls, and commands go straight to handle_cmd. Built with
+ * AddressSanitizer/UBSan by host-test.sh; it catches crashes and out-of-bounds
+ * access on bad initiator input (the fuzz section) in seconds. The real proof
+ * is conformance.sh in the lab VM (LIO TCMU -> tcmu-runner -> this handler).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "libtcmu.h"
+#include "tcmu-runner.h"
+#include "tcmur_device.h"
+
+#include "odx.h"
+
+/* ---- stand-ins for tcmu-runner / libtcmu ---- */
+
+struct tcmu_device {
+	char cfg[512];
+	uint32_t bs;
+	uint64_t lbas;
+	void *priv;
+	char serial[64];
+	char uio[16];
+};
+
+static struct tcmur_handler *H;
+static int verbose;
+
+char *tcmu_dev_get_cfgstring(struct tcmu_device *d) { return d->cfg; }
+uint32_t tcmu_dev_get_block_size(struct tcmu_device *d) { return d->bs; }
+void tcmu_dev_set_block_size(struct tcmu_device *d, uint32_t bs) { d->bs = bs; }
+uint64_t tcmu_dev_get_num_lbas(struct tcmu_device *d) { return d->lbas; }
+void tcmu_dev_set_num_lbas(struct tcmu_device *d, uint64_t n) { d->lbas = n; }
+uint32_t tcmu_dev_get_max_xfer_len(struct tcmu_device *d) { (void)d; return 128; }
+const char *tcmu_dev_get_uio_name(struct tcmu_device *d) { return d->uio; }
+char *tcmu_cfgfs_dev_get_wwn(struct tcmu_device *d) { return strdup(d->serial); }
+void tcmu_dev_set_write_cache_enabled(struct tcmu_device *d, bool e) { (void)d; (void)e; }
+void *tcmur_dev_get_private(struct tcmu_device *d) { return d->priv; }
+void tcmur_dev_set_private(struct tcmu_device *d, void *p) { d->priv = p; }
+int tcmur_register_handler(struct tcmur_handler *h) { H = h; return 0; }
+
+static void logmsg(const char *lvl, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "  [%s] ", lvl);
+	vfprintf(stderr, fmt, ap);
+}
+#define LOGFN(name, lvl, always) \
+	void name(struct tcmu_device *dev, const char *f, int l, const char *fmt, ...) \
+	{ va_list ap; (void)dev; (void)f; (void)l; if (!(always || verbose)) return; \
+	  va_start(ap, fmt); logmsg(lvl, fmt, ap); va_end(ap); }
+LOGFN(tcmu_err_message, "ERR", verbose)
+LOGFN(tcmu_warn_message, "WARN", 0)
+LOGFN(tcmu_info_message, "INFO", 0)
+
+int handler_init(void);
+
+/* ---- test plumbing ---- */
+
+static int passed, failed;
+static char dir[256];
+
+#define CHECK(cond, ...) do { if (cond) { passed++; } else { failed++; \
+	printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+
+struct res { int sts; uint8_t key, asc, ascq; uint8_t sense[18]; };
+
+static struct res cmd(struct tcmu_device *d, const uint8_t *cdb, void *buf, size_t len)
+{
+	struct tcmulib_cmd lc;
+	struct tcmur_cmd rc;
+	struct iovec iov = { buf, len };
+	uint8_t cdbcopy[32];
+	struct res r = { 0 };
+
+	memset(&lc, 0, sizeof(lc));
+	memset(&rc, 0, sizeof(rc));
+	memcpy(cdbcopy, cdb, 16);
+	lc.cdb = cdbcopy;
+	lc.iovec = len ? &iov : NULL;
+	lc.iov_cnt = len ? 1 : 0;
+	rc.lib_cmd = &lc;
+	r.sts = H->handle_cmd(d, &rc);
+	if (r.sts == TCMU_STS_PASSTHROUGH_ERR) {
+		memcpy(r.sense, lc.sense_buf, 18);
+		r.key = lc.sense_buf[2] & 0x0F;
+		r.asc = lc.sense_buf[12];
+		r.ascq = lc.sense_buf[13];
+	}
+	return r;
+}
+
+#define GOOD(r) ((r).sts == TCMU_STS_OK)
+#define SENSE(r, k, a, q) ((r).sts == TCMU_STS_PASSTHROUGH_ERR && (r).key == (k) && (r).asc == (a) && (r).ascq == (q))
+
+static struct tcmu_device *mkdev(const char *name, uint32_t bs, uint64_t mib, const char *knobs, int *open_rc)
+{
+	struct tcmu_device *d = calloc(1, sizeof(*d));
+
+	snprintf(d->cfg, sizeof(d->cfg), "odx/%s/%s.img%s%s", dir, name, *knobs ? "?" : "", knobs);
+	d->bs = 512;
+	d->lbas = (mib << 20) / 512;
+	(void)bs;
+	snprintf(d->serial, sizeof(d->serial), "odxlab%s", name);
+	snprintf(d->uio, sizeof(d->uio), "uio-%s", name);
+	*open_rc = H->open(d, false);
+	return d;
+}
+
+static struct tcmu_device *dev(const char *name, uint64_t mib, const char *knobs)
+{
+	int rc;
+	struct tcmu_device *d = mkdev(name, 512, mib, knobs, &rc);
+
+	if (rc) {
+		printf("FATAL: open %s (%s) failed\n", name, knobs);
+		exit(1);
+	}
+	return d;
+}
+
+static void closedev(struct tcmu_device *d)
+{
+	H->close(d);
+	free(d);
+}
+
+static char *path_of(struct tcmu_device *d)
+{
+	static char p[600];
+	char *q = strchr(d->cfg, '/') + 1, *e;
+
+	snprintf(p, sizeof(p), "%s", q);
+	e = strchr(p, '?');
+	if (e)
+		*e = 0;
+	return p;
+}
+
+static void cdb16(uint8_t *c, uint8_t op, uint8_t sa, uint32_t id, uint32_t len)
+{
+	memset(c, 0, 16);
+	c[0] = op;
+	c[1] = sa;
+	put_be32(&c[2], 0);
+	if (op == 0x83 && (sa == 0x10 || sa == 0x11)) {
+		put_be32(&c[6], id);
+		put_be32(&c[10], len);
+	} else if (op == 0x83 && sa == 0x00) {
+		put_be32(&c[10], len);
+	} else {
+		put_be32(&c[2], id);
+		put_be32(&c[10], len);
+	}
+}
+
+/* build a POPULATE TOKEN parameter list */
+static size_t pt_list(uint8_t *b, uint8_t flags, uint32_t tmo, uint32_t rod, int n, const uint64_t *lba,
+		      const uint32_t *cnt)
+{
+	memset(b, 0, 16 + 16 * n);
+	put_be16(&b[0], (uint16_t)(14 + 16 * n));
+	b[2] = flags;
+	put_be32(&b[4], tmo);
+	put_be32(&b[8], rod);
+	put_be16(&b[14], (uint16_t)(16 * n));
+	for (int i = 0; i < n; i++) {
+		put_be64(&b[16 + 16 * i], lba[i]);
+		put_be32(&b[24 + 16 * i], cnt[i]);
+	}
+	return 16 + 16 * (size_t)n;
+}
+
+static size_t wut_list(uint8_t *b, uint8_t flags, uint64_t off, const uint8_t *tok, int n, const uint64_t *lba,
+		       const uint32_t *cnt)
+{
+	memset(b, 0, 536 + 16 * n);
+	put_be16(&b[0], (uint16_t)(534 + 16 * n));
+	b[2] = flags;
+	put_be64(&b[8], off);
+	memcpy(&b[16], tok, 512);
+	put_be16(&b[534], (uint16_t)(16 * n));
+	for (int i = 0; i < n; i++) {
+		put_be64(&b[536 + 16 * i], lba[i]);
+		put_be32(&b[544 + 16 * i], cnt[i]);
+	}
+	return 536 + 16 * (size_t)n;
+}
+
+static struct res pt(struct tcmu_device *d, uint32_t id, uint8_t flags, uint32_t tmo, uint32_t rod, int n,
+		     const uint64_t *lba, const uint32_t *cnt)
+{
+	uint8_t b[16 + 16 * 70], c[16];
+	size_t l = pt_list(b, flags, tmo, rod, n, lba, cnt);
+
+	cdb16(c, 0x83, 0x10, id, (uint32_t)l);
+	return cmd(d, c, b, l);
+}
+
+static struct res wut(struct tcmu_device *d, uint32_t id, uint8_t flags, uint64_t off, const uint8_t *tok,
+		      int n, const uint64_t *lba, const uint32_t *cnt)
+{
+	uint8_t b[536 + 16 * 70], c[16];
+	size_t l = wut_list(b, flags, off, tok, n, lba, cnt);
+
+	cdb16(c, 0x83, 0x11, id, (uint32_t)l);
+	return cmd(d, c, b, l);
+}
+
+/* RRTI into out[1024]; returns the result */
+static struct res rrti(struct tcmu_device *d, uint32_t id, uint8_t *out)
+{
+	uint8_t c[16];
+
+	memset(out, 0, 1024);
+	cdb16(c, 0x84, 0x07, id, 1024);
+	return cmd(d, c, out, 1024);
+}
+
+static int get_token(struct tcmu_device *d, uint32_t id, uint8_t *tok)
+{
+	uint8_t r[1024];
+
+	if (!GOOD(rrti(d, id, r)) || get_be32(&r[32]) != 514)
+		return -1;
+	memcpy(tok, &r[38], 512);
+	return 0;
+}
+
+static void fill_random_file(struct tcmu_device *d, uint64_t bytes)
+{
+	int fd = open(path_of(d), O_WRONLY);
+	uint8_t *b = malloc(bytes);
+
+	for (uint64_t i = 0; i < bytes; i++)
+		b[i] = (uint8_t)rand();
+	if (pwrite(fd, b, bytes, 0) != (ssize_t)bytes)
+		abort();
+	close(fd);
+	free(b);
+}
+
+static int same(struct tcmu_device *a, uint64_t aoff, struct tcmu_device *b, uint64_t boff, uint64_t len)
+{
+	int fa = open(path_of(a), O_RDONLY), fb = open(path_of(b), O_RDONLY);
+	uint8_t *x = malloc(len), *y = malloc(len);
+	int ok = pread(fa, x, len, aoff) == (ssize_t)len && pread(fb, y, len, boff) == (ssize_t)len &&
+		 !memcmp(x, y, len);
+
+	close(fa);
+	close(fb);
+	free(x);
+	free(y);
+	return ok;
+}
+
+static int is_zero(struct tcmu_device *a, uint64_t off, uint64_t len)
+{
+	int f = open(path_of(a), O_RDONLY);
+	uint8_t *x = malloc(len);
+	int ok = pread(f, x, len, off) == (ssize_t)len;
+
+	for (uint64_t i = 0; ok && i < len; i++)
+		ok = !x[i];
+	close(f);
+	free(x);
+	return ok;
+}
+
+static struct res write10(struct tcmu_device *d, uint32_t lba, uint16_t n, uint8_t val)
+{
+	uint8_t c[16] = { 0x2A }, *b = malloc((size_t)n * 512);
+	struct res r;
+
+	memset(b, val, (size_t)n * 512);
+	put_be32(&c[2], lba);
+	put_be16(&c[7], n);
+	r = cmd(d, c, b, (size_t)n * 512);
+	free(b);
+	return r;
+}
+
+/* ---- tests ---- */
+
+static void t_inquiry(struct tcmu_device *a)
+{
+	uint8_t c[16] = { 0x12, 0, 0, 0, 255 }, b[2048];
+	struct res r;
+	size_t off;
+	int seen = 0;
+
+	r = cmd(a, c, b, 255);
+	CHECK(GOOD(r) && (b[5] & 0x08), "INQUIRY 3PC");
+	c[1] = 1; c[2] = 0x00;
+	r = cmd(a, c, b, 255);
+	CHECK(GOOD(r) && memchr(&b[4], 0x8F, b[3]), "VPD 0x00 lists 0x8F");
+	c[2] = 0x83;
+	r = cmd(a, c, b, 255);
+	CHECK(GOOD(r) && b[4] == 0x01 && b[5] == 0x03 && b[7] == 16 && (b[8] >> 4) == 6, "VPD 0x83 NAA-6");
+	c[2] = 0x8F; c[3] = 0x08; c[4] = 0;
+	r = cmd(a, c, b, 2048);
+	CHECK(GOOD(r), "VPD 0x8F");
+	for (off = 4; off + 4 <= 4u + get_be16(&b[2]);) {
+		uint16_t t = get_be16(&b[off]), l = get_be16(&b[off + 2]);
+
+		CHECK(l % 4 == 0, "0x8F descriptor %04x length %u multiple of 4", t, l);
+		if (t == 0x0000) seen |= 1;
+		if (t == 0x0001) seen |= 2;
+		if (t == 0x0004) seen |= 4;
+		if (t == 0x0008) seen |= 8;
+		if (t == 0x000C) seen |= 16;
+		if (t == 0x0106) seen |= 32;
+		if (t == 0x0108) seen |= 64;
+		if (t == 0x8001) seen |= 128;
+		off += 4 + l;
+	}
+	CHECK(off == 4u + get_be16(&b[2]) && seen == 255, "0x8F walks to its end, all 8 descriptors (%x)", seen);
+	c[2] = 0x99; c[3] = 0; c[4] = 255;
+	r = cmd(a, c, b, 255);
+	CHECK(SENSE(r, 5, 0x24, 0), "unknown VPD page -> 24/00");
+}
+
+static void t_rw(struct tcmu_device *a)
+{
+	uint8_t c[16] = { 0x88 }, b[4096];
+	struct res r;
+
+	r = write10(a, 100, 8, 0x5A);
+	CHECK(GOOD(r), "WRITE(10)");
+	put_be64(&c[2], 100);
+	put_be32(&c[10], 8);
+	r = cmd(a, c, b, 4096);
+	CHECK(GOOD(r) && b[0] == 0x5A && b[4095] == 0x5A, "READ(16) reads it back");
+	put_be64(&c[2], a->lbas - 4);
+	r = cmd(a, c, b, 4096);
+	CHECK(SENSE(r, 5, 0x21, 0), "READ past the end -> 21/00");
+	memset(c, 0, 16);
+	c[0] = 0x93; c[1] = 0x01;			/* WRITE SAME(16) NDOB */
+	put_be64(&c[2], 100);
+	put_be32(&c[10], 8);
+	r = cmd(a, c, NULL, 0);
+	CHECK(GOOD(r) && is_zero(a, 100 * 512, 4096), "WRITE SAME(16) NDOB zeroes");
+	memset(c, 0, 16);
+	c[0] = 0x9E; c[1] = 0x10; c[13] = 32;
+	r = cmd(a, c, b, 32);
+	CHECK(GOOD(r) && get_be64(b) == a->lbas - 1 && get_be32(&b[8]) == 512, "READ CAPACITY(16)");
+}
+
+static void t_token_basic(struct tcmu_device *a, struct tcmu_device *b)
+{
+	uint64_t lba[3] = { 0, 4096, 10000 }, dl[2] = { 20000, 30000 };
+	uint32_t n[3] = { 2048, 1024, 512 }, dn[2] = { 1000, 2584 };
+	uint8_t tok[512], r[1024];
+	struct res x;
+
+	fill_random_file(a, 8 << 20);
+	x = pt(a, 1, 0, 0, 0, 1, lba, n);
+	CHECK(GOOD(x), "PT 1 range");
+	x = rrti(a, 1, r);
+	CHECK(GOOD(x) && r[4] == 0x10 && r[5] == 0x01 && r[15] == 0xF1 && get_be64(&r[16]) == 2048 &&
+	      get_be32(&r[0]) == 546, "RRTI after PT: op 10, status 1, 2048 blocks, 550 bytes");
+	CHECK(!get_token(a, 1, tok), "token in RRTI");
+	x = wut(b, 2, 0, 0, tok, 1, lba, n);
+	CHECK(GOOD(x) && same(a, 0, b, 0, 2048 * 512), "WUT cross-LU copies the bytes");
+	x = rrti(b, 2, r);
+	CHECK(GOOD(x) && r[4] == 0x11 && r[5] == 1 && get_be64(&r[16]) == 2048 && get_be32(&r[32]) == 0,
+	      "RRTI after WUT: no token, 2048 blocks");
+
+	/* 3 source ranges, 2 destination ranges, offset into ROD */
+	x = pt(a, 3, 0, 0, 0, 3, lba, n);
+	CHECK(GOOD(x) && !get_token(a, 3, tok), "PT 3 ranges");
+	x = wut(b, 4, 0, 100, tok, 2, dl, dn);
+	CHECK(GOOD(x), "WUT 2 ranges offset 100");
+	/* ROD = a[0..2048) a[4096..5120) a[10000..10512); from 100: 1948 from the first */
+	CHECK(same(a, 100 * 512, b, 20000 * 512, 1000 * 512), "WUT piece 1");
+	CHECK(same(a, 1100 * 512, b, 30000 * 512, 948 * 512), "WUT piece 2");
+	CHECK(same(a, 4096 * 512, b, 30948 * 512, 1024 * 512), "WUT piece 3");
+	CHECK(same(a, 10000 * 512, b, 31972 * 512, 512 * 512), "WUT piece 4");
+	x = rrti(b, 4, r);
+	CHECK(GOOD(x) && get_be64(&r[16]) == 3484 && r[5] == 0x04, "WUT wrote the 3484 the ROD had: residual");
+
+	/* WUT asking for more than the ROD holds: residual (trunc_status) */
+	x = wut(b, 5, 0, 3000, tok, 1, dl, dn + 1);
+	x = rrti(b, 5, r);
+	CHECK(GOOD(x) && get_be64(&r[16]) == 584 && r[5] == 0x04, "WUT past the ROD: 584 done, status 4");
+	x = wut(b, 6, 0, 3584, tok, 1, dl, dn);
+	CHECK(SENSE(x, 5, 0x26, 0), "OFFSET INTO ROD past the ROD -> 26/00");
+
+	/* DEL_TKN then reuse */
+	x = wut(b, 7, 0x02, 0, tok, 1, dl, dn);
+	CHECK(GOOD(x), "WUT DEL_TKN");
+	x = wut(b, 8, 0, 0, tok, 1, dl, dn);
+	CHECK(SENSE(x, 5, 0x23, 0x09), "deleted token -> 23/09");
+
+	/* zero token */
+	memset(tok, 0, 512);
+	put_be32(tok, 0xFFFF0001);
+	put_be16(&tok[6], 0x01F8);
+	x = wut(b, 9, 0, 0, tok, 1, lba, n);
+	CHECK(GOOD(x) && is_zero(b, 0, 2048 * 512), "block device zero token");
+
+	/* same-LU copy */
+	x = pt(a, 10, 0, 0, 0, 1, lba, n);
+	CHECK(GOOD(x) && !get_token(a, 10, tok), "PT for same-LU");
+	x = wut(a, 11, 0, 0, tok, 1, dl, n);
+	CHECK(GOOD(x) && same(a, 0, a, 20000 * 512, 2048 * 512), "same-LU WUT");
+}
+
+static void t_token_errors(struct tcmu_device *a, struct tcmu_device *b, struct tcmu_device *k4)
+{
+	uint64_t lba[2] = { 0, 100 }, big = a->lbas;
+	uint32_t n[2] = { 200, 10 }, one = 1;
+	uint8_t tok[512], bad[512];
+	struct res x;
+
+	x = pt(a, 20, 0, 0, 0, 1, lba, n);
+	CHECK(GOOD(x) && !get_token(a, 20, tok), "PT");
+	x = wut(k4, 21, 0, 0, tok, 1, lba, &one);
+	CHECK(SENSE(x, 5, 0x23, 0x00), "512 token on 4096 LU -> 23/00");
+	memcpy(bad, tok, 512);
+	bad[300] ^= 1;
+	x = wut(b, 22, 0, 0, bad, 1, lba, n);
+	CHECK(SENSE(x, 5, 0x23, 0x05), "corrupt -> 23/05");
+	memcpy(bad, tok, 512);
+	put_be16(&bad[6], 0x100);
+	x = wut(b, 22, 0, 0, bad, 1, lba, n);
+	CHECK(SENSE(x, 5, 0x23, 0x0A), "bad length -> 23/0A");
+	memcpy(bad, tok, 512);
+	put_be32(bad, 0);
+	x = wut(b, 22, 0, 0, bad, 1, lba, n);
+	CHECK(SENSE(x, 5, 0x23, 0x01), "bad type -> 23/01");
+	/* AUR: a write into the source range revokes */
+	x = write10(a, 150, 1, 1);
+	x = wut(b, 23, 0, 0, tok, 1, lba, n);
+	CHECK(SENSE(x, 5, 0x23, 0x06), "written source -> 23/06");
+	/* parameter errors */
+	x = pt(a, 24, 0, 0, 0, 2, (uint64_t[]){ 0, 100 }, (uint32_t[]){ 200, 10 });
+	CHECK(SENSE(x, 5, 0x26, 0x00), "overlapping ranges -> 26/00");
+	x = pt(a, 24, 0, 0, 0, 1, &big, &one);
+	CHECK(SENSE(x, 5, 0x21, 0x00) && x.sense[0] == 0xF0 && get_be32(&x.sense[3]) == big,
+	      "range past end -> 21/00 with INFO");
+	x = pt(a, 24, 0, 601, 0, 1, lba, n);
+	CHECK(SENSE(x, 5, 0x26, 0x00) && get_be16(&x.sense[16]) == 4, "timeout > max -> 26/00 @4");
+	x = pt(a, 24, 0x02, 0, 0x00800000, 1, lba, n);
+	CHECK(SENSE(x, 5, 0x26, 0x00) && get_be16(&x.sense[16]) == 8, "PIT type on AUR LU -> 26/00 @8");
+	{
+		uint64_t l[65];
+		uint32_t c[65];
+
+		for (int i = 0; i < 65; i++) {
+			l[i] = (uint64_t)i * 10;
+			c[i] = 1;
+		}
+		x = pt(a, 24, 0, 0, 0, 65, l, c);
+		CHECK(SENSE(x, 5, 0x26, 0x08), "65 ranges -> 26/08");
+	}
+	{
+		uint8_t buf[32], c[16];
+
+		pt_list(buf, 0, 0, 0, 1, lba, n);
+		put_be16(&buf[14], 32);		/* claims 2 ranges, carries 1 */
+		cdb16(c, 0x83, 0x10, 24, 32);
+		x = cmd(a, c, buf, 32);
+		CHECK(SENSE(x, 5, 0x1A, 0x00), "range list longer than the data -> 1A/00");
+		cdb16(c, 0x83, 0x10, 24, 8);
+		x = cmd(a, c, buf, 8);
+		CHECK(SENSE(x, 5, 0x24, 0x00), "tiny parameter list -> 24/00");
+	}
+	x = rrti(a, 777, (uint8_t[1024]){ 0 });
+	CHECK(SENSE(x, 5, 0x24, 0x00), "RRTI unknown list -> 24/00");
+	/* expiry */
+	x = pt(a, 25, 0, 1, 0, 1, lba, n);
+	CHECK(GOOD(x) && !get_token(a, 25, tok), "PT timeout 1s");
+	sleep(2);
+	x = wut(b, 26, 0, 0, tok, 1, lba, n);
+	CHECK(SENSE(x, 5, 0x23, 0x07), "expired -> 23/07");
+}
+
+static void t_pit(void)
+{
+	struct tcmu_device *p = dev("pit", 16, "token_mode=pit"), *q = dev("pitdst", 16, "");
+	uint64_t lba = 0;
+	uint32_t n = 2048;
+	uint8_t tok[512], r[1024];
+	struct res x;
+
+	fill_random_file(p, 2 << 20);
+	x = pt(p, 1, 0, 0, 0, 1, &lba, &n);
+	CHECK(GOOD(x) && !get_token(p, 1, tok) && get_be32(tok) == 0x00800000, "PIT token");
+	/* the original, for comparison: a same-LU copy at 8192 made before the write */
+	x = wut(p, 3, 0, 0, tok, 1, (uint64_t[]){ 8192 }, &n);
+	CHECK(GOOD(x), "same-LU WUT of the PIT token");
+	x = rrti(p, 1, r);
+	write10(p, 10, 100, 0xEE);
+	write10(p, 2000, 100, 0xEE);		/* past the ROD end too */
+	x = wut(q, 2, 0, 0, tok, 1, &lba, &n);
+	CHECK(GOOD(x), "WUT after the source changed");
+	CHECK(same(p, 8192 * 512, q, 0, 2048 * 512), "PIT: the data as it was at POPULATE TOKEN");
+	closedev(q);
+	closedev(p);
+}
+
+static void t_knobs(void)
+{
+	int rc;
+	struct tcmu_device *d;
+	char *why = NULL;
+
+	d = mkdev("bad1", 512, 4, "bogus=1", &rc);
+	CHECK(rc != 0, "unknown knob fails open");
+	free(d);
+	d = mkdev("bad2", 512, 4, "fail_pt=x:1/2/3", &rc);
+	CHECK(rc != 0, "bad fault fails open");
+	free(d);
+	d = mkdev("bad3", 512, 4, "inactivity_default=700", &rc);
+	CHECK(rc != 0, "default > max fails open");
+	free(d);
+	CHECK(!H->check_config("odx//x.img?max_ranges=0", &why), "check_config refuses");
+	free(why);
+	CHECK(H->check_config("odx//x.img?max_ranges=8&tc_units=bytes&fail_wut=%3:A/0D/01", &why), "check_config accepts");
+}
+
+static void t_faults(void)
+{
+	struct tcmu_device *f = dev("flt", 16, "fail_pt=2:5/26/00&fail_wut=1:A/0D/01&fail_after_bytes=64k&fail_rrti=2&tc_units=bytes");
+	struct tcmu_device *t = dev("trc", 16, "max_token_bytes=1m&max_wut_bytes=256k&trunc_status=3&trunc_every=3");
+	uint64_t lba = 0, d2 = 8192;
+	uint32_t n = 4096;
+	uint8_t tok[512], r[1024];
+	struct res x;
+
+	x = pt(f, 1, 0, 0, 0, 1, &lba, &n);
+	CHECK(GOOD(x), "1st PT fine");
+	x = pt(f, 2, 0, 0, 0, 1, &lba, &n);
+	CHECK(SENSE(x, 5, 0x26, 0x00), "2nd PT fails as told");
+	x = rrti(f, 2, r);
+	CHECK(GOOD(x) && r[5] == 0x02 && r[14] == 18 && r[32 + 12] == 0x26, "its RRTI: status 2 + sense");
+	x = rrti(f, 1, r);
+	CHECK(SENSE(x, 4, 0x44, 0x00), "2nd RRTI fails (HARDWARE ERROR 44/00 default)");
+	CHECK(!get_token(f, 1, tok), "3rd RRTI fine");
+	x = wut(f, 3, 0, 0, tok, 1, &d2, &n);
+	CHECK(SENSE(x, 0xA, 0x0D, 0x01), "1st WUT fails as told");
+	x = rrti(f, 3, r);
+	CHECK(GOOD(x) && r[5] == 0x02 && r[15] == 0x00 && get_be64(&r[16]) == 65536, "after 64 KiB (bytes units)");
+
+	x = pt(t, 1, 0, 0, 0, 1, &lba, &n);
+	x = rrti(t, 1, r);
+	CHECK(GOOD(x) && get_be64(&r[16]) == 2048 && r[5] == 0x03, "PT truncated to max_token_bytes, status 3");
+	CHECK(!get_token(t, 1, tok), "token");
+	x = wut(t, 2, 0, 0, tok, 1, &d2, &n);
+	x = rrti(t, 2, r);
+	CHECK(GOOD(x) && get_be64(&r[16]) == 512 && r[5] == 0x03, "WUT capped by max_wut_bytes");
+	x = wut(t, 3, 0, 512, tok, 1, &d2, &n);
+	x = wut(t, 4, 0, 1024, tok, 1, &d2, &n);
+	x = rrti(t, 4, r);
+	CHECK(GOOD(x) && get_be64(&r[16]) == 256, "3rd WUT halved (trunc_every=3)");
+	closedev(f);
+	closedev(t);
+}
+
+static void t_immed(void)
+{
+	struct tcmu_device *s = dev("slow", 16, "latency_ms=300&lid_busy=2600");
+	struct tcmu_device *w = dev("slow2", 16, "latency_ms_per_mib=200");
+	uint64_t lba = 0;
+	uint32_t n = 16384;
+	uint8_t tok[512], r[1024];
+	struct res x;
+
+	x = pt(s, 1, 0x01, 0, 0, 1, &lba, &n);
+	CHECK(GOOD(x), "PT IMMED returns at once");
+	x = rrti(s, 1, r);
+	CHECK(GOOD(x) && r[5] == 0x12 && get_be32(&r[32]) == 0, "RRTI: in progress in background, no token");
+	x = pt(s, 1, 0, 0, 0, 1, &lba, &n);
+	CHECK(SENSE(x, 5, 0x26, 0x00), "same list id while busy -> 26/00 (lid_busy=2600)");
+	usleep(500000);
+	CHECK(!get_token(s, 1, tok), "token after the delay");
+	x = wut(w, 2, 0x01, 0, tok, 1, &lba, &n);
+	CHECK(GOOD(x), "WUT IMMED on a slow LU");
+	x = pt(w, 2, 0, 0, 0, 1, &lba, &n);
+	CHECK(SENSE(x, 5, 0x00, 0x16), "list id in use -> 00/16");
+	usleep(200000);
+	{
+		uint8_t c[16] = { 0x83, 0x1C };
+
+		put_be32(&c[2], 2);
+		x = cmd(w, c, NULL, 0);
+		CHECK(GOOD(x), "COPY OPERATION ABORT");
+	}
+	for (int i = 0; i < 50; i++) {
+		rrti(w, 2, r);
+		if (r[5] < 0x10 || r[5] > 0x12)
+			break;
+		usleep(100000);
+	}
+	CHECK(r[5] == 0x60 && get_be64(&r[16]) < n, "aborted: 0x60, partial count %llu",
+	      (unsigned long long)get_be64(&r[16]));
+	closedev(w);
+	closedev(s);
+}
+
+static void t_xcopy(struct tcmu_device *a, struct tcmu_device *b, struct tcmu_device *k4)
+{
+	uint8_t p[16 + 96 + 56], c[16], r[64], vpd[64];
+	struct res x;
+	uint8_t inq[16] = { 0x12, 1, 0x83, 0, 64 };
+
+	memset(p, 0, sizeof(p));
+	p[0] = 7;
+	p[1] = 0x10;				/* LIST ID USAGE 10b */
+	put_be16(&p[2], 96);
+	put_be32(&p[8], 56);
+	/* CSCD 0: a, 1: b, 2: k4 */
+	struct tcmu_device *devs[3] = { a, b, k4 };
+	for (int i = 0; i < 3; i++) {
+		uint8_t *d = &p[16 + 32 * i];
+
+		cmd(devs[i], inq, vpd, 64);
+		d[0] = 0xE4;
+		memcpy(&d[4], &vpd[4], 20);
+		d[4] &= 0x0F;
+		d[5] &= 0x3F;
+		put_be24(&d[29], i == 2 ? 4096 : 512);
+	}
+	/* segment 0: a -> b 1000 blocks at 5000; segment 1: a -> k4 800 blocks (=100 4k) */
+	uint8_t *s = &p[112];
+	s[0] = 0x02; put_be16(&s[2], 0x18); put_be16(&s[4], 0); put_be16(&s[6], 1);
+	put_be16(&s[10], 1000); put_be64(&s[12], 0); put_be64(&s[20], 5000);
+	s += 28;
+	s[0] = 0x02; put_be16(&s[2], 0x18); put_be16(&s[4], 0); put_be16(&s[6], 2);
+	put_be16(&s[10], 800); put_be64(&s[12], 0); put_be64(&s[20], 10);
+	cdb16(c, 0x83, 0x00, 0, sizeof(p));
+	x = cmd(b, c, p, sizeof(p));
+	CHECK(GOOD(x), "XCOPY LID1 2 segments");
+	CHECK(same(a, 0, b, 5000 * 512, 1000 * 512), "XCOPY a->b bytes");
+	CHECK(same(a, 0, k4, 10 * 4096, 800 * 512), "XCOPY 512 -> 4096 bytes");
+	memset(c, 0, 16);
+	c[0] = 0x84; c[1] = 0x00; c[2] = 7; c[13] = 64;
+	x = cmd(b, c, r, 64);
+	CHECK(GOOD(x) && r[4] == 1 && get_be16(&r[5]) == 2 && get_be32(&r[8]) == 1800 * 512,
+	      "RECEIVE COPY STATUS(LID1)");
+	p[16 + 32 + 8] ^= 0xFF;			/* break CSCD 1 */
+	cdb16(c, 0x83, 0x00, 0, sizeof(p));
+	x = cmd(b, c, p, sizeof(p));
+	CHECK(SENSE(x, 0xA, 0x0D, 0x02), "unknown designator -> COPY ABORTED 0D/02");
+	p[16 + 32 + 8] ^= 0xFF;
+	p[112] = 0x0A;
+	x = cmd(b, c, p, sizeof(p));
+	CHECK(SENSE(x, 5, 0x26, 0x09), "segment type 0x0A -> 26/09");
+	p[112] = 0x02;
+	p[16] = 0xE5;
+	x = cmd(b, c, p, sizeof(p));
+	CHECK(SENSE(x, 5, 0x26, 0x07), "CSCD type 0xE5 -> 26/07");
+	p[16] = 0xE4;
+	cdb16(c, 0x83, 0x00, 0, 40);
+	x = cmd(b, c, p, 40);
+	CHECK(SENSE(x, 5, 0x1A, 0x00), "short list -> 1A/00");
+}
+
+/* serials with the same hex digits ("odxlabn0", "odxlabn") must not share a designator */
+static void t_naa(void)
+{
+	struct tcmu_device *x = dev("n0", 4, ""), *y = dev("n", 4, "");
+	uint8_t c[16] = { 0x12, 1, 0x83, 0, 64 }, bx[64], by[64];
+
+	cmd(x, c, bx, 64);
+	cmd(y, c, by, 64);
+	CHECK(memcmp(&bx[8], &by[8], 16) != 0 && by[8] >> 4 == 6, "colliding serials get distinct NAA-6 designators");
+	closedev(y);
+	closedev(x);
+}
+
+/* bad input must never crash or touch memory it should not (ASan watches) */
+static void t_fuzz(struct tcmu_device *a, struct tcmu_device *b)
+{
+	uint8_t *buf = malloc(20000), c[16], tok[512];
+	uint64_t lba = 0;
+	uint32_t n = 64;
+	int good = 0;
+
+	pt(a, 900, 0, 0, 0, 1, &lba, &n);
+	get_token(a, 900, tok);
+	for (int it = 0; it < 20000; it++) {
+		static const uint8_t sas83[] = { 0x00, 0x10, 0x11, 0x1C, 0x01, 0x1F };
+		static const uint8_t sas84[] = { 0x00, 0x03, 0x04, 0x05, 0x07, 0x08, 0x01 };
+		size_t len = (size_t)(rand() % 4) == 0 ? (size_t)(rand() % 20000) : (size_t)(rand() % 700);
+		struct res x;
+
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)rand();
+		if (len >= 552 && rand() % 2) {	/* a plausible WUT around a real token */
+			memcpy(&buf[16], tok, 512);
+			buf[534] = 0;
+			buf[535] = (uint8_t)(16 * (rand() % 4));
+		}
+		memset(c, 0, 16);
+		if (rand() % 2) {
+			c[0] = 0x83;
+			c[1] = sas83[rand() % sizeof(sas83)];
+		} else {
+			c[0] = 0x84;
+			c[1] = sas84[rand() % sizeof(sas84)];
+		}
+		for (int i = 2; i < 16; i++)
+			c[i] = rand() % 3 ? 0 : (uint8_t)rand();
+		put_be32(&c[10], rand() % 3 ? (uint32_t)len : (uint32_t)rand());
+		if (c[0] == 0x83 && c[1] != 0x1C)	/* keep list ids small: hit the lists */
+			put_be32(&c[6], (uint32_t)(rand() % 8));
+		x = cmd(rand() % 2 ? a : b, c, buf, len);
+		good += GOOD(x);
+	}
+	CHECK(1, "fuzz survived (%d GOOD)", good);
+	free(buf);
+}
+
+int main(int argc, char **argv)
+{
+	struct tcmu_device *a, *b, *k4;
+	int rc;
+
+	verbose = argc > 1 && !strcmp(argv[1], "-v");
+	srand(1);
+	snprintf(dir, sizeof(dir), "/tmp/odx-host-test.XXXXXX");
+	if (!mkdtemp(dir))
+		return 2;
+	handler_init();
+	a = dev("a", 64, "");
+	b = dev("b", 64, "");
+	k4 = mkdev("k4", 4096, 64, "block_size=4096", &rc);
+	if (rc)
+		return 2;
+	t_inquiry(a);
+	t_rw(a);
+	t_token_basic(a, b);
+	t_token_errors(a, b, k4);
+	t_xcopy(a, b, k4);
+	t_pit();
+	t_knobs();
+	t_faults();
+	t_immed();
+	t_naa();
+	t_fuzz(a, b);
+	closedev(a);
+	closedev(b);
+	closedev(k4);
+	{
+		char cmdline[300];
+
+		snprintf(cmdline, sizeof(cmdline), "rm -rf %s", dir);
+		if (system(cmdline)) {
+			/* leftovers in /tmp are harmless */
+		}
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
