@@ -666,6 +666,32 @@ static void t_xcopy(struct tcmu_device *a, struct tcmu_device *b, struct tcmu_de
 	CHECK(SENSE(x, 5, 0x1A, 0x00), "short list -> 1A/00");
 }
 
+/* max_tokens: the process runs out of token memory (55/0D) until one dies */
+static void t_max_tokens(struct tcmu_device *a)
+{
+	uint8_t c[16] = { 0x84, 0x08 }, *b = malloc(8 + 96 * 600), tok[512];
+	uint64_t lba = 0;
+	uint32_t n = 8, live;
+	char knobs[64];
+	struct tcmu_device *m;
+	struct res x;
+
+	put_be32(&c[10], 8 + 96 * 600);
+	x = cmd(a, c, b, 8 + 96 * 600);
+	live = (get_be32(b) - 4) / 96;
+	snprintf(knobs, sizeof(knobs), "max_tokens=%u", live + 2);
+	m = dev("maxtok", 4, knobs);
+	CHECK(GOOD(pt(m, 1, 0, 0, 0, 1, &lba, &n)) && GOOD(pt(m, 2, 0, 0, 0, 1, &lba, &n)), "2 more tokens fit");
+	x = pt(m, 3, 0, 0, 0, 1, &lba, &n);
+	CHECK(SENSE(x, 5, 0x55, 0x0D), "the next one: 55/0D (%u live before)", live);
+	get_token(m, 2, tok);
+	x = wut(m, 4, 0x02, 0, tok, 1, (uint64_t[]){ 100 }, &n);
+	x = pt(m, 5, 0, 0, 0, 1, &lba, &n);
+	CHECK(GOOD(x), "after DEL_TKN there is room again");
+	closedev(m);
+	free(b);
+}
+
 /* serials with the same hex digits ("odxlabn0", "odxlabn") must not share a designator */
 static void t_naa(void)
 {
@@ -748,6 +774,7 @@ int main(int argc, char **argv)
 	t_faults();
 	t_immed();
 	t_naa();
+	t_max_tokens(a);
 	t_fuzz(a, b);
 	closedev(a);
 	closedev(b);

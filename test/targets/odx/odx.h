@@ -126,6 +126,7 @@ struct odx_knobs {
 	bool odx;			/* token commands offered */
 	uint32_t poll_delay_ms;		/* ESTIMATED STATUS UPDATE DELAY while running */
 	uint32_t list_retention;	/* seconds a completed list stays readable */
+	uint32_t max_tokens;		/* live tokens in the process, then 55/0D */
 };
 
 /* Parses "key=value&key=value"; returns 0 or -1 with a message in err. */

@@ -36,6 +36,7 @@ void odx_knobs_default(struct odx_knobs *k)
 	k->odx = true;
 	k->poll_delay_ms = 50;
 	k->list_retention = 60;
+	k->max_tokens = 16384;
 }
 
 /* decimal or 0x-hex, with an optional k/m/g (binary) suffix when sized */
@@ -261,6 +262,10 @@ static int set_knob(struct odx_knobs *k, const char *key, const char *v)
 		return parse_u32(v, 60000, &k->poll_delay_ms);
 	} else if (!strcmp(key, "list_retention")) {
 		return parse_u32(v, 86400, &k->list_retention);
+	} else if (!strcmp(key, "max_tokens")) {
+		if (parse_u32(v, 1u << 20, &x) || x == 0)
+			return -1;
+		k->max_tokens = x;
 	} else {
 		return -2;
 	}

@@ -60,6 +60,7 @@ struct odx_token {
 };
 
 static struct odx_token *tokens;
+static uint32_t ntokens;		/* live ones (not dead) */
 static uint64_t next_token_id;
 static uint8_t cm_naa[16];		/* this copy manager's id (token bytes 128+) */
 static uint64_t cow_total;		/* bytes saved aside, whole process */
@@ -154,6 +155,7 @@ static void token_kill(struct odx_token *t, uint8_t ascq)
 		return;
 	tomb_add(t->id, ascq);
 	t->dead = ascq;
+	ntokens--;
 	if (!t->users)
 		token_free(t);
 }
@@ -593,6 +595,13 @@ static int pt_finish(struct pt_job *j, struct odx_sense *s)
 		cap = d->k.max_token_bytes / d->bs;
 	if (j->trunc && cap > 1)
 		cap /= 2;
+	if (ntokens >= d->k.max_tokens) {
+		/* a real array runs out of token memory too: initiators
+		 * that never use DEL_TKN or short timeouts meet this */
+		sense_set(s, SK_ILLEGAL_REQUEST, 0x55, 0x0D);	/* INSUFFICIENT RESOURCES TO CREATE ROD TOKEN */
+		list_end(j->l, COS_ERROR, s);
+		return -1;
+	}
 	t = calloc(1, sizeof(*t));
 	if (t)
 		t->r = calloc(j->nr ? j->nr : 1, sizeof(*t->r));
@@ -643,6 +652,7 @@ static int pt_finish(struct pt_job *j, struct odx_sense *s)
 
 	t->next = tokens;
 	tokens = t;
+	ntokens++;
 
 	j->l->blocks = t->blocks;
 	j->l->bytes = t->blocks * t->bs;
