@@ -102,14 +102,13 @@ static struct res cmd(struct tcmu_device *d, const uint8_t *cdb, void *buf, size
 #define GOOD(r) ((r).sts == TCMU_STS_OK)
 #define SENSE(r, k, a, q) ((r).sts == TCMU_STS_PASSTHROUGH_ERR && (r).key == (k) && (r).asc == (a) && (r).ascq == (q))
 
-static struct tcmu_device *mkdev(const char *name, uint32_t bs, uint64_t mib, const char *knobs, int *open_rc)
+static struct tcmu_device *mkdev(const char *name, uint64_t mib, const char *knobs, int *open_rc)
 {
 	struct tcmu_device *d = calloc(1, sizeof(*d));
 
 	snprintf(d->cfg, sizeof(d->cfg), "odx/%s/%s.img%s%s", dir, name, *knobs ? "?" : "", knobs);
 	d->bs = 512;
 	d->lbas = (mib << 20) / 512;
-	(void)bs;
 	snprintf(d->serial, sizeof(d->serial), "odxlab%s", name);
 	snprintf(d->uio, sizeof(d->uio), "uio-%s", name);
 	*open_rc = H->open(d, false);
@@ -119,7 +118,7 @@ static struct tcmu_device *mkdev(const char *name, uint32_t bs, uint64_t mib, co
 static struct tcmu_device *dev(const char *name, uint64_t mib, const char *knobs)
 {
 	int rc;
-	struct tcmu_device *d = mkdev(name, 512, mib, knobs, &rc);
+	struct tcmu_device *d = mkdev(name, mib, knobs, &rc);
 
 	if (rc) {
 		printf("FATAL: open %s (%s) failed\n", name, knobs);
@@ -515,13 +514,13 @@ static void t_knobs(void)
 	struct tcmu_device *d;
 	char *why = NULL;
 
-	d = mkdev("bad1", 512, 4, "bogus=1", &rc);
+	d = mkdev("bad1", 4, "bogus=1", &rc);
 	CHECK(rc != 0, "unknown knob fails open");
 	free(d);
-	d = mkdev("bad2", 512, 4, "fail_pt=x:1/2/3", &rc);
+	d = mkdev("bad2", 4, "fail_pt=x:1/2/3", &rc);
 	CHECK(rc != 0, "bad fault fails open");
 	free(d);
-	d = mkdev("bad3", 512, 4, "inactivity_default=700", &rc);
+	d = mkdev("bad3", 4, "inactivity_default=700", &rc);
 	CHECK(rc != 0, "default > max fails open");
 	free(d);
 	CHECK(!H->check_config("odx//x.img?max_ranges=0", &why), "check_config refuses");
@@ -761,7 +760,7 @@ int main(int argc, char **argv)
 	handler_init();
 	a = dev("a", 64, "");
 	b = dev("b", 64, "");
-	k4 = mkdev("k4", 4096, 64, "block_size=4096", &rc);
+	k4 = mkdev("k4", 64, "block_size=4096", &rc);
 	if (rc)
 		return 2;
 	t_inquiry(a);

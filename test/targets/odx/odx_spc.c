@@ -2,7 +2,6 @@
  * odx handler: sense data, data-in helpers, INQUIRY and the VPD pages
  * (0x00, 0x80, 0x83, 0x8F, 0xB0, 0xB1).
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "odx.h"
