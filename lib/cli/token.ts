@@ -126,7 +126,7 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
       ctx.stdout.write(`${toJson({ device, offset, bytesWritten: written.bytesWritten, exact: written.exact, complete: false, error: { message: written.message, code: written.code } })}\n`);
     }
     if (code !== undefined) {
-      ctx.stderr.write(`odxcp: aborted by ${aborted}${written ? `: ${written.bytesWritten} bytes written${written.exact ? '' : ' at least'}` : ''}\n`);
+      ctx.stderr.write(`odxcp: aborted by ${aborted}${written ? `: ${written.exact ? '' : 'at least '}${written.bytesWritten} bytes written` : ''}\n`);
       return code;
     }
     return reportError(ctx, e);

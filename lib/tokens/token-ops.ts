@@ -234,7 +234,7 @@ export async function writeUsingTokenLoop(t: ScsiTransport, o: WutLoopOptions): 
   let commands = 0;
   let truncations = 0;
   function fail(msg: string, exact: boolean, cause?: unknown): never {
-    throw new TokenWriteError(`${msg} (${done * bs} of ${o.blocks * bs} bytes written${exact ? '' : ' at least'})`, done * bs, exact, cause);
+    throw new TokenWriteError(`${msg} (${exact ? '' : 'at least '}${done * bs} of ${o.blocks * bs} bytes written)`, done * bs, exact, cause);
   }
   while (done < o.blocks) {
     if (o.signal?.aborted) fail('WRITE USING TOKEN: aborted', true, new AbortedError('aborted', { signal: 'SIGINT' }));

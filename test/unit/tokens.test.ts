@@ -64,6 +64,8 @@ interface FakeKnobs {
   failWut?: { nth: number; afterBlocks: number };
   /** RRTI reports this many blocks for POPULATE TOKEN (a truncated token). */
   populateBlocks?: number;
+  /** WRITE SAME of more blocks than this fails with 24/00 (an unadvertised limit). */
+  writeSameLimit?: number;
 }
 
 /** A LUN in memory speaking just enough SCSI for the token and zero paths. */
@@ -210,6 +212,7 @@ class FakeLun implements TokenTarget {
       const lba = cdb.readBigUInt64BE(2);
       const blocks = cdb.readUInt32BE(10);
       this.log.push({ op: op === 0x93 ? 'WS' : 'W', lba, blocks });
+      if (op === 0x93 && this.k.writeSameLimit !== undefined && blocks > this.k.writeSameLimit) throw checkCondition('WRITE SAME(16)', cdb, 5, 0x24, 0);
       const d = o.data ?? cmd.data;
       assert.ok(d, 'data-out');
       if (op === 0x93) {
@@ -429,6 +432,23 @@ describe('zeroRange against a fake LUN', () => {
     assert.equal(r.commands, 3);
     assert.ok(lun.data.subarray(0, 512 * 20).every((b) => b === 0));
     assert.equal(lun.data[512 * 20], 0xee);
+  });
+
+  it('with no MAXIMUM WRITE SAME LENGTH reported, WRITE SAME chunks stay within 0xFFFF blocks (LIO\'s unadvertised limit)', async () => {
+    const lun = new FakeLun({ blocks: 70000 });
+    const r = await zeroRange({ device: lun, offset: 0, length: 512 * 70000 });
+    assert.equal(r.method, 'write-same');
+    assert.deepEqual(lun.log.map((l) => l.blocks), [0xffff, 70000 - 0xffff]);
+  });
+
+  it('with no limit reported, a WRITE SAME refused with 24/00 is retried with half the blocks (an unadvertised limit)', async () => {
+    const lun = new FakeLun({ blocks: 70000, writeSameLimit: 0x1000 });
+    const r = await zeroRange({ device: lun, offset: 0, length: 512 * 10000 });
+    assert.equal(r.method, 'write-same');
+    assert.deepEqual(r.fallbacks, []);
+    assert.deepEqual(lun.log.map((l) => l.blocks), [10000, 5000, 2500, 2500, 2500, 2500]);
+    assert.ok(lun.data.subarray(0, 512 * 10000).every((b) => b === 0));
+    assert.equal(lun.data[512 * 10000], 0xee);
   });
 
   it('falls back to WRITE(16) when WRITE SAME is refused, within the transfer limits', async () => {
