@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import type { CopyMode, CopyOptions, CopyResult } from '../engine/types';
 import { UsageError } from '../scsi/errors';
 import { cliExitCode, errorLine, reportError, signalExitCode, withSignals, type CliContext, type Geometry } from './context';
-import { ddListIdUsage, ddRange, parseDdArgs, type DdOperands } from './dd-operands';
+import { ddListIdUsage, ddRange, parseDdArgs, SG_XCOPY_HELP, type DdOperands } from './dd-operands';
 import { toJson } from './json';
 import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
 import { formatBytes, parseCount, parseSeconds, parseSize, resolveSize, type SizeSpec } from './sizes';
@@ -120,6 +120,9 @@ export function resolveCopyOptions(src: string, dst: string, req: CopyRequest, s
       opts.length = length;
     } else if (srcOffset === sg.bytes) {
       throw new UsageError(`--src-offset: nothing to copy from the end of ${src}`);
+    } else if (dstOffset + (sg.bytes - srcOffset) > dg.bytes) {
+      // The engine's default (the rest of SRC) would not fit: say which option to give.
+      throw new UsageError(`--length: the rest of ${src} (${sg.bytes - srcOffset} bytes) does not fit in ${dst} after offset ${dstOffset} (${dg.bytes} bytes); give --length`);
     }
   }
   return opts;
@@ -206,6 +209,10 @@ export async function copyCommand(ctx: CliContext, src: string, dst: string, o: 
 
 /** The sg_xcopy form: operands, then the odxcp copy options among the rest. */
 export async function ddCommand(ctx: CliContext, args: readonly string[]): Promise<number> {
+  if (args.includes('-h') || args.includes('--help')) {
+    ctx.stdout.write(`${SG_XCOPY_HELP.trimStart()}\n`);
+    return 0;
+  }
   const dd = parseDdArgs(args, ctx.env);
   const cmd = addCopyOptions(new Command('odxcp'))
     .exitOverride()

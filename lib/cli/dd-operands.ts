@@ -47,6 +47,15 @@ const REFUSED: Record<string, string> = {
   append: 'append applies to regular files only',
 };
 
+/** The sg_xcopy form in `odxcp --help` (and `odxcp if=... --help`). */
+export const SG_XCOPY_HELP = `
+sg_xcopy form (for scripts written for sg_xcopy; odxcp still picks the best method):
+  odxcp if=SRC of=DST [bs=BS] [count=N] [skip=N] [seek=N] [list_id=ID]
+        [id_usage=hold|discard|disable] [--on_src|--on_dst] [time=0|1] [copy options]
+  count/skip/seek are in blocks (sg3_utils numbers: 2k, 0x100, 100h); bs= must equal the
+  LUNs' logical block size; count defaults to the rest of SRC (cut to fit DST).
+  The copy options are those of \`odxcp copy --help\`.`;
+
 /** odxcp's subcommands: an argument list starting with one of them is not the sg_xcopy form. */
 export const SUBCOMMANDS: readonly string[] = ['copy', 'info', 'token', 'zero', 'exit-codes', 'help'];
 

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultContext, reportError, type CliContext } from './context';
 import { addCopyOptions, copyCommand, ddCommand, type CopyCliOptions } from './copy';
-import { isDdForm } from './dd-operands';
+import { isDdForm, SG_XCOPY_HELP } from './dd-operands';
 import { exitCodesMarkdown } from './exit-codes';
 import { infoCommand, type InfoCliOptions } from './info';
 import { tokenInfoCommand, tokenPopulateCommand, tokenWriteCommand, type TokenPopulateCliOptions, type TokenWriteCliOptions } from './token';
@@ -32,13 +32,6 @@ function oneLine(s: string): string {
     .filter((l) => l !== '')
     .join(' ');
 }
-
-const SG_XCOPY_HELP = `
-sg_xcopy form (for scripts written for sg_xcopy; odxcp still picks the best method):
-  odxcp if=SRC of=DST [bs=BS] [count=N] [skip=N] [seek=N] [list_id=ID]
-        [id_usage=hold|discard|disable] [--on_src|--on_dst] [time=0|1] [copy options]
-  count/skip/seek are in blocks (sg3_utils numbers: 2k, 0x100, 100h); bs= must equal the
-  LUNs' logical block size; count defaults to the rest of SRC (cut to fit DST).`;
 
 function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
   const program = new Command();

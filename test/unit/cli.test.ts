@@ -212,6 +212,7 @@ describe('odxcp copy: arguments -> CopyOptions', () => {
     [['--timeout', 'soon'], /--timeout: 'soon' is not a number of seconds/],
     [['--token-size', '1000'], /--token-size: 1000 bytes .* not a multiple/],
     [['--bogus'], /unknown option '--bogus'/],
+    [['--dst-offset', '1M'], /--length: the rest of \/dev\/sg1 \(67108864 bytes\) does not fit in \/dev\/sg4k after offset 1048576 .*; give --length/],
     [['--lenght', '5'], /unknown option '--lenght' \(Did you mean --length\?\)/],
   ];
   for (const [args, re] of bad) {
@@ -400,6 +401,13 @@ describe('odxcp if= of= (sg_xcopy form) -> CopyOptions', () => {
     assert.equal(o.xcopyListId, 5);
     assert.equal(o.xcopyListIdUsage, 'hold');
     assert.match(h.stderr.text, /^time to transfer data: 0\.250000 secs at 4\.19 MB\/sec\n$/);
+  });
+
+  it('--help prints the operand summary', async () => {
+    const h = harness();
+    assert.equal(await run(h, 'if=/dev/sg1', 'of=/dev/sg2', '--help'), 0);
+    assert.match(h.stdout.text, /^sg_xcopy form/);
+    assert.equal(h.copies.length, 0);
   });
 
   const bad: [string[], RegExp][] = [
