@@ -47,7 +47,9 @@ topo_add() {
 T1=naa.5001405000000a01; I1=naa.5001405000000b01
 T2=naa.5001405000000a02; I2=naa.5001405000000b02
 BYTES=$((MB*1024*1024)); SBYTES=$((SMALL*1024*1024))
+log "modules and tmpfs ready"
 head -c $BYTES /dev/urandom > /lab/fio0.img
+log "random fill of fio0 done"
 truncate -s $BYTES /lab/fio1.img /lab/fio2.img
 truncate -s $SBYTES /lab/fio4k.img /lab/iblk0.img /lab/tcmu0.img /lab/xnex0.img
 lio_fileio fio0 /lab/fio0.img $BYTES odxlabfio0 || fail "fio0"
@@ -67,6 +69,7 @@ for i in $(seq 1 50); do [ -d $CFG/core ] && grep -q . "$OUT/tcmu/tcmu-runner.lo
 sleep 0.5
 lio_user tcmu0 "qcow//lab/tcmu0.img" $SBYTES odxlabtcmu0 || fail "tcmu0"
 
+log "backstores ready"
 lio_loop_tpg $T1 $I1 || fail "tpg1"
 lio_loop_lun $T1 0 $CFG/core/fileio_0/fio0
 lio_loop_lun $T1 1 $CFG/core/fileio_0/fio1
@@ -81,6 +84,7 @@ topo_add fio4k lio-fileio "$(loop_addr $T1 3)" /lab/fio4k.img 4096 $SBYTES tpg1
 topo_add iblk0 lio-iblock "$(loop_addr $T1 4)" /lab/iblk0.img 512 $SBYTES tpg1
 topo_add tcmu0 tcmu-qcow "$(loop_addr $T1 5)" /lab/tcmu0.img 512 $SBYTES tpg1
 
+log "TPG 1 LIO/tcmu LUNs ready"
 # ODX handler LUNs (test/targets/odx/lab-luns.txt: NAME block_size=N [size_mb=N] [knobs=a=1&b=2])
 lun=6
 for line in "${ODX_LINES[@]}"; do
@@ -98,6 +102,7 @@ for line in "${ODX_LINES[@]}"; do
   lun=$((lun+1))
 done
 
+log "odx LUNs ready"
 # TPG 2: a LUN the first nexus cannot reach (the cross-nexus copy case).
 lio_loop_tpg $T2 $I2 || fail "tpg2"
 lio_loop_lun $T2 0 $CFG/core/fileio_0/xnex0
