@@ -532,7 +532,7 @@ wut $B 406 0 0 "$W/dtok.bin" 0:8
 [ "$(sense)" = 5/23/09 ] && ok "ddptctl --wut=0,0 --del_tkn deletes the token (a later WUT gets 23/09)" || nok "ddptctl del_tkn: $(sense) $out"
 out=$(timeout 120 ddpt if=$A of=$B bs=512 count=8192 seek=100000 --odx 2>&1); rc=$?; echo "$out" >>"$LOG"
 note "ddpt --odx count=8192 seek=100000: rc=$rc: $(grep -m1 -iE 'not equal|error|fail' <<<"$out")"
-out=$(timeout 20 ddpt -vvv if=$A skip=0 of=$B seek=0 bs=512 --odx 2>&1 | tail -n 200); rc=$?; echo "$out" >>"$LOG"
+out=$(set -o pipefail; timeout 20 ddpt -vvv if=$A skip=0 of=$B seek=0 bs=512 --odx 2>&1 | tail -n 200); rc=$?; echo "$out" >>"$LOG"
 note "ddpt --odx (whole LUN): rc=$rc: $(tail -n2 <<<"$out" | tr '\n' ' ')"
 alive && ok "tcmu-runner still alive after the ddpt/ddptctl runs" || nok "tcmu-runner died"
 
