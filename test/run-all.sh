@@ -30,6 +30,20 @@ else
     echo "lab: the integration suite reported no counts"
     [ $LAB_RC = 0 ] && LAB_RC=1
   fi
+  # The ODX handler's conformance suite (sg3_utils, ddpt, cmp against the backing files)
+  # gets a VM of its own: it creates and removes LUNs of its own with other knobs.
+  bash test/lab/run.sh 'bash test/targets/odx/conformance.sh' | tee "$COUNTS/conformance.log"
+  CONF_RC=${PIPESTATUS[0]}
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$COUNTS/conformance.log" | tail -n1)
+  rm -f "$COUNTS/conformance.log"
+  if [ -n "$line" ]; then
+    set -- $line
+    echo "{\"suite\":\"odx-conformance\",\"passed\":$1,\"failed\":$3,\"skipped\":0}" > "$COUNTS/conformance.json"
+  else
+    echo "odx conformance: no counts reported"
+    [ $CONF_RC = 0 ] && CONF_RC=1
+  fi
+  [ $CONF_RC = 0 ] || LAB_RC=$CONF_RC
 fi
 
 node -e '

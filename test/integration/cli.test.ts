@@ -28,7 +28,7 @@ describe('odxcp CLI in the lab', () => {
     assert.equal(j.sg, l.sg);
     assert.equal(j.blockSize, 512);
     assert.equal(j.bytes, l.bytes);
-    assert.equal(j.serial, 'odxlabfio0');
+    assert.equal(j.serial, l.serial);
     assert.equal(j.xcopyLid1.supported, true);
     assert.equal(j.xcopyLid1.limits.maximumSegmentDescriptorCount, 1);
     assert.equal(j.xcopyLid1.limits.snlid, true);

@@ -19,8 +19,8 @@ async function open(p: string, exclusive = false): Promise<ScsiDevice> {
 }
 after(() => opened.forEach((d) => d.close()));
 
-/** The serial boot.sh gives each LUN (LIO and tcmu-runner derive the NAA-6 from it). */
-const serialOf = (l: LabLun) => `odxlab${l.name}`;
+/** The serial boot.sh gave the LUN (LIO and tcmu-runner derive the NAA-6 from it). */
+const serialOf = (l: LabLun) => l.serial;
 
 describe('lab topology', () => {
   it('has every LUN kind the issue names, each with existing device nodes', () => {

@@ -16,6 +16,8 @@ export interface LabLun {
   bytes: number;
   tpg: string | null;
   address: string;
+  /** VPD 0x80 unit serial the lab gave the LUN (null for scsi_debug). */
+  serial: string | null;
   options: Record<string, string | number>;
 }
 

@@ -41,6 +41,13 @@ pwd > "$OUT/cwd"
 echo "$MB" > "$OUT/lun-mb"
 : > "$OUT/guest.log"
 
+# A snapshot of the handlers for this run: `node-gyp rebuild` (npm install) empties build/,
+# and must not take the ODX handler away from a VM that is about to start.
+if [ -e "$LAB_REPO/build/targets/handler_odx.so" ]; then
+  mkdir -p "$OUT/targets"
+  cp -a "$LAB_REPO/build/targets/." "$OUT/targets/"
+fi
+
 KROOT="$ODXCP_LAB_DIR/kroot"
 KERNEL=$(ls "$KROOT"/boot/vmlinuz-* | head -n1)
 exec 9>"$LAB_LOCK"

@@ -20,7 +20,7 @@ lab_mount_configfs
 # Backing files live in guest RAM.
 TOTAL=$(( 4*MB + 6*SMALL + 64 ))
 ODX_LINES=()
-if [ -e "$REPO/build/targets/handler_odx.so" ] && [ -f "$REPO/test/targets/odx/lab-luns.txt" ]; then
+if [ -e "$OUT/targets/handler_odx.so" ] && [ -f "$REPO/test/targets/odx/lab-luns.txt" ]; then
   while read -r line; do
     case "$line" in ''|'#'*) continue ;; esac
     ODX_LINES+=("$line"); TOTAL=$(( TOTAL + MB ))
@@ -31,6 +31,13 @@ mkdir -p /lab && mount -t tmpfs -o size=$((TOTAL))m tmpfs /lab || fail "tmpfs"
 # --- topology JSON, built as the LUNs come up
 TOPO="$OUT/topology.json"
 ENTRIES=()
+# Unit serials: LIO and tcmu-runner build the NAA-6 designator from the serial's HEX DIGITS
+# only, so "odxlab" + name alone can collide (odx0 / odxslow). A per-LUN hex suffix keeps
+# every designator distinct.
+declare -A SERIAL
+NSERIAL=0
+set_serial() { NSERIAL=$((NSERIAL+1)); SERIAL[$1]=$(printf 'odxlab%s-%02x' "$1" $NSERIAL); }
+for n in fio0 fio1 fio2 fio4k iblk0 tcmu0 xnex0; do set_serial $n; done
 # topo_add NAME KIND ADDR FILE BLOCKSIZE BYTES TPG [OPTIONS_JSON]
 topo_add() {
   local sg sd
@@ -38,7 +45,8 @@ topo_add() {
   sd=$(node_of "$3" block) || fail "no sd node for $1 ($3)"
   local file=null; [ -n "$4" ] && file="\"$4\""
   local tpg=null; [ -n "$7" ] && tpg="\"$7\""
-  ENTRIES+=("{\"name\":\"$1\",\"kind\":\"$2\",\"sg\":\"$sg\",\"sd\":\"$sd\",\"file\":$file,\"blockSize\":$5,\"bytes\":$6,\"tpg\":$tpg,\"address\":\"$3\",\"options\":${8:-{\}}}")
+  local ser=null; [ -n "${SERIAL[$1]:-}" ] && ser="\"${SERIAL[$1]}\""
+  ENTRIES+=("{\"name\":\"$1\",\"kind\":\"$2\",\"sg\":\"$sg\",\"sd\":\"$sd\",\"file\":$file,\"blockSize\":$5,\"bytes\":$6,\"tpg\":$tpg,\"address\":\"$3\",\"serial\":$ser,\"options\":${8:-{\}}}")
   log "LUN $1 ($2) $3 $sg $sd"
 }
 
@@ -52,22 +60,23 @@ head -c $BYTES /dev/urandom > /lab/fio0.img
 log "random fill of fio0 done"
 truncate -s $BYTES /lab/fio1.img /lab/fio2.img
 truncate -s $SBYTES /lab/fio4k.img /lab/iblk0.img /lab/tcmu0.img /lab/xnex0.img
-lio_fileio fio0 /lab/fio0.img $BYTES odxlabfio0 || fail "fio0"
-lio_fileio fio1 /lab/fio1.img $BYTES odxlabfio1 || fail "fio1"
-lio_fileio fio2 /lab/fio2.img $BYTES odxlabfio2 || fail "fio2"
-lio_fileio fio4k /lab/fio4k.img $SBYTES odxlabfio4k 4096 || fail "fio4k"
+lio_fileio fio0 /lab/fio0.img $BYTES "${SERIAL[fio0]}" || fail "fio0"
+lio_fileio fio1 /lab/fio1.img $BYTES "${SERIAL[fio1]}" || fail "fio1"
+lio_fileio fio2 /lab/fio2.img $BYTES "${SERIAL[fio2]}" || fail "fio2"
+lio_fileio fio4k /lab/fio4k.img $SBYTES "${SERIAL[fio4k]}" 4096 || fail "fio4k"
 LOOPDEV=$(losetup -f --show /lab/iblk0.img) || fail "losetup"
-lio_iblock iblk0 "$LOOPDEV" odxlabiblk0 || fail "iblk0"
-lio_fileio xnex0 /lab/xnex0.img $SBYTES odxlabxnex0 || fail "xnex0"
+lio_iblock iblk0 "$LOOPDEV" "${SERIAL[iblk0]}" || fail "iblk0"
+lio_fileio xnex0 /lab/xnex0.img $SBYTES "${SERIAL[xnex0]}" || fail "xnex0"
 
 HANDLERS=
-[ -e "$REPO/build/targets/handler_qcow.so" ] && HANDLERS="--handler-path $REPO/build/targets"
+TARGETS=$OUT/targets            # the runner's snapshot of build/targets
+[ -e "$TARGETS/handler_qcow.so" ] && HANDLERS="--handler-path $TARGETS"
 mkdir -p "$OUT/tcmu"
 tcmu-runner --tcmu-log-dir "$OUT/tcmu" $HANDLERS > "$OUT/tcmu/stdout.log" 2>&1 &
 TPID=$!
 for i in $(seq 1 50); do [ -d $CFG/core ] && grep -q . "$OUT/tcmu/tcmu-runner.log" 2>/dev/null && break; sleep 0.1; done
 sleep 0.5
-lio_user tcmu0 "qcow//lab/tcmu0.img" $SBYTES odxlabtcmu0 || fail "tcmu0"
+lio_user tcmu0 "qcow//lab/tcmu0.img" $SBYTES "${SERIAL[tcmu0]}" || fail "tcmu0"
 
 log "backstores ready"
 lio_loop_tpg $T1 $I1 || fail "tpg1"
@@ -95,7 +104,8 @@ for line in "${ODX_LINES[@]}"; do
   done
   b=$((smb*1024*1024)); truncate -s $b /lab/$name.img
   cfg="odx//lab/$name.img?block_size=$bs"; [ -n "$knobs" ] && cfg="$cfg&$knobs"
-  lio_user "$name" "$cfg" $b "odxlab$name" || fail "odx LUN $name ($cfg)"
+  set_serial "$name"
+  lio_user "$name" "$cfg" $b "${SERIAL[$name]}" $bs || fail "odx LUN $name ($cfg)"
   lio_loop_lun $T1 $lun $CFG/core/user_0/$name || fail "odx LUN $name link"
   opts=$(printf '%s' "block_size=$bs${knobs:+&$knobs}" | awk -F'&' '{o="{";for(i=1;i<=NF;i++){split($i,kv,"=");v=kv[2];if(v!~/^[0-9]+$/)v="\""v"\"";o=o (i>1?",":"") "\""kv[1]"\":" v};print o "}"}')
   topo_add "$name" odx "$(loop_addr $T1 $lun)" "/lab/$name.img" $bs $b tpg1 "$opts"

@@ -50,12 +50,13 @@ lio_iblock() {
   echo 1 > "$d/enable" || return 1
 }
 
-# lio_user NAME CONFIG BYTES SERIAL   (TCMU backstore; CONFIG is "subtype/handler config")
+# lio_user NAME CONFIG BYTES SERIAL [BLOCK_SIZE]  (TCMU backstore; CONFIG is "subtype/handler config")
 lio_user() {
   local d=$CFG/core/user_0/$1
   mkdir -p "$d" || return 1
   echo -n "dev_config=$2" > "$d/control" || return 1
   echo -n "dev_size=$3" > "$d/control" || return 1
+  [ -z "${5:-}" ] || echo -n "hw_block_size=$5" > "$d/control" || return 1
   echo "$4" > "$d/wwn/vpd_unit_serial" || return 1
   echo 1 > "$d/enable" || return 1
 }
