@@ -56,8 +56,10 @@ if ! flock -n 9; then
   flock 9
 fi
 # Stream the guest's output while it runs.
-tail -n +1 -F "$OUT/guest.log" 2>/dev/null &
+# (fd 9 closed for it: an orphaned tail must never hold the VM lock)
+tail -n +1 -F "$OUT/guest.log" 2>/dev/null 9>&- &
 TAILPID=$!
+trap 'kill $TAILPID 2>/dev/null' EXIT
 START=$(date +%s.%N)
 set +e
 # TCG only: /dev/kvm on these machines is a PVM flavour that aborts or hangs under -accel kvm.
