@@ -202,9 +202,20 @@ describe('odxcp zero: each method on a LUN that supports it', () => {
   });
 
   it('refuses a LUN another program holds exclusively (as a mount would)', async () => {
-    const holder = await ScsiDevice.open(lun('fio2').sg, { exclusive: true });
+    // Hold the first of these this process can hold (another spec may still hold one: root
+    // after() hooks run at the very end of the mocha run).
+    let holder: ScsiDevice | undefined;
+    let held: LabLun | undefined;
+    for (const name of ['fio2', 'iblk0', 'tcmu0', 'xnex0']) {
+      holder = await ScsiDevice.open(lun(name).sg, { exclusive: true }).catch(() => undefined);
+      if (holder) {
+        held = lun(name);
+        break;
+      }
+    }
+    assert.ok(holder && held, 'a LUN to hold');
     try {
-      const r = odxcp('zero', lun('fio2').sg, '--length', '4k');
+      const r = odxcp('zero', held.sg, '--length', '4k');
       assert.equal(r.status, 15);
       oneLine(r, /in use|busy|refusing/i);
     } finally {
