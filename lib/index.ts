@@ -25,6 +25,9 @@ export {
   type OpenOptions,
 } from './device/device';
 export { probeCapabilities, type Capabilities, type Lid1Limits, type TokenCopyLimits } from './device/capabilities';
+export * as engine from './engine';
+export { copy, planCopy, CopyError, type CopyOptions, type CopyResult, type CopyPlan, type CopyProgress } from './engine';
+export * as tokens from './tokens';
 export { inspectNode, queueLimits, scsiNodesOf, usersOf, type NodeInfo, type QueueLimits, type ScsiNodes } from './device/sysfs';
 export {
   loadNative,

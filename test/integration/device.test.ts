@@ -97,8 +97,9 @@ describe('device layer on real LUNs', function () {
     assert.ok(d.exclusive);
     await assert.rejects(ScsiDevice.open(l.sd, { exclusive: true }), (e: unknown) => e instanceof DeviceError && /in use|busy/i.test((e as Error).message));
     d.close();
-    const again = await open(l.sd, true);
+    const again = await ScsiDevice.open(l.sd, { exclusive: true });
     assert.ok(again.exclusive);
+    again.close(); // later specs use fio2 as a destination
   });
 
   it('runs many commands concurrently on one device, on the addon\'s own threads', async () => {
