@@ -59,7 +59,7 @@ fi
 # (fd 9 closed for it: an orphaned tail must never hold the VM lock)
 tail -n +1 -F "$OUT/guest.log" 2>/dev/null 9>&- &
 TAILPID=$!
-trap 'kill $TAILPID 2>/dev/null' EXIT
+trap 'kill $TAILPID 2>/dev/null || true' EXIT
 START=$(date +%s.%N)
 set +e
 # TCG only: /dev/kvm on these machines is a PVM flavour that aborts or hangs under -accel kvm.
