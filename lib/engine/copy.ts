@@ -191,7 +191,6 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         if (!(e instanceof MethodError)) throw e;
         pos += e.progress;
         if (m === host) throw e.cause; // the buffered path failed too: stop with the account
-        if (e.progress > 0n) retries = 0; // the bound is on attempts that make no progress
         let decision = classify(e.cause, previous);
         previous = e.cause;
         if (decision === 'retry' && retries < MAX_RETRIES_PER_CHUNK) {

@@ -147,15 +147,6 @@ describe('engine: chunk loop', () => {
     assert.equal(r.byMethod.host, 8n * MiB);
   });
 
-  it('keeps re-populating while each attempt makes progress (expired tokens), bounded only when none does', async () => {
-    const offload = new Scripted('odx', (r) => (r.length > MiB ? { after: MiB, error: scsiErr(5, 0x23, 0x07) } : undefined));
-    const host = new Scripted('host');
-    const r = await runPlanned(pair, details(8n * MiB, 8n * MiB), {} as never, { methods: { offload, host } });
-    assert.equal(r.byMethod.odx, 8n * MiB);
-    assert.equal(host.calls.length, 0);
-    assert.equal(offload.calls.length, 8);
-  });
-
   it('with fallback off, stops with the exact account and the target\'s error', async () => {
     const offload = new Scripted('odx', (r) => (r.offset === 8n * MiB ? { after: 512n, error: scsiErr(5, 0x20, 0) } : undefined));
     const host = new Scripted('host');
