@@ -30,7 +30,9 @@ done
 ID="b$(date +%s)-$$"
 CPU=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)
 MEMG=$(awk '/^MemTotal/{printf "%d", $2/1048576 + 0.5}' /proc/meminfo)
-HOSTINFO="$(nproc)|$CPU|$(cut -d' ' -f1-3 /proc/loadavg)|$MEMG"
+# Start-up on the host itself (median of 5), to set the guest's figures against.
+med5() { for _ in 1 2 3 4 5; do s=$(date +%s%N); "$@" >/dev/null 2>&1; echo $(( ($(date +%s%N) - s) / 1000000 )); done | sort -n | sed -n 3p; }
+HOSTINFO="$(nproc)|$CPU|$(cut -d' ' -f1-3 /proc/loadavg)|$MEMG|$(med5 node -e 0)|$(med5 node bin/odxcp --version)"
 CMD="node dist/bench/run.js --id $ID --host-info $(printf '%q' "$HOSTINFO")$(printf ' %q' "$@")"
 
 # While the guest runs, note other lab VMs and the host's load: they go into the results.
@@ -58,6 +60,13 @@ if [ -z "$RUN" ] || [ ! -s "$RUN/bench/latest.json" ]; then
 fi
 mkdir -p bench/results
 node dist/bench/report.js "$RUN/bench/latest.json" --during "$DURING" --md "$RUN/bench/latest.md"
+if node -e 'process.exit(require(process.argv[1]).partial ? 0 : 1)' "$PWD/$RUN/bench/latest.json"; then
+  # Stopped part-way (lab exit $RC): keep what it measured, but not as the latest full run.
+  cp "$RUN/bench/latest.json" bench/results/partial.json
+  cp "$RUN/bench/latest.md" bench/results/partial.md
+  echo "bench: the run stopped part-way (lab exit $RC); what it measured: bench/results/partial.md" >&2
+  exit $(( RC == 0 ? 1 : RC ))
+fi
 if [ $QUICK = 1 ]; then
   cp "$RUN/bench/latest.json" bench/results/quick.json
   cp "$RUN/bench/latest.md" bench/results/quick.md

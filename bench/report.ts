@@ -44,12 +44,16 @@ export function renderMarkdown(r: BenchResults): string {
   const L: string[] = [];
   const h = r.machine.host;
   const g = r.machine.guest;
-  L.push(`Run of ${r.date.slice(0, 10)} (${r.date.slice(11, 16)} UTC)${r.quick ? ', **quick run (small sizes, not for comparison)**' : ''}, ${r.elapsedS} s in the lab.`);
+  L.push(
+    `Run of ${r.date.slice(0, 10)} (${r.date.slice(11, 16)} UTC)${r.quick ? ', **quick run (small sizes, not for comparison)**' : ''}` +
+      `${r.partial ? ', **incomplete: the run stopped before the end**' : ''}, ${r.elapsedS} s in the lab.`,
+  );
   L.push('');
   const during = h.during ? `; while it ran: at most ${h.during.maxOtherVms} other lab VM(s), 1-minute load at most ${h.during.maxLoad} (the guest's own 2 vCPUs count ~2)` : '';
   L.push(
     `Machine: host ${h.nproc ?? '?'} × ${h.cpu ?? '?'}${h.memGiB ? `, ${h.memGiB} GiB` : ''}, load average before the run ${h.loadavg ?? '?'}${during}; ` +
-      `guest Linux ${g.kernel}, ${g.nproc} vCPUs (${g.cpu}), ${g.memMiB} MiB, ${r.machine.accel}; node ${r.machine.node}; LUNs of ${r.machine.lunMiB} MiB in guest RAM (tmpfs). ` +
+      `guest Linux ${g.kernel}, ${g.nproc} vCPUs (${g.cpu}), ${g.memMiB} MiB, ${r.machine.accel}` +
+      `${g.clocksource ? `, clocksource ${g.clocksource} (one clock read from node: ${g.clockReadUs?.toFixed(1)} µs)` : ''}; node ${r.machine.node}; LUNs of ${r.machine.lunMiB} MiB in guest RAM (tmpfs). ` +
       `Tools: ${r.tools.sg_xcopy}; ${r.tools.ddpt}; ${r.tools.sg_dd}; ${r.tools.sg_read}; ${r.tools.dd}.`,
   );
   L.push('');
@@ -87,6 +91,18 @@ export function renderMarkdown(r: BenchResults): string {
     L.push('');
   }
 
+  if (r.startup?.length) {
+    const hs = r.machine.host.startupMs;
+    L.push(
+      `Start-up in the guest, before anything is copied (3 runs each)${hs ? `; on the host itself (no emulation, local disk) \`node -e 0\` takes ${(hs.node / 1000).toFixed(2)} s and \`odxcp --version\` ${(hs.odxcpVersion / 1000).toFixed(2)} s` : ''}:`,
+    );
+    L.push('');
+    L.push('| process | wall s | CPU s |');
+    L.push('|---|---|---|');
+    for (const x of r.startup) L.push(`| ${x.label} | ${secs(x.wall)} | ${secs(x.cpu)} |`);
+    L.push('');
+  }
+
   const variants = r.cases.filter((c) => c.group === 'variant');
   if (variants.length) {
     L.push(`Engine variants (bench/variant.ts: the library with knobs the CLI does not expose), ${variants[0]!.size / MiB} MiB:`);
@@ -119,10 +135,10 @@ export function renderMarkdown(r: BenchResults): string {
   }
 
   const cal = r.calibration;
-  L.push(
+  if (cal.size > 0) L.push(
     `sg_xcopy blocks per command (${cal.size / MiB} MiB, best of ${r.quick ? 1 : 2}): ` +
       cal.sgXcopyBpt.map((b) => `bpt=${b.bpt} ${b.ok ? `${(b.wallMs / 1000).toFixed(2)} s` : 'failed'}`).join(', ') +
-      `; best: ${cal.bestBpt}. sg_xcopy's "default" sends the largest segment the copy manager allows when bpt= is not given, hence its speed.`,
+      `; best: ${cal.bestBpt}. Without bpt= sg_xcopy sends min(the copy manager's maximum segment length, 65535 blocks) per command.`,
   );
   L.push('');
   if (r.refusals.length) {

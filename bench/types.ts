@@ -75,16 +75,20 @@ export interface BenchResults {
   schema: 1;
   date: string;
   quick: boolean;
+  /** True while the run is still going (or was stopped): some sections are missing. */
+  partial?: boolean;
   machine: {
     host: {
       nproc?: number;
       cpu?: string;
       loadavg?: string;
       memGiB?: number;
+      /** Median wall times on the host itself (no emulation, local disk): node -e 0, odxcp --version. */
+      startupMs?: { node: number; odxcpVersion: number };
       /** Sampled by bench.sh on the host every 10 s while the guest ran. */
       during?: { maxOtherVms: number; maxLoad: number; samples: number };
     };
-    guest: { kernel: string; nproc: number; cpu: string; memMiB: number; loadavgAtStart: string };
+    guest: { kernel: string; nproc: number; cpu: string; memMiB: number; loadavgAtStart: string; clocksource?: string; clockReadUs?: number };
     accel: string;
     node: string;
     lunMiB: number;
@@ -96,6 +100,8 @@ export interface BenchResults {
   perCommand: PerCommandResult[];
   calibration: { sgXcopyBpt: Array<{ bpt: number; wallMs: number; ok: boolean }>; bestBpt: number; size: number };
   refusals: Array<{ tool: string; luns: string; outcome: string }>;
+  /** Process start-up in the guest, before any copy (3 runs each). */
+  startup?: Array<{ label: string; wall: Spread; cpu: Spread }>;
   goals: Goal[];
   profile?: Record<string, unknown>;
   elapsedS: number;
