@@ -77,12 +77,14 @@ size_t iov_len(const struct iovec *iov, size_t cnt)
 	return n;
 }
 
-size_t iov_copy_out(const struct iovec *iov, size_t cnt, size_t off, const void *src, size_t len)
+/* the walk of both copies: len bytes from the iovec's byte off on, into dst or (dst NULL) from src */
+static size_t iov_copy(const struct iovec *iov, size_t cnt, size_t off, uint8_t *dst,
+		       const uint8_t *src, size_t len)
 {
-	const uint8_t *p = src;
 	size_t done = 0;
 
 	for (; cnt && len; iov++, cnt--) {
+		uint8_t *p;
 		size_t n;
 
 		if (off >= iov->iov_len) {
@@ -92,7 +94,11 @@ size_t iov_copy_out(const struct iovec *iov, size_t cnt, size_t off, const void 
 		n = iov->iov_len - off;
 		if (n > len)
 			n = len;
-		memcpy((uint8_t *)iov->iov_base + off, p + done, n);
+		p = (uint8_t *)iov->iov_base + off;
+		if (dst)
+			memcpy(dst + done, p, n);
+		else
+			memcpy(p, src + done, n);
 		done += n;
 		len -= n;
 		off = 0;
@@ -100,27 +106,14 @@ size_t iov_copy_out(const struct iovec *iov, size_t cnt, size_t off, const void 
 	return done;
 }
 
+size_t iov_copy_out(const struct iovec *iov, size_t cnt, size_t off, const void *src, size_t len)
+{
+	return iov_copy(iov, cnt, off, NULL, src, len);
+}
+
 size_t iov_copy_in(void *dst, size_t len, const struct iovec *iov, size_t cnt, size_t off)
 {
-	uint8_t *p = dst;
-	size_t done = 0;
-
-	for (; cnt && len; iov++, cnt--) {
-		size_t n;
-
-		if (off >= iov->iov_len) {
-			off -= iov->iov_len;
-			continue;
-		}
-		n = iov->iov_len - off;
-		if (n > len)
-			n = len;
-		memcpy(p + done, (const uint8_t *)iov->iov_base + off, n);
-		done += n;
-		len -= n;
-		off = 0;
-	}
-	return done;
+	return iov_copy(iov, cnt, off, dst, NULL, len);
 }
 
 void iov_zero(const struct iovec *iov, size_t cnt)
