@@ -473,8 +473,12 @@ static void latency(const struct odx_knobs *k, uint64_t bytes, uint64_t *carry)
 		odx_sleep_ms(x >> 20);
 }
 
-/* parameter data of the CDB's length, as far as the initiator sent it */
-static uint8_t *param_in(const struct iovec *iov, size_t cnt, uint32_t want, uint32_t *got)
+/*
+ * Parameter data of the CDB's length, as far as the initiator sent it: the
+ * buffer with at least min bytes received, or NULL with s set.
+ */
+static uint8_t *param_in(const struct iovec *iov, size_t cnt, uint32_t want, uint32_t min,
+			 uint32_t *got, struct odx_sense *s)
 {
 	size_t have = iov_len(iov, cnt);
 	uint8_t *buf;
@@ -482,9 +486,16 @@ static uint8_t *param_in(const struct iovec *iov, size_t cnt, uint32_t want, uin
 	if (have > want)
 		have = want;
 	buf = calloc(1, want ? want : 1);
-	if (!buf)
+	if (!buf) {
+		sense_set(s, SK_HARDWARE_ERROR, 0x44, 0x00);
 		return NULL;
+	}
 	*got = (uint32_t)iov_copy_in(buf, have, iov, cnt, 0);
+	if (*got < min) {
+		sense_param_len(s);
+		free(buf);
+		return NULL;
+	}
 	return buf;
 }
 
@@ -555,6 +566,49 @@ static int range_list_hdr(struct odx_dev *d, const uint8_t *buf, uint32_t got, u
 	}
 	*nr = rdl / 16;
 	return 0;
+}
+
+/*
+ * The parameter list of POPULATE TOKEN (min 16, hdr 16) and WRITE USING TOKEN
+ * (min 552, hdr 536), checked up to the range descriptors: the buffer, or NULL
+ * with s set.
+ */
+static uint8_t *range_list_in(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov,
+			      size_t cnt, uint32_t min, uint32_t hdr, uint32_t *nr, bool *immed,
+			      struct odx_sense *s)
+{
+	uint32_t len = get_be32(&cdb[10]), got;
+	uint8_t *buf;
+
+	/* the cap is generous so that too many ranges get 26/08, not this */
+	if (len < min || len > hdr + 16 * 1024) {
+		sense_invalid_cdb(s, 10);
+		return NULL;
+	}
+	buf = param_in(iov, cnt, len, min, &got, s);
+	if (!buf)
+		return NULL;
+	if (range_list_hdr(d, buf, got, hdr, nr, s))
+		goto fail;
+	*immed = buf[2] & 0x01;
+	if (*immed && d->k.immed == IMMED_REJECT) {
+		sense_set(s, SK_ILLEGAL_REQUEST, 0x26, 0x00);
+		sense_set_field(s, false, 2, 0);
+		goto fail;
+	}
+	return buf;
+fail:
+	free(buf);
+	return NULL;
+}
+
+/* the list of a POPULATE TOKEN (sa 0x10) or WRITE USING TOKEN (0x11); odx_lock held */
+static struct odx_list *token_list_begin(struct odx_dev *d, uint32_t id, uint8_t sa, bool immed,
+					 struct odx_sense *s)
+{
+	tpc_init_once();
+	tokens_sweep();
+	return list_begin(d, id, sa, immed && d->k.immed == IMMED_HONOUR, s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -679,7 +733,12 @@ static void *pt_worker(void *arg)
 	return NULL;
 }
 
-static bool start_worker(struct odx_dev *d, void *(*fn)(void *), void *arg)
+/*
+ * Run the IMMED job of list l on a detached thread; odx_lock held. false: no
+ * thread, so l is no longer IMMED and the caller does the job itself. On true
+ * the job belongs to the thread: neither it nor l may be touched.
+ */
+static bool start_worker(struct odx_dev *d, struct odx_list *l, void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t a;
 	pthread_t th;
@@ -689,8 +748,10 @@ static bool start_worker(struct odx_dev *d, void *(*fn)(void *), void *arg)
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	d->workers++;
 	ok = pthread_create(&th, &a, fn, arg) == 0;
-	if (!ok)
+	if (!ok) {
 		d->workers--;
+		l->immed = false;
+	}
 	pthread_attr_destroy(&a);
 	return ok;
 }
@@ -698,7 +759,7 @@ static bool start_worker(struct odx_dev *d, void *(*fn)(void *), void *arg)
 static int populate_token(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
 			  struct odx_sense *s)
 {
-	uint32_t id = get_be32(&cdb[6]), len = get_be32(&cdb[10]), got, nr, tmo, rod;
+	uint32_t id = get_be32(&cdb[6]), nr, tmo, rod;
 	struct odx_knobs *k = &d->k;
 	struct pt_job *j = NULL;
 	struct odx_range *r = NULL;
@@ -707,28 +768,9 @@ static int populate_token(struct odx_dev *d, const uint8_t *cdb, const struct io
 	bool immed, pit;
 	int rc = -1;
 
-	/* the cap is generous so that too many ranges get 26/08, not this */
-	if (len < 16 || len > 16 + 16 * 1024) {
-		sense_invalid_cdb(s, 10);
+	buf = range_list_in(d, cdb, iov, cnt, 16, 16, &nr, &immed, s);
+	if (!buf)
 		return -1;
-	}
-	buf = param_in(iov, cnt, len, &got);
-	if (!buf) {
-		sense_set(s, SK_HARDWARE_ERROR, 0x44, 0x00);
-		return -1;
-	}
-	if (got < 16) {
-		sense_param_len(s);
-		goto out;
-	}
-	if (range_list_hdr(d, buf, got, 16, &nr, s))
-		goto out;
-	immed = buf[2] & 0x01;
-	if (immed && k->immed == IMMED_REJECT) {
-		sense_set(s, SK_ILLEGAL_REQUEST, 0x26, 0x00);
-		sense_set_field(s, false, 2, 0);
-		goto out;
-	}
 	tmo = get_be32(&buf[4]);
 	if (tmo > k->inactivity_max) {
 		sense_invalid_param(s, 4);
@@ -776,9 +818,7 @@ static int populate_token(struct odx_dev *d, const uint8_t *cdb, const struct io
 	r = NULL;
 
 	pthread_mutex_lock(&odx_lock);
-	tpc_init_once();
-	tokens_sweep();
-	j->l = list_begin(d, id, 0x10, immed && k->immed == IMMED_HONOUR, s);
+	j->l = token_list_begin(d, id, 0x10, immed, s);
 	if (!j->l) {
 		pthread_mutex_unlock(&odx_lock);
 		goto out;
@@ -787,15 +827,12 @@ static int populate_token(struct odx_dev *d, const uint8_t *cdb, const struct io
 	j->trunc = k->trunc_every && d->n_pt % k->trunc_every == 0;
 	j->fail = fault_hits(&k->fail_pt, d->n_pt);
 	j->f = k->fail_pt;
-	if (j->l->immed && k->latency_ms) {
-		/* the token appears after the delay; RRTI reports 0x12 meanwhile */
-		if (start_worker(d, pt_worker, j)) {
-			pthread_mutex_unlock(&odx_lock);
-			j = NULL;
-			rc = 0;
-			goto out;
-		}
-		j->l->immed = false;	/* no thread: do it here */
+	/* the token appears after the delay; RRTI reports 0x12 meanwhile */
+	if (j->l->immed && k->latency_ms && start_worker(d, j->l, pt_worker, j)) {
+		pthread_mutex_unlock(&odx_lock);
+		j = NULL;
+		rc = 0;
+		goto out;
 	}
 	pthread_mutex_unlock(&odx_lock);
 
@@ -1034,7 +1071,7 @@ static int token_lookup(struct odx_dev *d, const uint8_t *tok, struct odx_token 
 static int write_using_token(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov,
 			     size_t cnt, struct odx_sense *s)
 {
-	uint32_t id = get_be32(&cdb[6]), len = get_be32(&cdb[10]), got, nr;
+	uint32_t id = get_be32(&cdb[6]), nr;
 	struct odx_knobs *k = &d->k;
 	struct wut_job *j = NULL;
 	struct odx_range *r = NULL;
@@ -1044,27 +1081,9 @@ static int write_using_token(struct odx_dev *d, const uint8_t *cdb, const struct
 	bool immed;
 	int rc = -1;
 
-	if (len < 552 || len > 536 + 16 * 1024) {
-		sense_invalid_cdb(s, 10);
+	buf = range_list_in(d, cdb, iov, cnt, 552, 536, &nr, &immed, s);
+	if (!buf)
 		return -1;
-	}
-	buf = param_in(iov, cnt, len, &got);
-	if (!buf) {
-		sense_set(s, SK_HARDWARE_ERROR, 0x44, 0x00);
-		return -1;
-	}
-	if (got < 552) {
-		sense_param_len(s);
-		goto out;
-	}
-	if (range_list_hdr(d, buf, got, 536, &nr, s))
-		goto out;
-	immed = buf[2] & 0x01;
-	if (immed && k->immed == IMMED_REJECT) {
-		sense_set(s, SK_ILLEGAL_REQUEST, 0x26, 0x00);
-		sense_set_field(s, false, 2, 0);
-		goto out;
-	}
 	if (ranges_parse(d, &buf[536], nr, 536, &r, &req, s))
 		goto out;
 	j = calloc(1, sizeof(*j));
@@ -1081,9 +1100,7 @@ static int write_using_token(struct odx_dev *d, const uint8_t *cdb, const struct
 	r = NULL;
 
 	pthread_mutex_lock(&odx_lock);
-	tpc_init_once();
-	tokens_sweep();
-	j->l = list_begin(d, id, 0x11, immed && k->immed == IMMED_HONOUR, s);
+	j->l = token_list_begin(d, id, 0x11, immed, s);
 	if (!j->l) {
 		pthread_mutex_unlock(&odx_lock);
 		goto out;
@@ -1119,14 +1136,11 @@ static int write_using_token(struct odx_dev *d, const uint8_t *cdb, const struct
 	j->todo = cap;
 	j->fail = fault_hits(&k->fail_wut, d->n_wut);
 	j->f = k->fail_wut;
-	if (j->l->immed) {
-		if (start_worker(d, wut_worker, j)) {
-			pthread_mutex_unlock(&odx_lock);
-			j = NULL;
-			rc = 0;
-			goto out;
-		}
-		j->l->immed = false;
+	if (j->l->immed && start_worker(d, j->l, wut_worker, j)) {
+		pthread_mutex_unlock(&odx_lock);
+		j = NULL;
+		rc = 0;
+		goto out;
 	}
 	pthread_mutex_unlock(&odx_lock);
 	rc = wut_run(j, s);
@@ -1279,15 +1293,9 @@ static int extended_copy(struct odx_dev *d, const uint8_t *cdb, const struct iov
 		sense_invalid_cdb(s, 10);
 		return -1;
 	}
-	buf = param_in(iov, cnt, len, &got);
-	if (!buf) {
-		sense_set(s, SK_HARDWARE_ERROR, 0x44, 0x00);
+	buf = param_in(iov, cnt, len, 16, &got, s);
+	if (!buf)
 		return -1;
-	}
-	if (got < 16) {
-		sense_param_len(s);
-		goto out;
-	}
 	id = buf[0];
 	usage = (buf[1] >> 3) & 0x03;
 	cscd_len = get_be16(&buf[2]);
