@@ -196,3 +196,40 @@ export class ByteReader {
     return new ByteReader(this.buf.subarray(0, Math.max(0, end)), this.structure, this.base);
   }
 }
+
+/** A list of length-prefixed descriptors, as `walkDescriptors` reads it. */
+export interface DescriptorList {
+  /** Offset of the first descriptor. */
+  start: number;
+  /** Where the list ends by the structure's own length field; may lie past the reader. */
+  claimedEnd: number;
+  /** Bytes of each descriptor's header; the length field counts the bytes after it. */
+  headerLen: number;
+  /** The length field of the descriptor at `off` (its header is inside the reader). */
+  length(off: number): number;
+  /** Throw: the header at `off` crosses claimedEnd. */
+  headerPastEnd(off: number): never;
+  /** Throw: the descriptor at `off`, `len` bytes after its header, crosses claimedEnd. */
+  bodyPastEnd(off: number, len: number): never;
+}
+
+/**
+ * Visit every whole descriptor of a list in `r` (a reader already limited to the bytes present)
+ * as `visit(off, total)`, header included. A header or descriptor past `claimedEnd` contradicts
+ * the structure and throws; one past only the end of `r` is ordinary truncation: the walk stops
+ * there and returns true.
+ */
+export function walkDescriptors(r: ByteReader, list: DescriptorList, visit: (off: number, total: number) => void): boolean {
+  let off = list.start;
+  while (off < list.claimedEnd) {
+    if (off + list.headerLen > list.claimedEnd) list.headerPastEnd(off);
+    if (off + list.headerLen > r.length) return true;
+    const len = list.length(off);
+    const total = list.headerLen + len;
+    if (off + total > list.claimedEnd) list.bodyPastEnd(off, len);
+    if (off + total > r.length) return true;
+    visit(off, total);
+    off += total;
+  }
+  return false;
+}

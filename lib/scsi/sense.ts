@@ -6,7 +6,7 @@
 // claims more bytes than the sense data itself has is malformed and throws ParseError.
 
 import { ascName, senseKeyName, SENSE_KEY } from './asc';
-import { ByteReader } from './bytes';
+import { ByteReader, walkDescriptors } from './bytes';
 import { ParseError } from './errors';
 
 /** ILLEGAL REQUEST: where in the CDB or parameter list the bad field is (ref 2.4). */
@@ -346,30 +346,26 @@ function decodeDescriptorFormat(whole: ByteReader, rc: number, depth: number): D
   if (additionalLength === undefined) return out;
   out.additionalLength = additionalLength;
 
-  let off = 8;
-  while (off < clamp.claimedEnd) {
-    // A descriptor header or body running past 8 + additional length is self-inconsistent;
-    // running past the buffer (but not the claimed length) is ordinary truncation.
-    if (off + 2 > clamp.claimedEnd) r.fail('sense descriptor header', off, 'descriptor header crosses the end given by ADDITIONAL SENSE LENGTH');
-    if (off + 2 > r.length) {
-      out.truncated = true;
-      break;
-    }
-    const type = r.u8(off, 'descriptor type');
-    const addLen = r.u8(off + 1, 'descriptor additional length');
-    const total = 2 + addLen;
-    if (off + total > clamp.claimedEnd) {
-      r.fail(`sense descriptor 0x${type.toString(16)}`, off, `descriptor of ${total} bytes at offset ${off} runs past the ${clamp.claimedEnd} bytes of sense data`);
-    }
-    if (off + total > r.length) {
-      out.truncated = true;
-      break;
-    }
-    const d = decodeSenseDescriptor(r.sub(off, total, `sense descriptor 0x${type.toString(16)}`), senseKey, depth);
-    out.descriptors.push(d);
-    applyDescriptor(out, d);
-    off += total;
-  }
+  // A descriptor header or body running past 8 + additional length is self-inconsistent;
+  // running past the buffer (but not the claimed length) is ordinary truncation.
+  const typeAt = (off: number): string => `sense descriptor 0x${r.u8(off, 'descriptor type').toString(16)}`;
+  const cut = walkDescriptors(
+    r,
+    {
+      start: 8,
+      claimedEnd: clamp.claimedEnd,
+      headerLen: 2,
+      length: (off) => r.u8(off + 1, 'descriptor additional length'),
+      headerPastEnd: (off) => r.fail('sense descriptor header', off, 'descriptor header crosses the end given by ADDITIONAL SENSE LENGTH'),
+      bodyPastEnd: (off, len) => r.fail(typeAt(off), off, `descriptor of ${2 + len} bytes at offset ${off} runs past the ${clamp.claimedEnd} bytes of sense data`),
+    },
+    (off, total) => {
+      const d = decodeSenseDescriptor(r.sub(off, total, typeAt(off)), senseKey, depth);
+      out.descriptors.push(d);
+      applyDescriptor(out, d);
+    },
+  );
+  if (cut) out.truncated = true;
   return out;
 }
 

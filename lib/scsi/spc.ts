@@ -5,7 +5,7 @@
 // reports `truncated` when the buffer ended first, decodes only whole descriptors, and throws
 // ParseError when the 4-byte header is missing or a descriptor claims more bytes than its page.
 
-import { ByteReader, bufferToHex, hex2 } from './bytes';
+import { ByteReader, bufferToHex, hex2, walkDescriptors } from './bytes';
 import { serviceActionName, opcodeName } from './opcodes';
 import { rodTypeName } from './rod-token';
 
@@ -422,24 +422,19 @@ export interface VpdDeviceIdentification extends VpdHeader {
 export function decodeVpdDeviceIdentification(buf: Buffer): VpdDeviceIdentification {
   const { h, r, claimedEnd } = openVpd(buf, 0x83);
   const descriptors: DesignationDescriptor[] = [];
-  let truncated = h.truncated;
-  let off = 4;
-  while (off < claimedEnd) {
-    if (off + 4 > claimedEnd) r.fail('designation descriptor header', off, `${claimedEnd - off} stray bytes at the end of the page`);
-    if (off + 4 > r.length) {
-      truncated = true;
-      break;
-    }
-    const len = r.u8(off + 3, 'DESIGNATOR LENGTH');
-    if (off + 4 + len > claimedEnd) r.fail('DESIGNATOR LENGTH', off + 3, `designator of ${len} bytes runs past the page (page length ${h.pageLength})`);
-    if (off + 4 + len > r.length) {
-      truncated = true;
-      break;
-    }
-    descriptors.push(decodeDesignationDescriptorAt(r, off));
-    off += 4 + len;
-  }
-  return { ...h, truncated, descriptors };
+  const cut = walkDescriptors(
+    r,
+    {
+      start: 4,
+      claimedEnd,
+      headerLen: 4,
+      length: (off) => r.u8(off + 3, 'DESIGNATOR LENGTH'),
+      headerPastEnd: (off) => r.fail('designation descriptor header', off, `${claimedEnd - off} stray bytes at the end of the page`),
+      bodyPastEnd: (off, len) => r.fail('DESIGNATOR LENGTH', off + 3, `designator of ${len} bytes runs past the page (page length ${h.pageLength})`),
+    },
+    (off) => descriptors.push(decodeDesignationDescriptorAt(r, off)),
+  );
+  return { ...h, truncated: h.truncated || cut, descriptors };
 }
 
 /**
@@ -762,26 +757,23 @@ export function thirdPartyCopyDescriptorName(type: number): string {
 export function decodeVpdThirdPartyCopy(buf: Buffer): VpdThirdPartyCopy {
   const { h, r, claimedEnd } = openVpd(buf, 0x8f);
   const descriptors: ThirdPartyCopyDescriptor[] = [];
-  let truncated = h.truncated;
-  let off = 4;
-  while (off < claimedEnd) {
-    if (off + 4 > claimedEnd) r.fail('third-party copy descriptor header', off, `${claimedEnd - off} stray bytes at the end of the page`);
-    if (off + 4 > r.length) {
-      truncated = true;
-      break;
-    }
-    const len = r.u16(off + 2, 'DESCRIPTOR LENGTH');
-    // The length counts any padding to a multiple of 4 (FreeBSD pads inside the length).
-    if (off + 4 + len > claimedEnd) r.fail('DESCRIPTOR LENGTH', off + 2, `descriptor of ${4 + len} bytes runs past the page (page length ${h.pageLength})`);
-    if (off + 4 + len > r.length) {
-      truncated = true;
-      break;
-    }
-    const type = r.u16(off, 'DESCRIPTOR TYPE');
-    descriptors.push(decodeTpcDescriptor(r.sub(off, 4 + len, `VPD 0x8F descriptor 0x${type.toString(16).padStart(4, '0')}`)));
-    off += 4 + len;
-  }
-  return { ...h, truncated, descriptors };
+  const cut = walkDescriptors(
+    r,
+    {
+      start: 4,
+      claimedEnd,
+      headerLen: 4,
+      // The length counts any padding to a multiple of 4 (FreeBSD pads inside the length).
+      length: (off) => r.u16(off + 2, 'DESCRIPTOR LENGTH'),
+      headerPastEnd: (off) => r.fail('third-party copy descriptor header', off, `${claimedEnd - off} stray bytes at the end of the page`),
+      bodyPastEnd: (off, len) => r.fail('DESCRIPTOR LENGTH', off + 2, `descriptor of ${4 + len} bytes runs past the page (page length ${h.pageLength})`),
+    },
+    (off, total) => {
+      const type = r.u16(off, 'DESCRIPTOR TYPE');
+      descriptors.push(decodeTpcDescriptor(r.sub(off, total, `VPD 0x8F descriptor 0x${type.toString(16).padStart(4, '0')}`)));
+    },
+  );
+  return { ...h, truncated: h.truncated || cut, descriptors };
 }
 
 function decodeTpcDescriptor(d: ByteReader): ThirdPartyCopyDescriptor {
@@ -809,16 +801,23 @@ function decodeTpcDescriptor(d: ByteReader): ThirdPartyCopyDescriptor {
       const listLen = d.u8(4, 'COMMANDS SUPPORTED LIST LENGTH');
       if (5 + listLen > d.length) d.fail('COMMANDS SUPPORTED LIST LENGTH', 4, `list of ${listLen} bytes runs past the descriptor`);
       const commands: TpcSupportedCommand[] = [];
-      let p = 5;
-      while (p < 5 + listLen) {
-        if (p + 2 > 5 + listLen) d.fail('supported command', p, 'command entry header crosses the end of the list');
-        const opcode = d.u8(p, 'OPERATION CODE');
-        const saLen = d.u8(p + 1, 'SERVICE ACTION LIST LENGTH');
-        if (p + 2 + saLen > 5 + listLen) d.fail('SERVICE ACTION LIST LENGTH', p + 1, `${saLen} service actions run past the list`);
-        const serviceActions = [...d.slice(p + 2, saLen, 'SUPPORTED SERVICE ACTIONS')];
-        commands.push({ opcode, opcodeName: opcodeName(opcode), serviceActions, serviceActionNames: serviceActions.map((sa) => serviceActionName(opcode, sa)) });
-        p += 2 + saLen;
-      }
+      // The list lies inside d (checked above): the walk is never cut short.
+      walkDescriptors(
+        d,
+        {
+          start: 5,
+          claimedEnd: 5 + listLen,
+          headerLen: 2,
+          length: (p) => d.u8(p + 1, 'SERVICE ACTION LIST LENGTH'),
+          headerPastEnd: (p) => d.fail('supported command', p, 'command entry header crosses the end of the list'),
+          bodyPastEnd: (p, saLen) => d.fail('SERVICE ACTION LIST LENGTH', p + 1, `${saLen} service actions run past the list`),
+        },
+        (p, total) => {
+          const opcode = d.u8(p, 'OPERATION CODE');
+          const serviceActions = [...d.slice(p + 2, total - 2, 'SUPPORTED SERVICE ACTIONS')];
+          commands.push({ opcode, opcodeName: opcodeName(opcode), serviceActions, serviceActionNames: serviceActions.map((sa) => serviceActionName(opcode, sa)) });
+        },
+      );
       return { ...base, kind: 'supported-commands', commands };
     }
     case TPC_DESCRIPTOR.PARAMETER_DATA:
@@ -861,14 +860,19 @@ function decodeTpcDescriptor(d: ByteReader): ThirdPartyCopyDescriptor {
       const featLen = d.u16(46, 'ROD DEVICE TYPE SPECIFIC FEATURES DESCRIPTORS LENGTH');
       if (48 + featLen > d.length) d.fail('ROD DEVICE TYPE SPECIFIC FEATURES DESCRIPTORS LENGTH', 46, `${featLen} bytes of features run past the descriptor`);
       const deviceTypeFeatures: RodDeviceTypeFeatures[] = [];
-      let p = 48;
-      while (p < 48 + featLen) {
-        if (p + 4 > 48 + featLen) d.fail('ROD device type specific features descriptor', p, 'header crosses the end of the list');
-        const fLen = d.u16(p + 2, 'features DESCRIPTOR LENGTH');
-        if (p + 4 + fLen > 48 + featLen) d.fail('features DESCRIPTOR LENGTH', p + 2, `features descriptor of ${4 + fLen} bytes runs past the list`);
-        deviceTypeFeatures.push(decodeRodFeatures(d.sub(p, 4 + fLen, 'ROD device type specific features descriptor')));
-        p += 4 + fLen;
-      }
+      // The list lies inside d (checked above): the walk is never cut short.
+      walkDescriptors(
+        d,
+        {
+          start: 48,
+          claimedEnd: 48 + featLen,
+          headerLen: 4,
+          length: (p) => d.u16(p + 2, 'features DESCRIPTOR LENGTH'),
+          headerPastEnd: (p) => d.fail('ROD device type specific features descriptor', p, 'header crosses the end of the list'),
+          bodyPastEnd: (p, fLen) => d.fail('features DESCRIPTOR LENGTH', p + 2, `features descriptor of ${4 + fLen} bytes runs past the list`),
+        },
+        (p, total) => deviceTypeFeatures.push(decodeRodFeatures(d.sub(p, total, 'ROD device type specific features descriptor'))),
+      );
       return {
         ...base,
         kind: 'rod-token-features',
