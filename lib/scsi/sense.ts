@@ -272,6 +272,25 @@ function decodeSenseAt(buf: Buffer, depth: number): DecodedSense {
   return rc >= 0x72 ? decodeDescriptorFormat(r, rc, depth) : decodeFixedFormat(r, rc);
 }
 
+type HeaderFields = Pick<DecodedSense, keyof SenseHeader | 'current' | 'deferred' | 'senseKeyName' | 'ascName'>;
+
+/** The fields both formats derive alike from the header, in DecodedSense's order. */
+function headerFields(h: SenseHeader): HeaderFields {
+  const rc = h.responseCode;
+  return {
+    format: h.format,
+    responseCode: rc,
+    current: rc === 0x70 || rc === 0x72,
+    deferred: rc === 0x71 || rc === 0x73,
+    senseKey: h.senseKey,
+    senseKeyName: senseKeyName(h.senseKey),
+    asc: h.asc,
+    ascq: h.ascq,
+    ascPresent: h.ascPresent,
+    ascName: ascName(h.asc, h.ascq),
+  };
+}
+
 function decodeFixedFormat(whole: ByteReader, rc: number): DecodedSense {
   whole.need(0, 3, 'sense key');
   // Byte 7 says how many bytes follow it; before it is there we only know the buffer ended.
@@ -285,16 +304,7 @@ function decodeFixedFormat(whole: ByteReader, rc: number): DecodedSense {
   const asc = ascPresent ? r.u8(12, 'ASC') : 0;
   const ascq = ascPresent ? r.u8(13, 'ASCQ') : 0;
   const out: DecodedSense = {
-    format: 'fixed',
-    responseCode: rc,
-    current: rc === 0x70,
-    deferred: rc === 0x71,
-    senseKey,
-    senseKeyName: senseKeyName(senseKey),
-    asc,
-    ascq,
-    ascPresent,
-    ascName: ascName(asc, ascq),
+    ...headerFields({ format: 'fixed', responseCode: rc, senseKey, asc, ascq, ascPresent }),
     informationValid: (b0 & 0x80) !== 0,
     filemark: (b2 & 0x80) !== 0,
     eom: (b2 & 0x40) !== 0,
@@ -324,16 +334,7 @@ function decodeDescriptorFormat(whole: ByteReader, rc: number, depth: number): D
   const asc = r.u8(2, 'ASC');
   const ascq = r.u8(3, 'ASCQ');
   const out: DecodedSense = {
-    format: 'descriptor',
-    responseCode: rc,
-    current: rc === 0x72,
-    deferred: rc === 0x73,
-    senseKey,
-    senseKeyName: senseKeyName(senseKey),
-    asc,
-    ascq,
-    ascPresent: true,
-    ascName: ascName(asc, ascq),
+    ...headerFields({ format: 'descriptor', responseCode: rc, senseKey, asc, ascq, ascPresent: true }),
     informationValid: false,
     filemark: false,
     eom: false,
