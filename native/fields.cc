@@ -1,6 +1,8 @@
 // Argument validation shared by the encoders and the transport (see fields.h).
 #include "fields.h"
 
+#include "be.h"
+
 #include <cmath>
 #include <cstdio>
 #include <utility>
@@ -223,6 +225,27 @@ Napi::Object ToJs(Napi::Env env, const Encoded& e) {
   if (e.data) o.Set("data", Napi::Buffer<uint8_t>::Copy(env, e.data->data(), e.data->size()));
   if (e.allocationLength) o.Set("allocationLength", Napi::Number::New(env, *e.allocationLength));
   return o;
+}
+
+Encoded NewCommand(size_t cdbLength, uint8_t opcode, uint8_t byte1, Direction direction) {
+  Encoded e;
+  e.cdb.assign(cdbLength, 0);
+  e.cdb[0] = opcode;
+  e.cdb[1] = byte1;
+  e.direction = direction;
+  return e;
+}
+
+Encoded NewDataIn(size_t cdbLength, uint8_t opcode, uint8_t byte1, uint32_t alloc) {
+  Encoded e = NewCommand(cdbLength, opcode, byte1, Direction::kFromDevice);
+  e.allocationLength = alloc;
+  return e;
+}
+
+Encoded NewDataIn16(uint8_t opcode, uint8_t serviceAction, uint32_t alloc) {
+  Encoded e = NewDataIn(16, opcode, serviceAction, alloc);
+  PutBe32(&e.cdb[10], alloc);
+  return e;
 }
 
 }  // namespace odxcp

@@ -110,6 +110,16 @@ struct Encoded {
 Napi::Object ToJs(Napi::Env env, const Encoded& encoded);
 const char* DirectionName(Direction d);
 
+// The start of every encoder's result: a zeroed CDB of `cdbLength` bytes with OPERATION CODE
+// in byte 0 and byte 1 as given (a service action or flag bits); the caller stores the rest.
+Encoded NewCommand(size_t cdbLength, uint8_t opcode, uint8_t byte1, Direction direction);
+// A from-device command of at most `alloc` bytes; the caller stores ALLOCATION LENGTH where
+// its CDB keeps it.
+Encoded NewDataIn(size_t cdbLength, uint8_t opcode, uint8_t byte1, uint32_t alloc);
+// The 16-byte form with a service action in byte 1 and ALLOCATION LENGTH in bytes 10-13
+// (READ CAPACITY(16), the THIRD-PARTY COPY IN commands).
+Encoded NewDataIn16(uint8_t opcode, uint8_t serviceAction, uint32_t alloc);
+
 // Exported functions go through Guard so that no C++ exception other than Napi::Error (which
 // node-addon-api turns into a JS throw) can reach the N-API boundary and terminate the process:
 // a huge array that makes std::vector throw bad_alloc becomes a RangeError.

@@ -18,38 +18,35 @@ constexpr uint8_t kSaReadCapacity16 = 0x10;
 // 32 bytes is the whole READ CAPACITY(16) parameter data (ref 4.1).
 constexpr uint32_t kReadCapacity16DefaultAllocation = 32;
 
+// The CDB the four block commands share, after their own fields: reads GROUP NUMBER, then
+// checks the extent (the order of the checks decides which error a caller sees first).
+Encoded BlockCommand16(const Fields& o, uint8_t opcode, uint8_t flags, uint64_t lba, uint64_t blocks,
+                       Direction direction) {
+  const uint64_t group = o.Uint("group", 0, kMaxU5, 0);
+  CheckExtent(o, lba, blocks);
+  Encoded e = NewCommand(16, opcode, flags, direction);
+  PutBe64(&e.cdb[2], lba);
+  PutBe32(&e.cdb[10], static_cast<uint32_t>(blocks));
+  e.cdb[14] = static_cast<uint8_t>(group);
+  return e;
+}
+
 // Common body of READ(16) / WRITE(16) (ref 4.2): byte 1 bit 4 DPO, bit 3 FUA.
 Encoded ReadWrite16(const Fields& o, uint8_t opcode, Direction direction) {
   const uint64_t lba = o.U64("lba");
   const uint64_t blocks = o.Uint("blocks", 1, kMaxU32);
   const bool fua = o.Bool("fua", false);
   const bool dpo = o.Bool("dpo", false);
-  const uint64_t group = o.Uint("group", 0, kMaxU5, 0);
-  CheckExtent(o, lba, blocks);
-  Encoded e;
-  e.cdb.assign(16, 0);
-  e.cdb[0] = opcode;
-  e.cdb[1] = static_cast<uint8_t>((dpo ? 0x10 : 0) | (fua ? 0x08 : 0));
-  PutBe64(&e.cdb[2], lba);
-  PutBe32(&e.cdb[10], static_cast<uint32_t>(blocks));
-  e.cdb[14] = static_cast<uint8_t>(group);
   // The data buffer is blocks x logical block length, which only the caller knows.
-  e.direction = direction;
-  return e;
+  return BlockCommand16(o, opcode, static_cast<uint8_t>((dpo ? 0x10 : 0) | (fua ? 0x08 : 0)), lba, blocks,
+                        direction);
 }
 
 // ref 4.1: SERVICE ACTION IN(16) with SA 0x10; 10-13 ALLOCATION LENGTH; PMI (obsolete) 0.
 Napi::Value readCapacity16(const Napi::CallbackInfo& info) {
   Fields o(info.Env(), "readCapacity16", info[0], "", true);
   const uint64_t alloc = o.Uint("allocationLength", 1, kMaxU32, kReadCapacity16DefaultAllocation);
-  Encoded e;
-  e.cdb.assign(16, 0);
-  e.cdb[0] = kServiceActionIn16;
-  e.cdb[1] = kSaReadCapacity16;
-  PutBe32(&e.cdb[10], static_cast<uint32_t>(alloc));
-  e.direction = Direction::kFromDevice;
-  e.allocationLength = static_cast<uint32_t>(alloc);
-  return ToJs(info.Env(), e);
+  return ToJs(info.Env(), NewDataIn16(kServiceActionIn16, kSaReadCapacity16, static_cast<uint32_t>(alloc)));
 }
 
 Napi::Value read16(const Napi::CallbackInfo& info) {
@@ -68,17 +65,7 @@ Napi::Value synchronizeCache16(const Napi::CallbackInfo& info) {
   const uint64_t lba = o.U64("lba", 0);
   const uint64_t blocks = o.Uint("blocks", 0, kMaxU32, 0);
   const bool immed = o.Bool("immed", false);
-  const uint64_t group = o.Uint("group", 0, kMaxU5, 0);
-  CheckExtent(o, lba, blocks);
-  Encoded e;
-  e.cdb.assign(16, 0);
-  e.cdb[0] = kSynchronizeCache16;
-  e.cdb[1] = immed ? 0x02 : 0x00;
-  PutBe64(&e.cdb[2], lba);
-  PutBe32(&e.cdb[10], static_cast<uint32_t>(blocks));
-  e.cdb[14] = static_cast<uint8_t>(group);
-  e.direction = Direction::kNone;
-  return ToJs(info.Env(), e);
+  return ToJs(info.Env(), BlockCommand16(o, kSynchronizeCache16, immed ? 0x02 : 0x00, lba, blocks, Direction::kNone));
 }
 
 // ref 4.4: byte 1 bit 4 ANCHOR, bit 3 UNMAP, bit 0 NDOB. With `block` the data-out is that
@@ -90,21 +77,14 @@ Napi::Value writeSame16(const Napi::CallbackInfo& info) {
   const uint64_t blocks = o.Uint("blocks", 1, kMaxU32);
   const bool unmap = o.Bool("unmap", false);
   const bool anchor = o.Bool("anchor", false);
-  const uint64_t group = o.Uint("group", 0, kMaxU5, 0);
-  CheckExtent(o, lba, blocks);
-  Encoded e;
+  Encoded e = BlockCommand16(o, kWriteSame16, static_cast<uint8_t>((anchor ? 0x10 : 0) | (unmap ? 0x08 : 0)), lba,
+                             blocks, Direction::kNone);
   if (o.Has("block")) {
     e.data = o.Bytes("block", 1, 0x7FFFFFFF);
     e.direction = Direction::kToDevice;
   } else {
-    e.direction = Direction::kNone;
+    e.cdb[1] |= 0x01;  // NDOB: no data-out buffer
   }
-  e.cdb.assign(16, 0);
-  e.cdb[0] = kWriteSame16;
-  e.cdb[1] = static_cast<uint8_t>((anchor ? 0x10 : 0) | (unmap ? 0x08 : 0) | (e.data ? 0 : 0x01));
-  PutBe64(&e.cdb[2], lba);
-  PutBe32(&e.cdb[10], static_cast<uint32_t>(blocks));
-  e.cdb[14] = static_cast<uint8_t>(group);
   return ToJs(info.Env(), e);
 }
 

@@ -22,11 +22,7 @@ constexpr uint32_t kRequestSenseDefaultAllocation = 252;
 constexpr uint32_t kReportLunsDefaultAllocation = 8192;
 
 Napi::Value testUnitReady(const Napi::CallbackInfo& info) {
-  Encoded e;
-  e.cdb.assign(6, 0);
-  e.cdb[0] = kTestUnitReady;
-  e.direction = Direction::kNone;
-  return ToJs(info.Env(), e);
+  return ToJs(info.Env(), NewCommand(6, kTestUnitReady, 0, Direction::kNone));
 }
 
 // ref 3.1: byte 1 bit 0 EVPD, byte 2 PAGE CODE (0 unless EVPD), 3-4 ALLOCATION LENGTH.
@@ -39,14 +35,9 @@ Napi::Value inquiry(const Napi::CallbackInfo& info) {
                  "); set evpd: true to read a VPD page");
   }
   const uint64_t alloc = o.Uint("allocationLength", 1, kMaxU16, kInquiryDefaultAllocation);
-  Encoded e;
-  e.cdb.assign(6, 0);
-  e.cdb[0] = kInquiry;
-  e.cdb[1] = evpd ? 0x01 : 0x00;
+  Encoded e = NewDataIn(6, kInquiry, evpd ? 0x01 : 0x00, static_cast<uint32_t>(alloc));
   e.cdb[2] = static_cast<uint8_t>(page);
   PutBe16(&e.cdb[3], static_cast<uint32_t>(alloc));
-  e.direction = Direction::kFromDevice;
-  e.allocationLength = static_cast<uint32_t>(alloc);
   return ToJs(info.Env(), e);
 }
 
@@ -55,13 +46,9 @@ Napi::Value reportLuns(const Napi::CallbackInfo& info) {
   Fields o(info.Env(), "reportLuns", info[0], "", true);
   const uint64_t select = o.Uint("selectReport", 0, kMaxU8, 0);
   const uint64_t alloc = o.Uint("allocationLength", 1, kMaxU32, kReportLunsDefaultAllocation);
-  Encoded e;
-  e.cdb.assign(12, 0);
-  e.cdb[0] = kReportLuns;
+  Encoded e = NewDataIn(12, kReportLuns, 0, static_cast<uint32_t>(alloc));
   e.cdb[2] = static_cast<uint8_t>(select);
   PutBe32(&e.cdb[6], static_cast<uint32_t>(alloc));
-  e.direction = Direction::kFromDevice;
-  e.allocationLength = static_cast<uint32_t>(alloc);
   return ToJs(info.Env(), e);
 }
 
@@ -70,13 +57,8 @@ Napi::Value requestSense(const Napi::CallbackInfo& info) {
   Fields o(info.Env(), "requestSense", info[0], "", true);
   const bool desc = o.Bool("descriptorFormat", false);
   const uint64_t alloc = o.Uint("allocationLength", 1, kMaxU8, kRequestSenseDefaultAllocation);
-  Encoded e;
-  e.cdb.assign(6, 0);
-  e.cdb[0] = kRequestSense;
-  e.cdb[1] = desc ? 0x01 : 0x00;
+  Encoded e = NewDataIn(6, kRequestSense, desc ? 0x01 : 0x00, static_cast<uint32_t>(alloc));
   e.cdb[4] = static_cast<uint8_t>(alloc);
-  e.direction = Direction::kFromDevice;
-  e.allocationLength = static_cast<uint32_t>(alloc);
   return ToJs(info.Env(), e);
 }
 

@@ -139,42 +139,48 @@ void PutBlockToBlockSegment(const Fields& s, uint8_t* out, size_t cscdCount, boo
   PutBe64(&out[20], destinationLba);
 }
 
-// Block device range descriptors (ref 5.8): 0-7 LBA, 8-11 NUMBER OF LOGICAL BLOCKS.
-void PutRangeDescriptors(const Fields& o, const Napi::Array& ranges, uint32_t count, uint8_t* out) {
-  for (uint32_t i = 0; i < count; ++i) {
+// The parameter list of POPULATE TOKEN or WRITE USING TOKEN (ref 5.8, 5.9) with its block
+// device range descriptors (0-7 LBA, 8-11 NUMBER OF LOGICAL BLOCKS) from `rangesOffset` on:
+// sets 0-1 DATA LENGTH (total - 2) and the RANGE DESCRIPTOR LENGTH in the two bytes before
+// the ranges; the caller fills the rest of the header.
+std::vector<uint8_t> RangeList(const Fields& o, const Napi::Array& ranges, size_t rangesOffset) {
+  const uint32_t n = ranges.Length();
+  std::vector<uint8_t> data(rangesOffset + n * kRangeDescriptorLength, 0);
+  PutBe16(&data[0], static_cast<uint32_t>(data.size() - 2));
+  PutBe16(&data[rangesOffset - 2], static_cast<uint32_t>(n * kRangeDescriptorLength));
+  for (uint32_t i = 0; i < n; ++i) {
     Fields r = o.Element("ranges", ranges, i);
     const uint64_t lba = r.U64("lba");
     const uint64_t blocks = r.Uint("blocks", 1, kMaxU32);
     CheckExtent(r, lba, blocks);
-    uint8_t* d = out + static_cast<size_t>(i) * kRangeDescriptorLength;
+    uint8_t* d = &data[rangesOffset + static_cast<size_t>(i) * kRangeDescriptorLength];
     PutBe64(&d[0], lba);
     PutBe32(&d[8], static_cast<uint32_t>(blocks));
   }
+  return data;
 }
 
-// CDB shared by POPULATE TOKEN and WRITE USING TOKEN (ref 5.8, 5.9): 6-9 LIST IDENTIFIER,
-// 10-13 PARAMETER LIST LENGTH, 14 GROUP NUMBER.
-std::vector<uint8_t> TokenCdb(uint8_t sa, uint64_t listId, size_t parameterListLength, uint64_t group) {
-  std::vector<uint8_t> cdb(16, 0);
-  cdb[0] = kThirdPartyCopyOut;
-  cdb[1] = sa;
-  PutBe32(&cdb[6], static_cast<uint32_t>(listId));
-  PutBe32(&cdb[10], static_cast<uint32_t>(parameterListLength));
-  cdb[14] = static_cast<uint8_t>(group);
-  return cdb;
+// THIRD-PARTY COPY OUT with a parameter list (ref 5.1): 10-13 PARAMETER LIST LENGTH.
+Encoded CopyOut(uint8_t sa, std::vector<uint8_t> data) {
+  Encoded e = NewCommand(16, kThirdPartyCopyOut, sa, Direction::kToDevice);
+  PutBe32(&e.cdb[10], static_cast<uint32_t>(data.size()));
+  e.data = std::move(data);
+  return e;
+}
+
+// POPULATE TOKEN and WRITE USING TOKEN (ref 5.8, 5.9) add 6-9 LIST IDENTIFIER, 14 GROUP NUMBER.
+Encoded TokenCommand(uint8_t sa, uint64_t listId, uint64_t group, std::vector<uint8_t> data) {
+  Encoded e = CopyOut(sa, std::move(data));
+  PutBe32(&e.cdb[6], static_cast<uint32_t>(listId));
+  e.cdb[14] = static_cast<uint8_t>(group);
+  return e;
 }
 
 // CDB shared by the 0x84 commands with a 4-byte list id (ref 5.10): 2-5 LIST IDENTIFIER,
 // 10-13 ALLOCATION LENGTH.
 Encoded CopyInLid4(uint8_t sa, uint64_t listId, uint64_t alloc) {
-  Encoded e;
-  e.cdb.assign(16, 0);
-  e.cdb[0] = kThirdPartyCopyIn;
-  e.cdb[1] = sa;
+  Encoded e = NewDataIn16(kThirdPartyCopyIn, sa, static_cast<uint32_t>(alloc));
   PutBe32(&e.cdb[2], static_cast<uint32_t>(listId));
-  PutBe32(&e.cdb[10], static_cast<uint32_t>(alloc));
-  e.direction = Direction::kFromDevice;
-  e.allocationLength = static_cast<uint32_t>(alloc);
   return e;
 }
 
@@ -231,14 +237,7 @@ Napi::Value extendedCopyLid1(const Napi::CallbackInfo& info) {
                            cscdCount, true);
   }
 
-  Encoded e;
-  e.cdb.assign(16, 0);
-  e.cdb[0] = kThirdPartyCopyOut;
-  e.cdb[1] = kSaExtendedCopyLid1;
-  PutBe32(&e.cdb[10], static_cast<uint32_t>(data.size()));
-  e.direction = Direction::kToDevice;
-  e.data = std::move(data);
-  return ToJs(info.Env(), e);
+  return ToJs(info.Env(), CopyOut(kSaExtendedCopyLid1, std::move(data)));
 }
 
 // ref 5.6: byte 2 LIST IDENTIFIER for the LID1 service actions, reserved (0) for OPERATING
@@ -255,14 +254,8 @@ Napi::Value receiveCopyResults(const Napi::CallbackInfo& info) {
                  std::to_string(listId) + ")");
   }
   const uint64_t alloc = o.Uint("allocationLength", 1, kMaxU32, kReceiveCopyResultsDefaultAllocation);
-  Encoded e;
-  e.cdb.assign(16, 0);
-  e.cdb[0] = kThirdPartyCopyIn;
-  e.cdb[1] = kSas[which];
+  Encoded e = NewDataIn16(kThirdPartyCopyIn, kSas[which], static_cast<uint32_t>(alloc));
   e.cdb[2] = static_cast<uint8_t>(listId);
-  PutBe32(&e.cdb[10], static_cast<uint32_t>(alloc));
-  e.direction = Direction::kFromDevice;
-  e.allocationLength = static_cast<uint32_t>(alloc);
   return ToJs(info.Env(), e);
 }
 
@@ -277,21 +270,12 @@ Napi::Value populateToken(const Napi::CallbackInfo& info) {
   const uint64_t rodType = rtv ? o.Uint("rodType", 0, kMaxU32) : 0;
   const uint64_t group = o.Uint("group", 0, kMaxU5, 0);
   const Napi::Array ranges = o.Array("ranges", 1, kMaxPopulateTokenRanges);
-  const uint32_t n = ranges.Length();
 
-  std::vector<uint8_t> data(kPopulateTokenRangesOffset + n * kRangeDescriptorLength, 0);
-  PutBe16(&data[0], static_cast<uint32_t>(data.size() - 2));
+  std::vector<uint8_t> data = RangeList(o, ranges, kPopulateTokenRangesOffset);
   data[2] = static_cast<uint8_t>((rtv ? 0x02 : 0) | (immed ? 0x01 : 0));
   PutBe32(&data[4], static_cast<uint32_t>(inactivityTimeout));
   PutBe32(&data[8], static_cast<uint32_t>(rodType));
-  PutBe16(&data[14], static_cast<uint32_t>(n * kRangeDescriptorLength));
-  PutRangeDescriptors(o, ranges, n, &data[kPopulateTokenRangesOffset]);
-
-  Encoded e;
-  e.cdb = TokenCdb(kSaPopulateToken, listId, data.size(), group);
-  e.direction = Direction::kToDevice;
-  e.data = std::move(data);
-  return ToJs(info.Env(), e);
+  return ToJs(info.Env(), TokenCommand(kSaPopulateToken, listId, group, std::move(data)));
 }
 
 // ref 5.9: parameter list 0-1 DATA LENGTH, byte 2 bit 1 DEL_TKN / bit 0 IMMED, 8-15 OFFSET
@@ -305,21 +289,12 @@ Napi::Value writeUsingToken(const Napi::CallbackInfo& info) {
   const std::vector<uint8_t> token = o.Bytes("token", kRodTokenLength, kRodTokenLength);
   const uint64_t group = o.Uint("group", 0, kMaxU5, 0);
   const Napi::Array ranges = o.Array("ranges", 1, kMaxWriteUsingTokenRanges);
-  const uint32_t n = ranges.Length();
 
-  std::vector<uint8_t> data(kWriteUsingTokenRangesOffset + n * kRangeDescriptorLength, 0);
-  PutBe16(&data[0], static_cast<uint32_t>(data.size() - 2));
+  std::vector<uint8_t> data = RangeList(o, ranges, kWriteUsingTokenRangesOffset);
   data[2] = static_cast<uint8_t>((deleteToken ? 0x02 : 0) | (immed ? 0x01 : 0));
   PutBe64(&data[8], offsetIntoRod);
   std::copy(token.begin(), token.end(), &data[16]);
-  PutBe16(&data[534], static_cast<uint32_t>(n * kRangeDescriptorLength));
-  PutRangeDescriptors(o, ranges, n, &data[kWriteUsingTokenRangesOffset]);
-
-  Encoded e;
-  e.cdb = TokenCdb(kSaWriteUsingToken, listId, data.size(), group);
-  e.direction = Direction::kToDevice;
-  e.data = std::move(data);
-  return ToJs(info.Env(), e);
+  return ToJs(info.Env(), TokenCommand(kSaWriteUsingToken, listId, group, std::move(data)));
 }
 
 Napi::Value receiveRodTokenInformation(const Napi::CallbackInfo& info) {
@@ -340,12 +315,8 @@ Napi::Value receiveCopyStatusLid4(const Napi::CallbackInfo& info) {
 Napi::Value copyOperationAbort(const Napi::CallbackInfo& info) {
   Fields o(info.Env(), "copyOperationAbort", info[0], "");
   const uint64_t listId = o.Uint("listId", 0, kMaxU32);
-  Encoded e;
-  e.cdb.assign(16, 0);
-  e.cdb[0] = kThirdPartyCopyOut;
-  e.cdb[1] = kSaCopyOperationAbort;
+  Encoded e = NewCommand(16, kThirdPartyCopyOut, kSaCopyOperationAbort, Direction::kNone);
   PutBe32(&e.cdb[2], static_cast<uint32_t>(listId));
-  e.direction = Direction::kNone;
   return ToJs(info.Env(), e);
 }
 
@@ -353,14 +324,7 @@ Napi::Value copyOperationAbort(const Napi::CallbackInfo& info) {
 Napi::Value reportAllRodTokens(const Napi::CallbackInfo& info) {
   Fields o(info.Env(), "reportAllRodTokens", info[0], "", true);
   const uint64_t alloc = o.Uint("allocationLength", 1, kMaxU32, kReportAllRodTokensDefaultAllocation);
-  Encoded e;
-  e.cdb.assign(16, 0);
-  e.cdb[0] = kThirdPartyCopyIn;
-  e.cdb[1] = kSaReportAllRodTokens;
-  PutBe32(&e.cdb[10], static_cast<uint32_t>(alloc));
-  e.direction = Direction::kFromDevice;
-  e.allocationLength = static_cast<uint32_t>(alloc);
-  return ToJs(info.Env(), e);
+  return ToJs(info.Env(), NewDataIn16(kThirdPartyCopyIn, kSaReportAllRodTokens, static_cast<uint32_t>(alloc)));
 }
 
 }  // namespace
