@@ -16,6 +16,11 @@ export interface TokenCopyLimits {
   maximumTokenTransferSize: bigint;
   /** Blocks; 0 = not reported. */
   optimalTransferCount: bigint;
+  /**
+   * MAXIMUM TOKEN LIFETIME of VPD 0x8F/0106, seconds: a token dies this long after it was
+   * made, however it is used; 0 = not reported or unlimited (0xFFFFFFFF).
+   */
+  maximumTokenLifetime: number;
   /** ROD types the LU can create (TOKEN_OUT) and accept (TOKEN_IN), from descriptor 0x0108. */
   rodTypesOut: number[];
   rodTypesIn: number[];
@@ -85,6 +90,7 @@ export async function probeCapabilities(dev: Probeable): Promise<Capabilities> {
     tokenCopy = { supported: false, reason: 'VPD 0x8F does not list POPULATE TOKEN, WRITE USING TOKEN and RECEIVE ROD TOKEN INFORMATION' };
   } else {
     const rodTypes = findTpcDescriptor(thirdPartyCopy, 'supported-rod-types')?.rodTypes ?? [];
+    const lifetime = findTpcDescriptor(thirdPartyCopy, 'rod-token-features')?.maximumTokenLifetime ?? 0;
     tokenCopy = {
       supported: true,
       reason: 'VPD 0x8F advertises token copy',
@@ -94,6 +100,7 @@ export async function probeCapabilities(dev: Probeable): Promise<Capabilities> {
         defaultInactivityTimeout: limits.defaultInactivityTimeout,
         maximumTokenTransferSize: limits.maximumTokenTransferSize,
         optimalTransferCount: limits.optimalTransferCount,
+        maximumTokenLifetime: lifetime === 0xffffffff ? 0 : lifetime,
         rodTypesOut: rodTypes.filter((r) => r.tokenOut).map((r) => r.rodType),
         rodTypesIn: rodTypes.filter((r) => r.tokenIn).map((r) => r.rodType),
       },
@@ -104,7 +111,10 @@ export async function probeCapabilities(dev: Probeable): Promise<Capabilities> {
   let xcopyLid1: Capabilities['xcopyLid1'];
   if (!id.threePC) xcopyLid1 = { supported: false, reason: 'no copy manager (INQUIRY 3PC=0)' };
   else if (!operatingParameters) xcopyLid1 = { supported: false, reason: 'RECEIVE COPY OPERATING PARAMETERS refused' };
-  else if (!supportsLid1BlockCopy(operatingParameters)) {
+  else if (commands && !has(commands.commands, 0x83, 0x00)) {
+    // A copy manager for token copy only: its VPD 0x8F command list is meant to be complete.
+    xcopyLid1 = { supported: false, reason: 'VPD 0x8F Supported Commands does not list EXTENDED COPY(LID1) (83/00)' };
+  } else if (!supportsLid1BlockCopy(operatingParameters)) {
     xcopyLid1 = { supported: false, reason: 'copy manager lacks block->block segments (0x02) or identification CSCDs (0xE4)' };
   } else {
     const op = operatingParameters;

@@ -17,6 +17,13 @@ export interface OpenOptions {
    */
   exclusive?: boolean;
   retry?: RetryPolicy;
+  /**
+   * Where READ/WRITE data goes (`device.data`): 'block' (default) sends it through the
+   * disk's block node, whose SG_IO maps the caller's pages; 'command' keeps it on the sg
+   * node, whose driver copies every byte through its own buffer (measured 1.8x slower for
+   * a 1 GiB host copy in the lab). Falls back to the command node when there is no block node.
+   */
+  dataNode?: 'block' | 'command';
 }
 
 export type StandardInquiry = Awaited<ReturnType<typeof cmds.inquiry>>;
@@ -97,8 +104,21 @@ export class ScsiDevice implements ScsiTransport {
   private capabilitiesP: Promise<Capabilities> | undefined;
   private closed = false;
   private readonly executor: { path: string; execute: (r: NativeExecuteRequest) => Promise<NativeExecuteResult> };
+  /** The block node fd READ/WRITE data goes through, when it is not the command node. */
+  private dataFd: number | undefined;
+  private dataFdOwned = false;
+  private dataWritable = false;
+  /** The node READ/WRITE data goes through (`data`). */
+  readonly dataNode: string;
+  /**
+   * A transport for READ/WRITE data: the block node when one is open for it, else the
+   * command node. Writes go to the block node only when it was opened for writing (the
+   * exclusive hold); a read-only source is never opened for writing (closing a writable
+   * block fd makes udev re-probe the disk).
+   */
+  readonly data: ScsiTransport;
 
-  private constructor(path: string, node: NodeInfo, nodes: ScsiNodes, commandNode: string, fd: NativeOpenResult, exclusiveFd: number | undefined, retry: RetryPolicy) {
+  private constructor(path: string, node: NodeInfo, nodes: ScsiNodes, commandNode: string, fd: NativeOpenResult, exclusiveFd: number | undefined, retry: RetryPolicy, data?: { fd: number; owned: boolean; writable: boolean; node: string }) {
     this.path = path;
     this.node = node;
     this.nodes = nodes;
@@ -114,6 +134,25 @@ export class ScsiDevice implements ScsiTransport {
         this.stats.commands++;
         return native.execute(this.fd, r);
       },
+    };
+    this.dataFd = data?.fd;
+    this.dataFdOwned = data?.owned ?? false;
+    this.dataWritable = data?.writable ?? false;
+    this.dataNode = data?.node ?? commandNode;
+    const dataExecutor = {
+      path: this.dataNode,
+      execute: (r: NativeExecuteRequest) => {
+        if (this.closed) return Promise.reject(Object.assign(new Error(`${this.path} is closed`), { code: 'EBADF' }));
+        this.stats.commands++;
+        return native.execute(this.dataFd as number, r);
+      },
+    };
+    this.data = {
+      path: this.dataNode,
+      command: (cmd, options) =>
+        this.dataFd === undefined || (cmd.direction === 'to-device' && !this.dataWritable)
+          ? this.command(cmd, options)
+          : runCommand(dataExecutor, cmd, options, this.retry, { onUnitAttention: (e) => this.onUnitAttention(e) }, this.stats),
     };
   }
 
@@ -146,7 +185,16 @@ export class ScsiDevice implements ScsiTransport {
       if (exclusiveFd !== undefined) native.close(exclusiveFd);
       throw nativeOpenError(e, path, `cannot open ${commandNode}`);
     }
-    return new ScsiDevice(path, node, nodes, commandNode, fd, exclusiveFd, options.retry ?? DEFAULT_RETRY);
+    let data: { fd: number; owned: boolean; writable: boolean; node: string } | undefined;
+    if ((options.dataNode ?? 'block') === 'block' && nodes.sd && nodes.sd !== commandNode) {
+      if (exclusiveFd !== undefined) data = { fd: exclusiveFd, owned: false, writable: true, node: nodes.sd };
+      else {
+        // Best effort: without the block node the data simply stays on the command node.
+        const r = await native.open(nodes.sd, { write: false, exclusive: false }).catch(() => undefined);
+        if (r) data = { fd: r.fd, owned: true, writable: false, node: nodes.sd };
+      }
+    }
+    return new ScsiDevice(path, node, nodes, commandNode, fd, exclusiveFd, options.retry ?? DEFAULT_RETRY, data);
   }
 
   /** Run one encoded command with the retry policy; non-GOOD outcomes throw typed errors. */
@@ -234,6 +282,7 @@ export class ScsiDevice implements ScsiTransport {
     this.closed = true;
     const native = loadNative();
     native.close(this.fd);
+    if (this.dataFdOwned && this.dataFd !== undefined) native.close(this.dataFd);
     if (this.exclusiveFd !== undefined) native.close(this.exclusiveFd);
   }
 }

@@ -23,7 +23,11 @@ export class CopyError extends OdxcpError {
 }
 Object.defineProperty(CopyError.prototype, 'name', { value: 'CopyError' });
 
-type Decision = 'retry' | 'fallback-chunk' | 'fallback-copy' | 'fatal';
+/**
+ * `repopulate`: the token is gone (expired, revoked, deleted...) but the pair can still
+ * offload: a new POPULATE TOKEN from where the copy stopped (reference 2.6, 7.5).
+ */
+type Decision = 'retry' | 'repopulate' | 'fallback-chunk' | 'fallback-copy' | 'fatal';
 
 /** ASCs after which this pair cannot offload at all (the array said so, not a passing state). */
 function pairCannotOffload(e: ScsiError): boolean {
@@ -55,10 +59,11 @@ export function classify(cause: unknown, previous?: unknown): Decision {
       return cause.category === 'RES_CONFLICT' ? 'fatal' : 'fallback-chunk';
     }
     switch (action) {
+      case 'repopulate':
+        return 'repopulate';
       case 'retry':
       case 'recheck':
       case 'new-list-id':
-      case 'repopulate':
         return 'retry';
       case 'fatal':
         return 'fatal';
@@ -72,6 +77,12 @@ export function classify(cause: unknown, previous?: unknown): Decision {
 }
 
 const MAX_RETRIES_PER_CHUNK = 2;
+/**
+ * A dead token that was partly used is re-populated from where it stopped; each time the copy
+ * moved on, so this bound only stops an array that kills every token early. Bounded apart from
+ * the retries so a copy of many tokens against a short-lived-token array stays offloaded.
+ */
+const MAX_REPOPULATES_PER_CHUNK = 16;
 
 function senseOf(e: unknown): FallbackRecord['sense'] {
   if (e instanceof ScsiError && e.senseKey !== undefined && e.asc !== undefined && e.ascq !== undefined) {
@@ -126,6 +137,8 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
   const ctx: MethodContext = {
     src: new CountingTransport(pair.src, account),
     dst: new CountingTransport(pair.dst, account),
+    srcData: new CountingTransport(pair.src.data ?? pair.src, account),
+    dstData: new CountingTransport(pair.dst.data ?? pair.dst, account),
     srcBase: plan.srcOffset,
     dstBase: plan.dstOffset,
     srcBlockSize: plan.src.blockSize,
@@ -138,7 +151,12 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
   const host = run.methods?.host ?? new HostMethod({ transferBytes: plan.hostTransferBytes, depth: details.hostDepth });
   let offload: CopyMethodImpl | undefined = run.methods?.offload;
   if (!offload && plan.method === 'odx') {
-    offload = new TokenMethod({ tokenBytes: details.tokenBytes, inactivityTimeout: 0, effectiveInactivitySeconds: details.inactivityTimeout });
+    offload = new TokenMethod({
+      tokenBytes: details.tokenBytes,
+      inactivityTimeout: 0,
+      effectiveInactivitySeconds: details.inactivityTimeout,
+      tokenLifetimeSeconds: details.tokenLifetime,
+    });
   } else if (!offload && plan.method === 'xcopy' && details.xcopy) {
     offload = new XcopyMethod(details.xcopy);
   }
@@ -180,6 +198,7 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
     const end = offset + length;
     let m = current;
     let retries = 0;
+    let repopulates = 0;
     let previous: unknown;
     while (pos < end) {
       if (stop) throw new StopRequested();
@@ -193,6 +212,13 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         if (m === host) throw e.cause; // the buffered path failed too: stop with the account
         let decision = classify(e.cause, previous);
         previous = e.cause;
+        if (decision === 'repopulate') {
+          if (e.progress > 0n && repopulates < MAX_REPOPULATES_PER_CHUNK) {
+            repopulates++;
+            continue;
+          }
+          decision = 'retry';
+        }
         if (decision === 'retry' && retries < MAX_RETRIES_PER_CHUNK) {
           retries++;
           continue;
@@ -278,8 +304,8 @@ export async function compareRanges(pair: OpenedPair, plan: CopyPlan, step = 4 <
       const dO = plan.dstOffset + off + BigInt(p);
       pieces.push(
         Promise.all([
-          cmds.read16(pair.src, { lba: so / BigInt(sbs), blocks: l / sbs, blockSize: sbs }),
-          cmds.read16(pair.dst, { lba: dO / BigInt(dbs), blocks: l / dbs, blockSize: dbs }),
+          cmds.read16(pair.src.data ?? pair.src, { lba: so / BigInt(sbs), blocks: l / sbs, blockSize: sbs }),
+          cmds.read16(pair.dst.data ?? pair.dst, { lba: dO / BigInt(dbs), blocks: l / dbs, blockSize: dbs }),
         ]),
       );
     }

@@ -43,6 +43,7 @@ function bytesArg(v: bigint | number | undefined, name: string): bigint | undefi
   return b;
 }
 
+const PAGE_BYTES = 4096;
 const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcd(b, a % b));
 const lcm = (a: bigint, b: bigint) => (a / gcd(a, b)) * b;
 const roundDown = (v: bigint, unit: bigint) => v - (v % unit);
@@ -66,6 +67,8 @@ export interface PlanDetails {
     listId?: number;
   };
   inactivityTimeout: number;
+  /** Seconds a token of the source lives whatever its use (VPD 0x8F/0106); 0 = no limit. */
+  tokenLifetime: number;
   hostDepth: number;
 }
 
@@ -192,6 +195,10 @@ export async function planPair(pair: OpenedPair, o: CopyOptions): Promise<PlanDe
     if (mtl && mtl > 0) hostTransfer = Math.min(hostTransfer, mtl * bs);
     const q = dev.queueLimits();
     if (q?.maxSectorsBytes) hostTransfer = Math.min(hostTransfer, q.maxSectorsBytes);
+    // The block node maps the caller's pages, one segment per page at worst, and a Buffer
+    // need not start on a page boundary: n pages of data can span n + 1 (the kernel refuses
+    // more than max_segments with EINVAL).
+    if (dev.dataNode !== dev.commandNode && q?.maxSegments) hostTransfer = Math.min(hostTransfer, (q.maxSegments - 1) * PAGE_BYTES);
   }
   hostTransfer = Math.min(hostTransfer, SG_MAX_TRANSFER);
   hostTransfer = Number(roundDown(BigInt(hostTransfer), unit));
@@ -223,6 +230,7 @@ export async function planPair(pair: OpenedPair, o: CopyOptions): Promise<PlanDe
     tokenBytes,
     xcopy: xcopyDetails,
     inactivityTimeout: limits?.defaultInactivityTimeout || 60,
+    tokenLifetime: limits?.maximumTokenLifetime ?? 0,
     hostDepth: 2,
   };
 }

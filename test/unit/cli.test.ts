@@ -449,7 +449,7 @@ describe('odxcp info', () => {
     tokenCopy: {
       supported: true,
       reason: 'VPD 0x8F advertises token copy',
-      limits: { maximumRangeDescriptors: 64, maximumInactivityTimeout: 600, defaultInactivityTimeout: 60, maximumTokenTransferSize: 524288n, optimalTransferCount: 0n, rodTypesOut: [0x10000], rodTypesIn: [0x10000, ROD_TYPE.BLOCK_DEVICE_ZERO] },
+      limits: { maximumRangeDescriptors: 64, maximumInactivityTimeout: 600, defaultInactivityTimeout: 60, maximumTokenTransferSize: 524288n, optimalTransferCount: 0n, maximumTokenLifetime: 0, rodTypesOut: [0x10000], rodTypesIn: [0x10000, ROD_TYPE.BLOCK_DEVICE_ZERO] },
     },
     xcopyLid1: { supported: true, reason: 'copy manager implements 0x02 segments and 0xE4 CSCD descriptors', limits: { maximumCscdDescriptorCount: 2, maximumSegmentDescriptorCount: 1, maximumDescriptorListLength: 1024, maximumSegmentLength: 33554432, snlid: true, heldDataLimit: 0 } },
     blockLimits: { maximumTransferLength: 8192, optimalTransferLength: 0, maximumWriteSameLength: 65535n },

@@ -53,6 +53,7 @@ function details(length: bigint, chunk: bigint, method: CopyMethod = 'odx', maxI
     dstKey: 'naa.dst',
     tokenBytes: chunk,
     inactivityTimeout: 60,
+    tokenLifetime: 0,
     hostDepth: 2,
   };
 }
@@ -64,8 +65,8 @@ describe('engine: classify (reference 2.6 actions, bounded)', () => {
     assert.equal(classify(scsiErr(0xa, 0x0d, 0x02)), 'fallback-copy'); // copy target not reachable
     assert.equal(classify(scsiErr(2, 0x08, 0x00)), 'fallback-copy'); // LIO block-size mismatch
     assert.equal(classify(scsiErr(5, 0x23, 0x02)), 'fallback-copy'); // remote token usage not supported
-    assert.equal(classify(scsiErr(5, 0x23, 0x04)), 'retry'); // token unknown: re-populate
-    assert.equal(classify(scsiErr(5, 0x23, 0x07)), 'retry'); // token expired: re-populate
+    assert.equal(classify(scsiErr(5, 0x23, 0x04)), 'repopulate'); // token unknown
+    assert.equal(classify(scsiErr(5, 0x23, 0x07)), 'repopulate'); // token expired
     assert.equal(classify(scsiErr(0xa, 0x0d, 0x01)), 'retry'); // third party device failure: once more
     assert.equal(classify(scsiErr(3, 0x11, 0x00)), 'fatal'); // unrecovered read error: host copy would hit it too
     assert.equal(classify(new TransportError({ command: 'X', code: 'DID_TIME_OUT', hostStatus: 3 })), 'fallback-chunk');
@@ -126,6 +127,38 @@ describe('engine: chunk loop', () => {
       [8n * MiB + 3n * 512n, 8n * MiB - 3n * 512n, 'host'],
       [16n * MiB, 8n * MiB, 'odx'],
     ]);
+  });
+
+  it('re-populates a dead token as long as each attempt moved the copy on (token expired, 23/07)', async () => {
+    // Every attempt copies 1 MiB and then finds its token expired: 8 attempts for one chunk.
+    const offload = new Scripted('odx', (r) => (r.length > MiB ? { after: MiB, error: scsiErr(5, 0x23, 0x07) } : undefined));
+    const host = new Scripted('host');
+    const r = await runPlanned(pair, details(8n * MiB, 8n * MiB), {} as never, { methods: { offload, host } });
+    assert.equal(r.byMethod.odx, 8n * MiB, 'all offloaded');
+    assert.equal(host.calls.length, 0);
+    assert.equal(offload.calls.length, 8);
+    assert.deepEqual(r.fallbacks, []);
+  });
+
+  it('a token that dies before any progress uses the retry bound, then the host', async () => {
+    const offload = new Scripted('odx', () => ({ after: 0n, error: scsiErr(5, 0x23, 0x07) }));
+    const host = new Scripted('host');
+    const r = await runPlanned(pair, details(8n * MiB, 8n * MiB), {} as never, { methods: { offload, host } });
+    assert.equal(offload.calls.length, 3, 'first try and two retries');
+    assert.equal(r.byMethod.host, 8n * MiB);
+    assert.equal(r.fallbacks.length, 1);
+    assert.equal(r.fallbacks[0].wholeCopy, false);
+  });
+
+  it('stops re-populating after 16 attempts that each moved on, and the host does the rest exactly', async () => {
+    const offload = new Scripted('odx', () => ({ after: 512n, error: scsiErr(5, 0x23, 0x07) }));
+    const host = new Scripted('host');
+    const r = await runPlanned(pair, details(MiB, MiB), {} as never, { methods: { offload, host } });
+    // 1 + 16 re-populations + 2 retries, each 512 bytes further
+    assert.equal(offload.calls.length, 19);
+    assert.equal(r.byMethod.odx, 19n * 512n);
+    assert.equal(r.byMethod.host, MiB - 19n * 512n);
+    assert.equal(r.fallbacks[0].offset, 19n * 512n);
   });
 
   it('sends the rest of the copy to the host after "invalid opcode", and remembers the pair', async () => {

@@ -102,6 +102,7 @@ class FakeLun implements TokenTarget {
               defaultInactivityTimeout: 60,
               maximumTokenTransferSize: this.k.maxTokenBlocks ?? 0n,
               optimalTransferCount: 0n,
+              maximumTokenLifetime: 0,
               rodTypesOut: [ROD_TYPE.ACCESS_UPON_REFERENCE],
               rodTypesIn: this.k.rodTypesIn ?? [ROD_TYPE.ACCESS_UPON_REFERENCE],
             },

@@ -21,8 +21,12 @@ export interface LiveOperation {
 }
 
 export interface MethodContext {
+  /** Command paths (the sg nodes): offload commands and their status. */
   src: ScsiTransport;
   dst: ScsiTransport;
+  /** Data paths for READ/WRITE (the block nodes where the devices have them). */
+  srcData: ScsiTransport;
+  dstData: ScsiTransport;
   srcBase: bigint;
   dstBase: bigint;
   srcBlockSize: number;

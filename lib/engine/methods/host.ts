@@ -35,14 +35,14 @@ export class HostMethod implements CopyMethodImpl {
         if (!buf || buf.length < n) buf = Buffer.allocUnsafe(this.o.transferBytes);
         const data = buf.subarray(0, n);
         try {
-          await cmds.read16(ctx.src, {
+          await cmds.read16(ctx.srcData, {
             lba: (ctx.srcBase + off) / BigInt(ctx.srcBlockSize),
             blocks: n / ctx.srcBlockSize,
             blockSize: ctx.srcBlockSize,
             into: data,
             timeoutMs: ctx.timeoutMs,
           });
-          await cmds.write16(ctx.dst, { lba: (ctx.dstBase + off) / BigInt(ctx.dstBlockSize), data, blockSize: ctx.dstBlockSize, timeoutMs: ctx.timeoutMs });
+          await cmds.write16(ctx.dstData, { lba: (ctx.dstBase + off) / BigInt(ctx.dstBlockSize), data, blockSize: ctx.dstBlockSize, timeoutMs: ctx.timeoutMs });
         } catch (e) {
           failure ??= e;
           return;

@@ -16,6 +16,8 @@ export interface TokenMethodOptions {
   inactivityTimeout: number;
   /** The inactivity timeout in force, seconds (what 0 means on this source), for re-populating in time. */
   effectiveInactivitySeconds: number;
+  /** Seconds a token lives from its creation whatever its use (0: no limit). */
+  tokenLifetimeSeconds?: number;
   /** Poll interval when the target gives no estimate, ms. */
   pollMs?: number;
 }
@@ -43,10 +45,27 @@ function statusFailure(what: string, sa: number, info: CopyOperationStatusInfo):
   return new Error(`${what}: copy operation status 0x${info.copyOperationStatus.toString(16)} (${info.copyOperationStatusName})`);
 }
 
+/**
+ * True when a token whose clock started at `since` is within a safety margin of a limit of
+ * `seconds` (0: no limit). The margin (a quarter of the limit, 0.5 to 2 s) covers the time
+ * the next WRITE USING TOKEN takes to reach the array.
+ */
+function expiresSoon(since: number, seconds: number): boolean {
+  if (seconds <= 0) return false;
+  const margin = Math.min(2, Math.max(0.5, seconds / 4));
+  return (Date.now() - since) / 1000 > seconds - margin;
+}
+
 export class TokenMethod implements CopyMethodImpl {
   readonly name = 'odx' as const;
   /** Largest WRITE USING TOKEN the destination completed in full after a truncation; 0 = unknown. */
   private wutCeiling = 0n;
+  /** Writes in a row that did all they asked at the ceiling (to raise it again). */
+  private fullAtCeiling = 0;
+  /** While a raised ceiling is being tried: the ceiling before it; 0 otherwise. */
+  private probeFrom = 0n;
+  /** Bytes a token could be used for before it expired, once one did; 0 = no such limit seen. */
+  private tokenCeiling = 0n;
   /** IMMED=1 is tried on WRITE USING TOKEN until a target refuses it. */
   private immed = true;
 
@@ -79,7 +98,7 @@ export class TokenMethod implements CopyMethodImpl {
       while (pos < end) {
         if (ctx.aborted()) throw new StopRequested();
         // ---- POPULATE TOKEN for as much of the rest as one token may represent
-        const want = min(end - pos, this.o.tokenBytes);
+        const want = min(end - pos, this.tokenCeiling > 0n ? min(this.tokenCeiling, this.o.tokenBytes) : this.o.tokenBytes);
         const ptId = nextListId4();
         const srcLba = (ctx.srcBase + pos) / sbs;
         const live = { device: ctx.src, listId: ptId };
@@ -104,14 +123,21 @@ export class TokenMethod implements CopyMethodImpl {
         if (represented <= 0n) throw new Error('POPULATE TOKEN: the ROD represents no data (transfer count 0)');
         if (represented < want) ctx.account.truncations++;
         const token = info.token;
-        let lastUse = Date.now();
+        const made = Date.now();
+        let lastUse = made;
 
         // ---- WRITE USING TOKEN until the ROD is used up
         let used = 0n;
         while (used < represented) {
           if (ctx.aborted()) throw new StopRequested();
           // Do not use a token that may have expired: populate the rest anew (reference 7.5).
-          if ((Date.now() - lastUse) / 1000 > this.o.effectiveInactivitySeconds - 2) break;
+          // A token that has not been used at all is tried anyway (the array answers 23/07 if it
+          // is too late); otherwise a short lifetime could make this loop forever. Later tokens
+          // ask only for what could be used in time.
+          if (used > 0n && (expiresSoon(lastUse, this.o.effectiveInactivitySeconds) || expiresSoon(made, this.o.tokenLifetimeSeconds ?? 0))) {
+            if (this.tokenCeiling === 0n || used < this.tokenCeiling) this.tokenCeiling = used;
+            break;
+          }
           let ask = represented - used;
           if (this.wutCeiling > 0n && ask > this.wutCeiling) ask = this.wutCeiling;
           const last = used + ask === represented;
@@ -119,14 +145,16 @@ export class TokenMethod implements CopyMethodImpl {
           const wlive = { device: ctx.dst, listId: wutId };
           ctx.live.add(wlive);
           let wrote: bigint;
+          const deleteToken = last && (this.probeFrom === 0n || ask <= this.probeFrom);
           try {
             const params = {
               listId: wutId,
               token,
               offsetIntoRod: used / dbs,
               ranges: [{ lba: (ctx.dstBase + pos + used) / dbs, blocks: Number(ask / dbs) }],
-              // The last use of a token deletes it, so the array can free the ROD (reference 7.5).
-              deleteToken: last,
+              // The last use of a token deletes it, so the array can free the ROD (reference 7.5);
+              // not while trying a raised ceiling: a truncated write would delete the rest too.
+              deleteToken,
               immed: this.immed,
               timeoutMs: ctx.timeoutMs,
             };
@@ -158,14 +186,29 @@ export class TokenMethod implements CopyMethodImpl {
           wrote -= wrote % dbs;
           lastUse = Date.now();
           if (wrote <= 0n) throw new Error('WRITE USING TOKEN: transfer count 0, no progress');
+          if (wrote === ask && ask === this.wutCeiling) {
+            this.probeFrom = 0n; // a raised ceiling that held
+            if (++this.fullAtCeiling >= 4) {
+              // Several full writes at the ceiling: it may have been a passing limit; try more.
+              this.probeFrom = this.wutCeiling;
+              this.wutCeiling *= 2n;
+              this.fullAtCeiling = 0;
+            }
+          }
           record(pos + used, wrote);
           used += wrote;
           if (wrote < ask) {
             ctx.account.truncations++;
-            // Learn the destination's per-command ceiling, so the next writes ask for what it does.
-            this.wutCeiling = wrote;
+            // Learn the destination's per-command ceiling, so the next writes ask for what it
+            // does and DEL_TKN goes only with the real last piece. The largest truncated write
+            // seen is the ceiling: an array that truncates now and then (or halves one write)
+            // must not shrink every later write, a few blocks at a time.
+            if (this.probeFrom > 0n) this.wutCeiling = wrote > this.probeFrom ? wrote : this.probeFrom;
+            else if (wrote > this.wutCeiling) this.wutCeiling = wrote;
+            this.probeFrom = 0n;
+            this.fullAtCeiling = 0;
             // With DEL_TKN the token is gone after a short last write: populate the rest anew.
-            if (last) break;
+            if (deleteToken) break;
           }
         }
         pos += used;
