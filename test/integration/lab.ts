@@ -106,3 +106,105 @@ export function pattern(bytes: number, seed: number): Buffer {
   }
   return b;
 }
+
+// ---------------------------------------------------------------------------------------------
+// ODX handler LUNs made at run time, for specs that need knobs the standard topology lacks.
+// They sit in a tcm_loop target of their own (its own SCSI host and I_T nexus), so the unit
+// attentions their arrival raises (3F/0E) reach only each other, never the standard LUNs the
+// other specs drive with sg3_utils. Tokens still cross: they are valid across the whole
+// tcmu-runner process.
+
+const CFG = '/sys/kernel/config/target';
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface RuntimeOdxLunOptions {
+  sizeMb: number;
+  blockSize?: number;
+  /** Handler knobs, `a=1&b=2` (test/targets/odx/README.md). */
+  knobs?: string;
+}
+
+export class RuntimeOdxTarget {
+  private readonly tpg: string;
+  private readonly made: Array<{ lunDir: string; link: string; backstore: string; file: string }> = [];
+  private nextLun = 0;
+
+  /** WWNs distinct from the standard topology's (test/lab/guest/boot.sh uses ...a01/a02). */
+  constructor(
+    private readonly wwn = 'naa.5001405000000a03',
+    initiator = 'naa.5001405000000b03',
+  ) {
+    this.tpg = `${CFG}/loopback/${wwn}/tpgt_1`;
+    fs.mkdirSync(this.tpg, { recursive: true });
+    fs.writeFileSync(`${this.tpg}/nexus`, initiator);
+  }
+
+  /** Create an odx LUN with these knobs and wait for its sg and sd nodes. */
+  async add(name: string, o: RuntimeOdxLunOptions): Promise<LabLun> {
+    const bs = o.blockSize ?? 512;
+    const bytes = o.sizeMb * 1024 * 1024;
+    const file = `/lab/${name}.img`;
+    fs.writeFileSync(file, '');
+    fs.truncateSync(file, bytes);
+    const backstore = `${CFG}/core/user_0/${name}`;
+    fs.mkdirSync(backstore, { recursive: true });
+    const cfg = `odx/${file}?block_size=${bs}${o.knobs ? `&${o.knobs}` : ''}`;
+    if (cfg.length > 250 || cfg.includes(',')) throw new Error(`${name}: handler config too long or has a comma: ${cfg}`);
+    const lun = this.nextLun++;
+    // Serials: distinct hex digits (the NAA-6 designator is built from them), unlike the lab's.
+    const serial = `odxknob${name}-e${lun.toString(16).padStart(2, '0')}`;
+    fs.writeFileSync(`${backstore}/control`, `dev_config=${cfg}`);
+    fs.writeFileSync(`${backstore}/control`, `dev_size=${bytes}`);
+    fs.writeFileSync(`${backstore}/control`, `hw_block_size=${bs}`);
+    fs.writeFileSync(`${backstore}/wwn/vpd_unit_serial`, serial);
+    fs.writeFileSync(`${backstore}/enable`, '1');
+    const lunDir = `${this.tpg}/lun/lun_${lun}`;
+    fs.mkdirSync(lunDir);
+    const link = `${lunDir}/${name}`;
+    fs.symlinkSync(backstore, link);
+    this.made.push({ lunDir, link, backstore, file });
+    const address = `${fs.readFileSync(`${this.tpg}/address`, 'utf8').trim()}:${lun}`;
+    const sg = await nodeOf(address, 'scsi_generic');
+    const sd = await nodeOf(address, 'block');
+    const options: Record<string, string | number> = { block_size: bs };
+    for (const kv of (o.knobs ?? '').split('&').filter(Boolean)) {
+      const [k, v] = kv.split('=') as [string, string];
+      options[k] = /^\d+$/.test(v) ? Number(v) : v;
+    }
+    return { name, kind: 'odx', sg, sd, file, blockSize: bs, bytes, tpg: 'tpg3', address, serial, options };
+  }
+
+  /** Remove every LUN made here (LUN before backstore, as the lab's teardown does), then the target. */
+  remove(): void {
+    for (const m of this.made.reverse()) {
+      fs.rmSync(m.link, { force: true });
+      if (fs.existsSync(m.lunDir)) fs.rmdirSync(m.lunDir);
+    }
+    for (const m of this.made) {
+      if (fs.existsSync(m.backstore)) fs.rmdirSync(m.backstore);
+      fs.rmSync(m.file, { force: true });
+    }
+    this.made.length = 0;
+    if (fs.existsSync(this.tpg)) {
+      try {
+        fs.writeFileSync(`${this.tpg}/nexus`, 'NULL');
+      } catch {
+        // already without a nexus
+      }
+      fs.rmdirSync(this.tpg);
+      fs.rmdirSync(`${CFG}/loopback/${this.wwn}`);
+    }
+  }
+}
+
+/** Wait (udev-less, devtmpfs) for the /dev node of a SCSI address. */
+async function nodeOf(address: string, kind: 'scsi_generic' | 'block'): Promise<string> {
+  const dir = `/sys/bus/scsi/devices/${address}/${kind}`;
+  for (let i = 0; i < 300; i++) {
+    if (fs.existsSync(dir)) {
+      for (const n of fs.readdirSync(dir)) if (fs.existsSync(`/dev/${n}`)) return `/dev/${n}`;
+    }
+    await sleep(50);
+  }
+  throw new Error(`no ${kind} node for ${address} after 15 s`);
+}
