@@ -518,7 +518,11 @@ describe('native transport: randomized arguments never crash', () => {
         // Only fds that cannot be a device: never issue random ioctls on real descriptors.
         if (which === 'execute') r = raw.execute(pick<unknown>([BAD_FD, -1, 'x', 1.5]), rnd() < 0.9 ? req : values());
         else if (which === 'open') r = raw.open(pick<unknown>([values(), path.join(os.tmpdir(), 'odxcp-missing')]), rnd() < 0.5 ? RO : values());
-        else r = raw.close(pick<unknown>([BAD_FD, -1, 'x', values()]));
+        else {
+          // Never a real descriptor: values() has 0, and closing stdin made libuv abort later.
+          const fd = values();
+          r = raw.close(pick<unknown>([BAD_FD, -1, 'x', typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 && fd < 2 ** 31 ? BAD_FD : fd]));
+        }
         if (r instanceof Promise) {
           pending.push(
             r.then(
