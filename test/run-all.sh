@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm test`: the unit suite on this machine, then the integration suite inside the lab VM
-# against real kernel SCSI targets. ODXCP_SKIP_LAB=1 skips the lab, and says so loudly.
+# `npm test`: the unit suite and the ODX handler's host test on this machine, then the
+# integration suite and the handler's conformance suite inside the lab VM against real
+# kernel SCSI targets. ODXCP_SKIP_LAB=1 skips the lab, and says so loudly.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 COUNTS=$(mktemp -d)
@@ -9,6 +10,21 @@ trap 'rm -rf "$COUNTS"' EXIT
 npx tsc -p . || { echo "typescript build failed"; exit 1; }
 ODXCP_SUITE=unit ODXCP_COUNTS_FILE="$COUNTS/unit.json" npx mocha
 UNIT_RC=$?
+
+# The ODX handler under ASan/UBSan on this machine, with stand-ins for tcmu-runner (seconds;
+# the conformance suite below is its real-kernel proof).
+bash test/targets/odx/host-test.sh | tee "$COUNTS/host-test.log"
+HT_RC=${PIPESTATUS[0]}
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$COUNTS/host-test.log" | tail -n1)
+rm -f "$COUNTS/host-test.log"
+if [ -n "$line" ]; then
+  set -- $line
+  echo "{\"suite\":\"odx-host\",\"passed\":$1,\"failed\":$3,\"skipped\":0}" > "$COUNTS/odx-host.json"
+else
+  echo "odx handler host test: no counts reported"
+  [ $HT_RC = 0 ] && HT_RC=1
+fi
+[ $HT_RC = 0 ] || UNIT_RC=$HT_RC
 
 LAB_RC=0
 if [ "${ODXCP_SKIP_LAB:-}" = 1 ]; then

@@ -17,8 +17,9 @@ lab_load_modules scsi_mod sd_mod sg configfs target_core_mod target_core_file \
   target_core_iblock uio target_core_user tcm_loop loop || fail "modules"
 lab_mount_configfs
 
-# Backing files live in guest RAM.
-TOTAL=$(( 4*MB + 6*SMALL + 64 ))
+# Backing files live in guest RAM: the topology's, plus room for the LUNs specs make at run
+# time (test/integration/knobs.test.ts: two of 260 MiB and about 25 small ones).
+TOTAL=$(( 4*MB + 6*SMALL + 64 + 896 ))
 ODX_LINES=()
 if [ -e "$OUT/targets/handler_odx.so" ] && [ -f "$REPO/test/targets/odx/lab-luns.txt" ]; then
   while read -r line; do
