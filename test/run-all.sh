@@ -11,19 +11,30 @@ npx tsc -p . || { echo "typescript build failed"; exit 1; }
 ODXCP_SUITE=unit ODXCP_COUNTS_FILE="$COUNTS/unit.json" npx mocha
 UNIT_RC=$?
 
+# counted SUITE CMD...: run a command that ends with a line "N passed, N failed", show its
+# output, record the counts for the total; its status is the command's (1 when it said no
+# counts: a suite that reports nothing has not passed).
+counted() {
+  local suite=$1 line rc
+  shift
+  "$@" | tee "$COUNTS/$suite.log"
+  rc=${PIPESTATUS[0]}
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$COUNTS/$suite.log" | tail -n1)
+  rm -f "$COUNTS/$suite.log"
+  if [ -n "$line" ]; then
+    set -- $line
+    echo "{\"suite\":\"$suite\",\"passed\":$1,\"failed\":$3,\"skipped\":0}" > "$COUNTS/$suite.json"
+  else
+    echo "$suite: no counts reported"
+    [ "$rc" = 0 ] && rc=1
+  fi
+  return "$rc"
+}
+
 # The ODX handler under ASan/UBSan on this machine, with stand-ins for tcmu-runner (seconds;
 # the conformance suite below is its real-kernel proof).
-bash test/targets/odx/host-test.sh | tee "$COUNTS/host-test.log"
-HT_RC=${PIPESTATUS[0]}
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$COUNTS/host-test.log" | tail -n1)
-rm -f "$COUNTS/host-test.log"
-if [ -n "$line" ]; then
-  set -- $line
-  echo "{\"suite\":\"odx-host\",\"passed\":$1,\"failed\":$3,\"skipped\":0}" > "$COUNTS/odx-host.json"
-else
-  echo "odx handler host test: no counts reported"
-  [ $HT_RC = 0 ] && HT_RC=1
-fi
+counted odx-host bash test/targets/odx/host-test.sh
+HT_RC=$?
 [ $HT_RC = 0 ] || UNIT_RC=$HT_RC
 
 LAB_RC=0
@@ -48,17 +59,8 @@ else
   fi
   # The ODX handler's conformance suite (sg3_utils, ddpt, cmp against the backing files)
   # gets a VM of its own: it creates and removes LUNs of its own with other knobs.
-  bash test/lab/run.sh 'bash test/targets/odx/conformance.sh' | tee "$COUNTS/conformance.log"
-  CONF_RC=${PIPESTATUS[0]}
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$COUNTS/conformance.log" | tail -n1)
-  rm -f "$COUNTS/conformance.log"
-  if [ -n "$line" ]; then
-    set -- $line
-    echo "{\"suite\":\"odx-conformance\",\"passed\":$1,\"failed\":$3,\"skipped\":0}" > "$COUNTS/conformance.json"
-  else
-    echo "odx conformance: no counts reported"
-    [ $CONF_RC = 0 ] && CONF_RC=1
-  fi
+  counted odx-conformance bash test/lab/run.sh 'bash test/targets/odx/conformance.sh'
+  CONF_RC=$?
   [ $CONF_RC = 0 ] || LAB_RC=$CONF_RC
 fi
 

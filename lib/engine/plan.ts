@@ -7,6 +7,7 @@ import { UsageError } from '../scsi/errors';
 import type { IdentificationCscdInput, ListIdUsage } from '../native';
 import { knownFailure } from './pair-cache';
 import type { CopyMethod, CopyOptions, CopyPlan, MethodVerdict, PlannedDevice } from './types';
+import type { XcopyMethodOptions } from './methods/xcopy';
 
 export const DEFAULT_TOKEN_BYTES = 8n << 20n; // ONTAP's token size, when the target gives none
 export const DEFAULT_HOST_TRANSFER = 1 << 20;
@@ -56,16 +57,8 @@ export interface PlanDetails {
   srcKey: string;
   dstKey: string;
   tokenBytes: bigint;
-  xcopy?: {
-    commandBytes: bigint;
-    segmentBytes: bigint;
-    segmentsPerCommand: number;
-    source: IdentificationCscdInput;
-    destination: IdentificationCscdInput;
-    on: 'src' | 'dst';
-    listIdUsage: ListIdUsage;
-    listId?: number;
-  };
+  /** How EXTENDED COPY would run: exactly what the method takes. */
+  xcopy?: XcopyMethodOptions;
   inactivityTimeout: number;
   /** Seconds a token of the source lives whatever its use (VPD 0x8F/0106); 0 = no limit. */
   tokenLifetime: number;
