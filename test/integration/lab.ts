@@ -156,6 +156,7 @@ export class RuntimeOdxTarget {
     fs.writeFileSync(`${backstore}/control`, `dev_config=${cfg}`);
     fs.writeFileSync(`${backstore}/control`, `dev_size=${bytes}`);
     fs.writeFileSync(`${backstore}/control`, `hw_block_size=${bs}`);
+    fs.writeFileSync(`${backstore}/control`, `hw_max_sectors=${(1024 * 1024) / bs}`); // as lio_user in guest/lib.sh
     fs.writeFileSync(`${backstore}/wwn/vpd_unit_serial`, serial);
     fs.writeFileSync(`${backstore}/enable`, '1');
     const lunDir = `${this.tpg}/lun/lun_${lun}`;

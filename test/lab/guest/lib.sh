@@ -57,6 +57,9 @@ lio_user() {
   echo -n "dev_config=$2" > "$d/control" || return 1
   echo -n "dev_size=$3" > "$d/control" || return 1
   [ -z "${5:-}" ] || echo -n "hw_block_size=$5" > "$d/control" || return 1
+  # 1 MiB per command, as arrays allow (TCMU's default is 128 blocks: 64 KiB commands make a
+  # host copy from these LUNs crawl).
+  echo -n "hw_max_sectors=$(( 1048576 / ${5:-512} ))" > "$d/control" || return 1
   echo "$4" > "$d/wwn/vpd_unit_serial" || return 1
   echo 1 > "$d/enable" || return 1
 }
