@@ -16,7 +16,8 @@ lab_basic_mounts() {
   mount -t devpts devpts /dev/pts 2>/dev/null
   mount -t tmpfs tmpfs /dev/shm 2>/dev/null
   mount -t tmpfs tmpfs /run 2>/dev/null; mkdir -p /run/lock
-  mount -t tmpfs tmpfs /tmp 2>/dev/null
+  # No tmpfs on /tmp: the root is already a writable overlay (tmpfs upper), and a checkout
+  # under /tmp (CI clones there) and its lab-out share must stay visible.
   hostname labvm
 }
 
