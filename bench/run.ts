@@ -335,40 +335,41 @@ function finishCase(def: CaseDef, size: number, samples: Sample[], verified: boo
   };
 }
 
+/** (repetition, index) pairs: each round starts one tool later, so no tool always runs right after the same other. */
+function* rotations(n: number, reps: number): Generator<[number, number]> {
+  for (let r = 0; r < reps; r++) for (let k = 0; k < n; k++) yield [r, (k + r) % n];
+}
+
 /**
  * Every case at one size, `reps` rounds; within a round the tools take turns, so a slow
  * spell of the machine falls on all of them rather than on one.
  */
 async function runSize(defs: CaseDef[], size: number, reps: number): Promise<CaseResult[]> {
   const st = defs.map(() => ({ samples: [] as Sample[], verified: null as boolean | null, ok: true, note: undefined as string | undefined, last: undefined as Measured | undefined }));
-  for (let r = 0; r < reps; r++) {
-    for (let k = 0; k < defs.length; k++) {
-      // Each round starts one tool later, so no tool always runs right after the same other.
-      const i = (k + r) % defs.length;
-      const d = defs[i]!;
-      const s = st[i]!;
-      if (!s.ok) continue;
-      const { m, s: smp, err } = await sample(d, size);
-      s.last = m;
-      if (err) {
+  for (const [r, i] of rotations(defs.length, reps)) {
+    const d = defs[i]!;
+    const s = st[i]!;
+    if (!s.ok) continue;
+    const { m, s: smp, err } = await sample(d, size);
+    s.last = m;
+    if (err) {
+      s.ok = false;
+      s.note = err;
+      log(`${d.group}/${d.id} ${size / MiB} MiB: FAILED: ${err}`);
+      continue;
+    }
+    if (s.verified === null) {
+      // Outside the timed region: a benchmark of a wrong copy is worthless.
+      s.verified = sameData(d.src, d.dst, size);
+      if (!s.verified) {
         s.ok = false;
-        s.note = err;
-        log(`${d.group}/${d.id} ${size / MiB} MiB: FAILED: ${err}`);
+        s.note = `destination differs from the source after the copy (${tail(m.stderr, 1)})`;
+        log(`${d.group}/${d.id} ${size / MiB} MiB: WRONG DATA`);
         continue;
       }
-      if (s.verified === null) {
-        // Outside the timed region: a benchmark of a wrong copy is worthless.
-        s.verified = sameData(d.src, d.dst, size);
-        if (!s.verified) {
-          s.ok = false;
-          s.note = `destination differs from the source after the copy (${tail(m.stderr, 1)})`;
-          log(`${d.group}/${d.id} ${size / MiB} MiB: WRONG DATA`);
-          continue;
-        }
-      }
-      s.samples.push(smp);
-      log(`${d.group}/${d.id} ${size / MiB} MiB rep ${r + 1}/${reps}: wall ${(smp.wallMs / 1000).toFixed(2)} s, in-tool ${(smp.toolMs / 1000).toFixed(2)} s, cpu ${(smp.cpuMs / 1000).toFixed(2)} s, guest cpu ${(smp.guestCpuMs / 1000).toFixed(2)} s, host data ${smp.hostDataBytes}`);
     }
+    s.samples.push(smp);
+    log(`${d.group}/${d.id} ${size / MiB} MiB rep ${r + 1}/${reps}: wall ${(smp.wallMs / 1000).toFixed(2)} s, in-tool ${(smp.toolMs / 1000).toFixed(2)} s, cpu ${(smp.cpuMs / 1000).toFixed(2)} s, guest cpu ${(smp.guestCpuMs / 1000).toFixed(2)} s, host data ${smp.hostDataBytes}`);
   }
   return defs.map((d, i) => finishCase(d, size, st[i]!.samples, st[i]!.verified, st[i]!.ok, st[i]!.note, st[i]!.last));
 }
@@ -446,25 +447,22 @@ async function perCommand(): Promise<PerCommandResult[]> {
   // The floor of any asynchronous design in this guest: a libuv thread-pool round trip, no SCSI.
   defs.push({ id: 'uvpool', label: 'node fs.read() of 1 byte from /dev/zero (libuv pool round trip, no SCSI)', kind: 'read1', parse: pc, argv: [NODE, 'dist/bench/percmd.js', '--dev', dev, '--count', String(n), '--kind', 'read1', '--via', 'uvpool'] });
   const st = defs.map(() => ({ us: [] as number[], proc: [] as number[], cpu: [] as number[], ok: true, note: undefined as string | undefined }));
-  for (let r = 0; r < reps; r++) {
-    for (let k = 0; k < defs.length; k++) {
-      const i = (k + r) % defs.length;
-      const d = defs[i]!;
-      const s = st[i]!;
-      if (!s.ok) continue;
-      const m = await measure(d.argv);
-      const us = d.parse(m);
-      if (m.code !== 0 || !Number.isFinite(us)) {
-        s.ok = false;
-        s.note = `exit ${m.code}: ${tail(m.stderr + m.stdout)}`;
-        log(`per-command ${d.label}: FAILED ${s.note}`);
-        continue;
-      }
-      s.us.push(us);
-      s.proc.push((m.wallMs * 1000) / n);
-      s.cpu.push(m.cpuMs);
-      log(`per-command ${d.label}: ${us.toFixed(1)} µs/command (process ${((m.wallMs * 1000) / n).toFixed(1)})`);
+  for (const [, i] of rotations(defs.length, reps)) {
+    const d = defs[i]!;
+    const s = st[i]!;
+    if (!s.ok) continue;
+    const m = await measure(d.argv);
+    const us = d.parse(m);
+    if (m.code !== 0 || !Number.isFinite(us)) {
+      s.ok = false;
+      s.note = `exit ${m.code}: ${tail(m.stderr + m.stdout)}`;
+      log(`per-command ${d.label}: FAILED ${s.note}`);
+      continue;
     }
+    s.us.push(us);
+    s.proc.push((m.wallMs * 1000) / n);
+    s.cpu.push(m.cpuMs);
+    log(`per-command ${d.label}: ${us.toFixed(1)} µs/command (process ${((m.wallMs * 1000) / n).toFixed(1)})`);
   }
   return defs.map((d, i) => ({
     id: d.id,

@@ -126,33 +126,31 @@ export class ScsiDevice implements ScsiTransport {
     this.fd = fd.fd;
     this.exclusiveFd = exclusiveFd;
     this.retry = retry;
-    const native = loadNative();
-    this.executor = {
-      path: commandNode,
-      execute: (r) => {
-        if (this.closed) return Promise.reject(Object.assign(new Error(`${this.path} is closed`), { code: 'EBADF' }));
-        this.stats.commands++;
-        return native.execute(this.fd, r);
-      },
-    };
+    this.executor = this.executorOn(commandNode, () => this.fd);
     this.dataFd = data?.fd;
     this.dataFdOwned = data?.owned ?? false;
     this.dataWritable = data?.writable ?? false;
     this.dataNode = data?.node ?? commandNode;
-    const dataExecutor = {
-      path: this.dataNode,
-      execute: (r: NativeExecuteRequest) => {
-        if (this.closed) return Promise.reject(Object.assign(new Error(`${this.path} is closed`), { code: 'EBADF' }));
-        this.stats.commands++;
-        return native.execute(this.dataFd as number, r);
-      },
-    };
+    const dataExecutor = this.executorOn(this.dataNode, () => this.dataFd as number);
     this.data = {
       path: this.dataNode,
       command: (cmd, options) =>
         this.dataFd === undefined || (cmd.direction === 'to-device' && !this.dataWritable)
           ? this.command(cmd, options)
           : runCommand(dataExecutor, cmd, options, this.retry, { onUnitAttention: (e) => this.onUnitAttention(e) }, this.stats),
+    };
+  }
+
+  /** SG_IO on one of this device's descriptors, counted, refused once the device is closed. */
+  private executorOn(path: string, fd: () => number): { path: string; execute: (r: NativeExecuteRequest) => Promise<NativeExecuteResult> } {
+    const native = loadNative();
+    return {
+      path,
+      execute: (r) => {
+        if (this.closed) return Promise.reject(Object.assign(new Error(`${this.path} is closed`), { code: 'EBADF' }));
+        this.stats.commands++;
+        return native.execute(fd(), r);
+      },
     };
   }
 

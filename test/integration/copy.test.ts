@@ -5,37 +5,12 @@
 // range, and nothing outside the destination range changed.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import { copy, planCopy, CopyError, clearPairCache, type CopyOptions, type CopyResult } from '../../lib/engine';
+import { copy, planCopy, CopyError, clearPairCache, type CopyOptions } from '../../lib/engine';
 import { UsageError } from '../../lib/scsi/errors';
-import { backing, lun, type LabLun } from './lab';
+import { backing, copyChecked, lun } from './lab';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
-
-/** Copy, then check the destination's backing file byte for byte, in and out of the range. */
-async function copyChecked(src: LabLun, dst: LabLun, o: Omit<CopyOptions, 'src' | 'dst'> & { srcOffset: number; dstOffset: number; length: number }): Promise<CopyResult> {
-  const before = fs.readFileSync(dst.file!);
-  const r = await copy({ src: src.sg, dst: dst.sg, ...o });
-  const after = fs.readFileSync(dst.file!);
-  const want = backing(src, o.srcOffset, o.length);
-  assert.ok(after.subarray(o.dstOffset, o.dstOffset + o.length).equals(want), 'destination range equals the source range');
-  assert.ok(after.subarray(0, o.dstOffset).equals(before.subarray(0, o.dstOffset)), 'nothing before the destination range changed');
-  assert.ok(after.subarray(o.dstOffset + o.length).equals(before.subarray(o.dstOffset + o.length)), 'nothing after the destination range changed');
-  assertComplete(r, o.length);
-  return r;
-}
-
-/** The account of a completed copy covers the range exactly, without gaps or overlaps. */
-function assertComplete(r: CopyResult, length: number): void {
-  assert.equal(r.bytes, BigInt(length));
-  assert.equal(r.offloadedBytes + r.hostBytes, BigInt(length));
-  let end = 0n;
-  for (const e of r.extents) {
-    assert.equal(e.offset, end, 'extents are contiguous');
-    end += e.length;
-  }
-  assert.equal(end, BigInt(length));
-}
 
 describe('copy engine in the lab', function () {
   before(async () => {

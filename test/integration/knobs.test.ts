@@ -9,13 +9,12 @@ import { execFileSync } from 'node:child_process';
 import { ScsiDevice } from '../../lib/device/device';
 import * as cmds from '../../lib/scsi/commands';
 import { ScsiError } from '../../lib/scsi/errors';
-import { classify, clearPairCache, copy, planCopy, type CopyOptions, type CopyResult } from '../../lib/engine';
+import { classify, clearPairCache, copy, planCopy } from '../../lib/engine';
 import { nextListId4 } from '../../lib/engine/ids';
-import { backing, pattern, writeBacking, RuntimeOdxTarget, type LabLun } from './lab';
+import { backing, copyChecked, pattern, sleep, writeBacking, RuntimeOdxTarget, type LabLun } from './lab';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** An ILLEGAL REQUEST / other sense with this key, ASC and ASCQ. */
 function isSense(key: number, asc: number, ascq: number) {
@@ -65,24 +64,6 @@ async function untilDone(d: ScsiDevice, listId: number) {
     await sleep(20);
   }
   throw new Error(`list ${listId} still in progress`);
-}
-
-async function copyChecked(src: LabLun, dst: LabLun, o: Omit<CopyOptions, 'src' | 'dst'> & { srcOffset: number; dstOffset: number; length: number }): Promise<CopyResult> {
-  const before = fs.readFileSync(dst.file!);
-  const r = await copy({ src: src.sg, dst: dst.sg, ...o });
-  const after = fs.readFileSync(dst.file!);
-  assert.ok(after.subarray(o.dstOffset, o.dstOffset + o.length).equals(backing(src, o.srcOffset, o.length)), 'destination range equals the source range');
-  assert.ok(after.subarray(0, o.dstOffset).equals(before.subarray(0, o.dstOffset)), 'nothing before the range changed');
-  assert.ok(after.subarray(o.dstOffset + o.length).equals(before.subarray(o.dstOffset + o.length)), 'nothing after the range changed');
-  assert.equal(r.bytes, BigInt(o.length));
-  assert.equal(r.offloadedBytes + r.hostBytes, BigInt(o.length));
-  let end = 0n;
-  for (const e of r.extents) {
-    assert.equal(e.offset, end, 'extents are contiguous');
-    end += e.length;
-  }
-  assert.equal(end, BigInt(o.length));
-  return r;
 }
 
 describe('ODX handler knobs, through odxcp', function () {

@@ -2,7 +2,9 @@
 // (test/lab/guest/boot.sh) and small helpers to compare devices with their backing files
 // and with what sg3_utils prints for the same LUN.
 import * as fs from 'node:fs';
+import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
+import { copy, type CopyOptions, type CopyResult } from '../../lib/engine';
 
 export type LunKind = 'lio-fileio' | 'lio-iblock' | 'tcmu-qcow' | 'scsi-debug' | 'odx';
 
@@ -107,6 +109,31 @@ export function pattern(bytes: number, seed: number): Buffer {
   return b;
 }
 
+/** Copy, then check the destination's backing file byte for byte, in and out of the range. */
+export async function copyChecked(src: LabLun, dst: LabLun, o: Omit<CopyOptions, 'src' | 'dst'> & { srcOffset: number; dstOffset: number; length: number }): Promise<CopyResult> {
+  const before = fs.readFileSync(dst.file!);
+  const r = await copy({ src: src.sg, dst: dst.sg, ...o });
+  const after = fs.readFileSync(dst.file!);
+  const want = backing(src, o.srcOffset, o.length);
+  assert.ok(after.subarray(o.dstOffset, o.dstOffset + o.length).equals(want), 'destination range equals the source range');
+  assert.ok(after.subarray(0, o.dstOffset).equals(before.subarray(0, o.dstOffset)), 'nothing before the destination range changed');
+  assert.ok(after.subarray(o.dstOffset + o.length).equals(before.subarray(o.dstOffset + o.length)), 'nothing after the destination range changed');
+  assertComplete(r, o.length);
+  return r;
+}
+
+/** The account of a completed copy covers the range exactly, without gaps or overlaps. */
+export function assertComplete(r: CopyResult, length: number): void {
+  assert.equal(r.bytes, BigInt(length));
+  assert.equal(r.offloadedBytes + r.hostBytes, BigInt(length));
+  let end = 0n;
+  for (const e of r.extents) {
+    assert.equal(e.offset, end, 'extents are contiguous');
+    end += e.length;
+  }
+  assert.equal(end, BigInt(length));
+}
+
 // ---------------------------------------------------------------------------------------------
 // ODX handler LUNs made at run time, for specs that need knobs the standard topology lacks.
 // They sit in a tcm_loop target of their own (its own SCSI host and I_T nexus), so the unit
@@ -115,7 +142,7 @@ export function pattern(bytes: number, seed: number): Buffer {
 // tcmu-runner process.
 
 const CFG = '/sys/kernel/config/target';
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface RuntimeOdxLunOptions {
   sizeMb: number;
