@@ -133,6 +133,37 @@ describe('READ(16) / WRITE(16) round trips against the backing files', () => {
     });
   }
 
+  it('device.data: READ/WRITE data goes through the block node (writes only on the exclusive hold), bytes right both ways', async () => {
+    const l = lun('fio2');
+    const bs = l.blockSize;
+    const src = await open(l.sg);
+    try {
+      assert.equal(src.dataNode, l.sd, 'a source reads through its block node');
+      const back = await cmds.read16(src.data, { lba: 100, blocks: 4, blockSize: bs });
+      assert.ok(back.equals(backing(l, 100 * bs, 4 * bs)));
+    } finally {
+      src.close();
+    }
+    const dst = await open(l.sg, true);
+    try {
+      assert.equal(dst.dataNode, l.sd);
+      assert.equal(dst.data.path, l.sd);
+      const data = pattern(4 * bs, 4242);
+      const before = dst.stats.commands;
+      await cmds.write16(dst.data, { lba: 200, data, blockSize: bs });
+      assert.equal(dst.stats.commands, before + 1, 'counted with the device');
+      assert.ok(backing(l, 200 * bs, 4 * bs).equals(data), 'written through the exclusive block node fd');
+    } finally {
+      dst.close();
+    }
+    const viaSg = await ScsiDevice.open(l.sg, { dataNode: 'command' });
+    try {
+      assert.equal(viaSg.dataNode, l.sg, "dataNode: 'command' keeps data on the sg node");
+    } finally {
+      viaSg.close();
+    }
+  });
+
   it('fio0: READ(16) returns what the backing file holds (data placed behind the target)', async () => {
     const l = lun('fio0');
     const d = await open(l.sg);
