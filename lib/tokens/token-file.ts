@@ -29,6 +29,7 @@ import type { DesignationDescriptor } from '../scsi/spc';
 import {
   blockRange,
   populate,
+  splitRanges,
   tokenLimits,
   writeUsingTokenLoop,
   type TokenTarget,
@@ -243,7 +244,7 @@ export async function populateTokenFile(o: PopulateTokenFileOptions): Promise<Po
     }
     const rangesNeeded = Number((blocks + 0xfffffffen) / 0xffffffffn);
     if (rangesNeeded > lim.maxRanges) throw new UsageError(`--length: needs ${rangesNeeded} range descriptors, ${name} takes ${lim.maxRanges}`);
-    const p = await populate(dev, { lba, blocks, blockSize: cap.blockSize, maxRanges: lim.maxRanges, inactivityTimeout: inactivity, timeoutMs: o.timeoutMs, signal: o.signal });
+    const p = await populate(dev, { ranges: splitRanges(lba, blocks, lim.maxRanges), blockSize: cap.blockSize, inactivityTimeout: inactivity, timeoutMs: o.timeoutMs, signal: o.signal });
     const createdAt = new Date();
     writePrivateFile(o.out, encodeTokenFile({ blockSize: cap.blockSize, lba, bytes: p.bytes, createdAt, inactivityTimeout: inactivity }, p.token), o.overwrite === true);
     return {

@@ -72,6 +72,8 @@ function result(o: Partial<CopyResult> = {}): CopyResult {
     hostDataBytes: 524288n,
     elapsedMs: 250,
     truncations: 0,
+    synced: true,
+    contiguousBytes: 1048576n,
     ...o,
   };
 }
