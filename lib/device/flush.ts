@@ -6,7 +6,7 @@
 // ranged flush. Only a refusal (ILLEGAL REQUEST: opcode or field) moves down the ladder;
 // anything else is an error of the operation that wrote the data.
 import * as cmds from '../scsi/commands';
-import { ScsiError } from '../scsi/errors';
+import { OdxcpError, ScsiError } from '../scsi/errors';
 import type { ScsiTransport } from '../scsi/transport';
 
 export type FlushForm = 'SYNCHRONIZE CACHE(16)' | 'SYNCHRONIZE CACHE(10)' | 'SYNCHRONIZE CACHE(16) whole medium' | 'SYNCHRONIZE CACHE(10) whole medium';
@@ -50,4 +50,28 @@ export async function flushRange(t: ScsiTransport, lba: bigint, blocks: bigint, 
     }
   }
   throw last;
+}
+
+/**
+ * Run `write` (which writes within `blocks` blocks from `lba`), then flush that range unless
+ * `sync` is false. A write that fails part-way still gets a best-effort flush of what it did,
+ * and its own error is the one thrown. A flush that fails after a good write is the error.
+ */
+export async function writeThenFlush<T>(t: ScsiTransport, lba: bigint, blocks: bigint, o: { sync?: boolean; timeoutMs?: number }, write: () => Promise<T>): Promise<{ value: T; synced: boolean }> {
+  const sync = o.sync ?? true;
+  let value: T;
+  try {
+    value = await write();
+  } catch (e) {
+    if (sync) await flushRange(t, lba, blocks, o).catch(() => undefined);
+    throw e;
+  }
+  if (!sync) return { value, synced: false };
+  try {
+    await flushRange(t, lba, blocks, o);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new OdxcpError(`written but not flushed: SYNCHRONIZE CACHE failed on ${t.path}: ${msg}`, e instanceof OdxcpError ? e.code : 'SYNC_FAILED', { cause: e });
+  }
+  return { value, synced: true };
 }

@@ -23,6 +23,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ScsiDevice } from '../device/device';
+import { writeThenFlush } from '../device/flush';
 import { DeviceError, UsageError } from '../scsi/errors';
 import { decodeRodToken, ROD_TOKEN_LENGTH, type RodToken } from '../scsi/rod-token';
 import type { DesignationDescriptor } from '../scsi/spc';
@@ -277,6 +278,8 @@ export interface WriteTokenFileOptions {
   length?: bigint | number;
   /** DEL_TKN on the last command: the token cannot be used again. */
   deleteToken?: boolean;
+  /** SYNCHRONIZE CACHE over the range afterwards (default true). */
+  sync?: boolean;
   timeoutMs?: number;
   signal?: AbortSignal;
   onProgress?(p: { bytesWritten: bigint; totalBytes: bigint }): void;
@@ -290,6 +293,8 @@ export interface WriteTokenFileResult {
   rodOffset: bigint;
   requestedBytes: bigint;
   bytesWritten: bigint;
+  /** True when the destination accepted SYNCHRONIZE CACHE for the range. */
+  synced: boolean;
   /** WRITE USING TOKEN commands sent. */
   commands: number;
   /** Commands the target cut short (re-driven). */
@@ -328,7 +333,7 @@ export async function writeTokenFile(o: WriteTokenFileOptions): Promise<WriteTok
     const lim = await tokenLimits(dev);
     const whole = BigInt(lim.maxRanges) * 0xffffffffn;
     const maxChunk = lim.maxTokenBlocks > 0n && lim.maxTokenBlocks < whole ? lim.maxTokenBlocks : whole;
-    const r = await writeUsingTokenLoop(dev, {
+    const { value: r, synced } = await writeThenFlush(dev, lba, blocks, { sync: o.sync, timeoutMs: o.timeoutMs }, () => writeUsingTokenLoop(dev, {
       token: tf.token,
       lba,
       blocks,
@@ -341,7 +346,7 @@ export async function writeTokenFile(o: WriteTokenFileOptions): Promise<WriteTok
       timeoutMs: o.timeoutMs,
       signal: o.signal,
       onWritten: (b) => o.onProgress?.({ bytesWritten: b * bs, totalBytes: length }),
-    });
+    }));
     return {
       device: name,
       offset,
@@ -350,6 +355,7 @@ export async function writeTokenFile(o: WriteTokenFileOptions): Promise<WriteTok
       rodOffset,
       requestedBytes: length,
       bytesWritten: r.blocksWritten * bs,
+      synced,
       commands: r.commands,
       truncations: r.truncations,
     };

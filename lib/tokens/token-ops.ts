@@ -44,10 +44,13 @@ export const ABORT_CONFIRM_MS = 30_000;
 export class TokenWriteError extends OdxcpError {
   readonly bytesWritten: bigint;
   readonly exact: boolean;
-  constructor(message: string, bytesWritten: bigint, exact: boolean, cause?: unknown) {
+  /** What went wrong, without the count (the message adds it). */
+  readonly reason: string;
+  constructor(message: string, bytesWritten: bigint, exact: boolean, cause?: unknown, reason = message) {
     super(message, cause instanceof OdxcpError ? cause.code : 'TOKEN_WRITE', { cause });
     this.bytesWritten = bytesWritten;
     this.exact = exact;
+    this.reason = reason;
   }
 }
 Object.defineProperty(TokenWriteError.prototype, 'name', { value: 'TokenWriteError' });
@@ -264,7 +267,7 @@ export async function writeUsingTokenStep(t: ScsiTransport, o: WriteStepOptions)
   let immed = o.immed;
   let listId = 0;
   function fail(msg: string, bytes: bigint, exact: boolean, cause?: unknown): never {
-    throw new TokenWriteError(`${msg} (${exact ? '' : 'at least '}${bytes} of ${asked} bytes written)`, bytes, exact, cause);
+    throw new TokenWriteError(`${msg} (${exact ? '' : 'at least '}${bytes} of ${asked} bytes written)`, bytes, exact, cause, msg);
   }
   const send = (id: number) =>
     cmds.writeUsingToken(t, { listId: id, token: o.token, ranges: o.ranges, offsetIntoRod: o.offsetIntoRod, deleteToken: o.deleteToken, immed, timeoutMs: o.timeoutMs });
@@ -380,7 +383,7 @@ export async function writeUsingTokenLoop(t: ScsiTransport, o: WutLoopOptions): 
   let truncations = 0;
   let immed = true;
   while (done < o.blocks) {
-    if (o.signal?.aborted) throw new TokenWriteError(`WRITE USING TOKEN: aborted (${done * bs} of ${o.blocks * bs} bytes written)`, done * bs, true, new AbortedError('aborted'));
+    if (o.signal?.aborted) throw new TokenWriteError(`WRITE USING TOKEN: aborted (${done * bs} of ${o.blocks * bs} bytes written)`, done * bs, true, new AbortedError('aborted'), 'WRITE USING TOKEN: aborted');
     const left = o.blocks - done;
     const chunk = left < o.maxChunkBlocks ? left : o.maxChunkBlocks;
     commands++;
@@ -400,8 +403,7 @@ export async function writeUsingTokenLoop(t: ScsiTransport, o: WutLoopOptions): 
     } catch (e) {
       if (!(e instanceof TokenWriteError)) throw e;
       const total = done * bs + e.bytesWritten;
-      const inner = e.cause instanceof Error ? e.cause.message : e.message;
-      throw new TokenWriteError(`${inner} (${e.exact ? '' : 'at least '}${total} of ${o.blocks * bs} bytes written)`, total, e.exact, e.cause);
+      throw new TokenWriteError(`${e.reason} (${e.exact ? '' : 'at least '}${total} of ${o.blocks * bs} bytes written)`, total, e.exact, e.cause, e.reason);
     }
     immed = r.immed;
     done += r.bytes / bs;
