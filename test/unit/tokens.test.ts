@@ -89,8 +89,8 @@ describe('token file format', () => {
 describe('populateTokenFile / writeTokenFile against a fake LUN', () => {
   it('populates a token file (mode 0600) and writes it back at another offset, byte-exact', async () => {
     const lun = new FakeLun({ blocks: 4096 });
-    fillPattern(lun.data, 7);
-    const before = Buffer.from(lun.data);
+    fillPattern(lun.mem, 7);
+    const before = Buffer.from(lun.mem);
     const out = path.join(tmp, 'a.tok');
     const p = await populateTokenFile({ device: lun, offset: 100 * 512, length: 256 * 512, out });
     assert.equal(p.bytes, 256n * 512n);
@@ -102,9 +102,9 @@ describe('populateTokenFile / writeTokenFile against a fake LUN', () => {
     const w = await writeTokenFile({ device: lun, token: out, offset: 2000 * 512 });
     assert.equal(w.bytesWritten, 256n * 512n);
     assert.equal(w.commands, 1);
-    assert.ok(lun.data.subarray(2000 * 512, 2256 * 512).equals(before.subarray(100 * 512, 356 * 512)));
-    assert.ok(lun.data.subarray(0, 2000 * 512).equals(before.subarray(0, 2000 * 512)), 'nothing before the range changed');
-    assert.ok(lun.data.subarray(2256 * 512).equals(before.subarray(2256 * 512)), 'nothing after the range changed');
+    assert.ok(lun.mem.subarray(2000 * 512, 2256 * 512).equals(before.subarray(100 * 512, 356 * 512)));
+    assert.ok(lun.mem.subarray(0, 2000 * 512).equals(before.subarray(0, 2000 * 512)), 'nothing before the range changed');
+    assert.ok(lun.mem.subarray(2256 * 512).equals(before.subarray(2256 * 512)), 'nothing after the range changed');
   });
 
   it('refuses to replace an existing token file without overwrite', async () => {
@@ -126,8 +126,8 @@ describe('populateTokenFile / writeTokenFile against a fake LUN', () => {
   for (const units of [0xf1, 0x00]) {
     it(`re-drives truncated WRITE USING TOKEN with OFFSET INTO ROD advanced by what was written (units 0x${units.toString(16)})`, async () => {
       const lun = new FakeLun({ blocks: 4096, wutMaxBlocks: 100, units });
-      fillPattern(lun.data, 3);
-      const before = Buffer.from(lun.data);
+      fillPattern(lun.mem, 3);
+      const before = Buffer.from(lun.mem);
       const out = path.join(tmp, `trunc-${units}.tok`);
       await populateTokenFile({ device: lun, offset: 0, length: 450 * 512, out });
       let last = 0n;
@@ -139,23 +139,23 @@ describe('populateTokenFile / writeTokenFile against a fake LUN', () => {
       const wuts = lun.log.filter((l) => l.op === 'WUT');
       assert.deepEqual(wuts.map((l) => l.offsetIntoRod), [0n, 100n, 200n, 300n, 400n]);
       assert.deepEqual(wuts.map((l) => l.lba), [1000n, 1100n, 1200n, 1300n, 1400n]);
-      assert.ok(lun.data.subarray(1000 * 512, 1450 * 512).equals(before.subarray(0, 450 * 512)));
+      assert.ok(lun.mem.subarray(1000 * 512, 1450 * 512).equals(before.subarray(0, 450 * 512)));
     });
   }
 
   it('writes on another LUN, honours --rod-offset and --length, chunks by MAXIMUM TOKEN TRANSFER SIZE, DEL_TKN only on the last', async () => {
     const src = new FakeLun({ blocks: 4096 });
-    fillPattern(src.data, 9);
+    fillPattern(src.mem, 9);
     const dst = new FakeLun({ blocks: 4096, maxTokenBlocks: 30n });
-    const before = Buffer.from(dst.data);
+    const before = Buffer.from(dst.mem);
     const out = path.join(tmp, 'part.tok');
     await populateTokenFile({ device: src, offset: 512 * 10, length: 512 * 100, out });
     const w = await writeTokenFile({ device: dst, token: out, offset: 512 * 3000, rodOffset: 512 * 20, length: 512 * 50, deleteToken: true });
     assert.equal(w.bytesWritten, 512n * 50n);
     assert.equal(w.truncations, 0);
-    assert.ok(dst.data.subarray(3000 * 512, 3050 * 512).equals(src.data.subarray(30 * 512, 80 * 512)));
-    assert.ok(dst.data.subarray(0, 3000 * 512).equals(before.subarray(0, 3000 * 512)));
-    assert.ok(dst.data.subarray(3050 * 512).equals(before.subarray(3050 * 512)));
+    assert.ok(dst.mem.subarray(3000 * 512, 3050 * 512).equals(src.mem.subarray(30 * 512, 80 * 512)));
+    assert.ok(dst.mem.subarray(0, 3000 * 512).equals(before.subarray(0, 3000 * 512)));
+    assert.ok(dst.mem.subarray(3050 * 512).equals(before.subarray(3050 * 512)));
     const wuts = dst.log.filter((l) => l.op === 'WUT');
     assert.deepEqual(wuts.map((l) => [l.offsetIntoRod, l.blocks]), [[20n, 30], [50n, 20]]);
     assert.deepEqual(wuts.map((l) => l.delTkn), [false, true]);
@@ -206,9 +206,9 @@ describe('zeroRange against a fake LUN', () => {
     const r = await zeroRange({ device: lun, offset: 512 * 10, length: 512 * 20 });
     assert.equal(r.method, 'token');
     assert.equal(r.bytes, 512n * 20n);
-    assert.ok(lun.data.subarray(512 * 10, 512 * 30).every((b) => b === 0));
-    assert.equal(lun.data[512 * 10 - 1], 0xee);
-    assert.equal(lun.data[512 * 30], 0xee);
+    assert.ok(lun.mem.subarray(512 * 10, 512 * 30).every((b) => b === 0));
+    assert.equal(lun.mem[512 * 10 - 1], 0xee);
+    assert.equal(lun.mem[512 * 30], 0xee);
     const w = lun.log.find((l) => l.op === 'WUT');
     assert.equal(w?.offsetIntoRod, 0n);
   });
@@ -220,8 +220,8 @@ describe('zeroRange against a fake LUN', () => {
     // ...and the range is flushed after the last write
     assert.deepEqual(lun.log.map((l) => [l.op, l.lba, l.blocks]), [['WS', 0n, 7], ['WS', 7n, 7], ['WS', 14n, 6], ['SC16', 0n, 20]]);
     assert.equal(r.commands, 3);
-    assert.ok(lun.data.subarray(0, 512 * 20).every((b) => b === 0));
-    assert.equal(lun.data[512 * 20], 0xee);
+    assert.ok(lun.mem.subarray(0, 512 * 20).every((b) => b === 0));
+    assert.equal(lun.mem[512 * 20], 0xee);
   });
 
   it('with no MAXIMUM WRITE SAME LENGTH reported, WRITE SAME chunks stay within 0xFFFF blocks (LIO\'s unadvertised limit)', async () => {
@@ -237,8 +237,8 @@ describe('zeroRange against a fake LUN', () => {
     assert.equal(r.method, 'write-same');
     assert.deepEqual(r.fallbacks, []);
     assert.deepEqual(lun.ops('WS').map((l) => l.blocks), [10000, 5000, 2500, 2500, 2500, 2500]);
-    assert.ok(lun.data.subarray(0, 512 * 10000).every((b) => b === 0));
-    assert.equal(lun.data[512 * 10000], 0xee);
+    assert.ok(lun.mem.subarray(0, 512 * 10000).every((b) => b === 0));
+    assert.equal(lun.mem[512 * 10000], 0xee);
   });
 
   it('falls back to WRITE(16) when WRITE SAME is refused, within the transfer limits', async () => {
@@ -249,8 +249,8 @@ describe('zeroRange against a fake LUN', () => {
     assert.equal(r.fallbacks[0]?.from, 'write-same');
     // queue limit 16 KiB = 32 blocks; VPD 0xB0 allows 64
     assert.deepEqual(lun.log.filter((l) => l.op === 'W').map((l) => l.blocks), [32, 32, 6]);
-    assert.ok(lun.data.subarray(512, 512 * 71).every((b) => b === 0));
-    assert.equal(lun.data[511], 0xee);
+    assert.ok(lun.mem.subarray(512, 512 * 71).every((b) => b === 0));
+    assert.equal(lun.mem[511], 0xee);
   });
 
   it('a forced method does not fall back, and says how much was zeroed', async () => {
@@ -268,7 +268,7 @@ describe('zeroRange against a fake LUN', () => {
     const r = await zeroRange({ device: lun, offset: 0, length: 512 * 20, method: 'token' });
     assert.equal(r.bytes, 512n * 20n);
     assert.deepEqual(lun.ops('WUT').map((l) => l.lba), [0n, 8n, 16n]);
-    assert.ok(lun.data.subarray(0, 512 * 20).every((b) => b === 0));
+    assert.ok(lun.mem.subarray(0, 512 * 20).every((b) => b === 0));
     assert.ok(ZERO_ROD_TOKEN.readUInt32BE(0) === ROD_TYPE.BLOCK_DEVICE_ZERO);
   });
 

@@ -66,8 +66,8 @@ export interface FakeKnobs {
   writeSameLimit?: number;
   /** Status polls that report "in progress" before a list finishes (Infinity: until aborted). */
   inProgressPolls?: number;
-  /** The first command that opens each list id answers ILLEGAL REQUEST 00/16 (id in use). */
-  busyListIdOnce?: boolean;
+  /** The first N commands that open a list answer ILLEGAL REQUEST 00/16 (the id is in use). */
+  busyListIds?: number;
   /** A token dies (WRITE USING TOKEN: 23/07) once this many bytes were written from it. */
   expireAfterBytes?: number;
   /** EXTENDED COPY fails with COPY ABORTED 0D/01 after this many segments. */
@@ -87,18 +87,19 @@ let nextSerial = 1;
 export class FakeLun implements TokenTarget {
   readonly path: string;
   readonly bs: number;
-  readonly data: Buffer;
+  readonly mem: Buffer;
   /** Every command, in the order the model saw them (seq is global across LUNs). */
   readonly log: FakeLogEntry[] = [];
   /** The LU designator (NAA-6, 16 bytes) an 0xE4 CSCD descriptor names this LUN by. */
   readonly naa: Buffer;
   private readonly lists = new Map<number, ListState>();
-  private readonly seenIds = new Set<number>();
+  private busyLeft: number;
   private wuts = 0;
 
   constructor(readonly k: FakeKnobs = {}, name?: string) {
     this.bs = k.blockSize ?? 512;
-    this.data = Buffer.alloc((k.blocks ?? 4096) * this.bs, 0xee);
+    this.busyLeft = k.busyListIds ?? 0;
+    this.mem = Buffer.alloc((k.blocks ?? 4096) * this.bs, 0xee);
     const serial = nextSerial++;
     this.path = name ?? `/dev/fake${serial}`;
     this.naa = Buffer.alloc(16, 0);
@@ -113,7 +114,7 @@ export class FakeLun implements TokenTarget {
   }
 
   async capacity() {
-    const blocks = BigInt(this.data.length / this.bs);
+    const blocks = BigInt(this.mem.length / this.bs);
     return { blockSize: this.bs, blocks, bytes: blocks * BigInt(this.bs) };
   }
 
@@ -197,10 +198,10 @@ export class FakeLun implements TokenTarget {
     return all;
   }
 
-  /** ILLEGAL REQUEST 00/16 for the first use of an id, when asked to. */
+  /** ILLEGAL REQUEST 00/16 for the first `busyListIds` lists opened, when asked to. */
   private checkBusy(listId: number, cdb: Buffer, name: string): void {
-    if (!this.k.busyListIdOnce || this.seenIds.has(listId)) return;
-    this.seenIds.add(listId);
+    if (this.busyLeft <= 0) return;
+    this.busyLeft--;
     this.push({ op: 'BUSY', listId });
     throw checkCondition(name, cdb, 5, 0x00, 0x16);
   }
@@ -216,7 +217,10 @@ export class FakeLun implements TokenTarget {
     if (op === 0x84) {
       const sa = (cdb[1] as number) & 0x1f;
       if (sa === 0x07 || sa === 0x05) return this.result(this.statusReply(cdb.readUInt32BE(2), cdb, sa === 0x07));
-      if (sa === 0x00) return this.result(this.lid1Status(cdb[2] as number));
+      if (sa === 0x00) {
+        this.push({ op: 'RCS1', listId: cdb[2] as number });
+        return this.result(this.lid1Status(cdb[2] as number));
+      }
       throw checkCondition('RECEIVE COPY RESULTS', cdb, 5, 0x24, 0);
     }
     if (op === 0x91 || op === 0x35) {
@@ -231,7 +235,7 @@ export class FakeLun implements TokenTarget {
       this.push({ op: 'R', lba, blocks });
       const d = o.data;
       assert.ok(d && d.length === blocks * this.bs, 'READ(16) buffer');
-      this.data.copy(d, 0, Number(lba) * this.bs, (Number(lba) + blocks) * this.bs);
+      this.mem.copy(d, 0, Number(lba) * this.bs, (Number(lba) + blocks) * this.bs);
       return this.result(d);
     }
     if (op === 0x93 || op === 0x8a) {
@@ -243,10 +247,10 @@ export class FakeLun implements TokenTarget {
       assert.ok(d, 'data-out');
       if (op === 0x93) {
         assert.equal(d.length, this.bs, 'WRITE SAME carries one block');
-        for (let b = 0; b < blocks; b++) d.copy(this.data, (Number(lba) + b) * this.bs);
+        for (let b = 0; b < blocks; b++) d.copy(this.mem, (Number(lba) + b) * this.bs);
       } else {
         assert.equal(d.length, blocks * this.bs);
-        d.copy(this.data, Number(lba) * this.bs);
+        d.copy(this.mem, Number(lba) * this.bs);
       }
       return this.result();
     }
@@ -348,10 +352,10 @@ export class FakeLun implements TokenTarget {
         if (blocks <= 0) break;
         for (let b = 0; b < blocks; b++) {
           const dst = (lba + b) * this.bs;
-          if (zero) this.data.fill(0, dst, dst + this.bs);
+          if (zero) this.mem.fill(0, dst, dst + this.bs);
           else {
             const s = (src!.lba + Number(offsetIntoRod) + written + b) * this.bs;
-            src!.lun.data.copy(this.data, dst, s, s + this.bs);
+            src!.lun.mem.copy(this.mem, dst, s, s + this.bs);
           }
         }
         written += blocks;
@@ -398,7 +402,7 @@ export class FakeLun implements TokenTarget {
         if (usage !== 3) this.lists.set(listId, { sa: 0, status: 2, bytes: done + 1, pollsLeft: 0 }); // SEGMENTS PROCESSED counts the failing one
         throw checkCondition('EXTENDED COPY', cdb, 0x0a, 0x0d, 0x01);
       }
-      s.src.data.copy(s.dst.data, s.dLba * s.dst.bs, s.sLba * s.src.bs, (s.sLba + s.blocks) * s.src.bs);
+      s.src.mem.copy(s.dst.mem, s.dLba * s.dst.bs, s.sLba * s.src.bs, (s.sLba + s.blocks) * s.src.bs);
       done++;
     }
     if (usage !== 3) this.lists.set(listId, { sa: 0, status: 1, bytes: done, pollsLeft: 0 });
