@@ -3,7 +3,7 @@
 // with progress and SIGINT wired, and print the account.
 import { Command } from 'commander';
 import type { CopyMode, CopyOptions, CopyResult } from '../engine/types';
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 import { cliExitCode, errorLine, reportError, signalExitCode, withSignals, type CliContext, type Geometry } from './context';
 import { ddListIdUsage, ddRange, parseDdArgs, SG_XCOPY_HELP, type DdOperands } from './dd-operands';
 import { toJson } from './json';

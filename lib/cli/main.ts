@@ -11,8 +11,8 @@ import { exitCodesMarkdown } from './exit-codes';
 import { infoCommand, type InfoCliOptions } from './info';
 import { tokenInfoCommand, tokenPopulateCommand, tokenWriteCommand, type TokenPopulateCliOptions, type TokenWriteCliOptions } from './token';
 import { zeroCommand, type ZeroCliOptions } from './zero';
-import { EXIT_CODES } from '../scsi/exit-codes';
-import { UsageError } from '../scsi/errors';
+import { EXIT_CODES } from './exit-status';
+import { UsageError } from '../errors';
 import { toJson } from './json';
 
 export { toJson } from './json';

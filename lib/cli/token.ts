@@ -1,6 +1,6 @@
 // `odxcp token populate|write|info`: token files for handing a copy to another host. The work
 // is in lib/tokens/token-file.ts; these parse, call it and print.
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 import { describeRodToken } from '../scsi/rod-token';
 import { tokenFileInfo, TOKEN_FILE_LENGTH, type TokenFileInfo } from '../tokens/token-file';
 import { TokenWriteError } from '../tokens/token-ops';

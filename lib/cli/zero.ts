@@ -1,6 +1,6 @@
 // `odxcp zero DEV --offset N --length N [--method auto|token|write-same|write]`; the policy is
 // in lib/tokens/zero.ts.
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 import { ZERO_METHODS, ZeroError, type ZeroMethod, type ZeroResult } from '../tokens/zero';
 import { reportError, signalExitCode, withSignals, type CliContext } from './context';
 import { toJson } from './json';

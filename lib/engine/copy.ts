@@ -3,10 +3,11 @@
 // retries what may succeed, hands the rest of the chunk (or of the whole copy) to the host
 // path from that exact offset, and stops with an exact account when even that fails.
 import * as cmds from '../scsi/commands';
-import { flushRange, type FlushForm } from '../device/flush';
-import { AbortedError, MiscompareError, OdxcpError, ScsiError, TransportError } from '../scsi/errors';
-import { StillInProgressError } from '../tokens/token-ops';
+import { flushRange, type FlushForm } from './flush';
+import { ScsiError } from '../scsi/errors';
+import { AbortedError, MiscompareError, OdxcpError } from '../errors';
 import { Account } from './account';
+import { classify } from './reactions';
 import { HostMethod } from './methods/host';
 import { TokenMethod } from './methods/token';
 import { XcopyMethod } from './methods/xcopy';
@@ -24,61 +25,6 @@ export class CopyError extends OdxcpError {
   }
 }
 Object.defineProperty(CopyError.prototype, 'name', { value: 'CopyError' });
-
-/**
- * `repopulate`: the token is gone (expired, revoked, deleted...) but the pair can still
- * offload: a new POPULATE TOKEN from where the copy stopped (reference 2.6, 7.5).
- */
-type Decision = 'retry' | 'repopulate' | 'fallback-chunk' | 'fallback-copy' | 'fatal';
-
-/** ASCs after which this pair cannot offload at all (the array said so, not a passing state). */
-function pairCannotOffload(e: ScsiError): boolean {
-  const { senseKey: k, asc, ascq } = e;
-  if (asc === undefined) return false;
-  if (asc === 0x20 || asc === 0x24 || asc === 0x26 || asc === 0x1a) return k === 0x5 || k === 0xa; // opcode / field / list refused
-  if (asc === 0x08) return true; // LU communication failure (LIO block-size mismatch) / unreachable copy target
-  if (asc === 0x0d) return ascq === 0x02 || ascq === 0x03 || ascq === 0x04 || ascq === 0x05; // not reachable / wrong type / under/overrun
-  if (asc === 0x23) return ascq === 0x01 || ascq === 0x02 || ascq === 0x03 || ascq === 0x0a; // token type / remote use unsupported
-  return false;
-}
-
-/**
- * FreeBSD answers a busy list id with ILLEGAL REQUEST 26/00 (reference 8.6), the same code as
- * a field it does not accept: the first 26/00 to a token command is retried (with a new list
- * id, as every attempt has), a repeated one is taken as a refusal.
- */
-function maybeListIdBusy(e: ScsiError): boolean {
-  return e.opcode === 0x83 && (e.serviceAction === 0x10 || e.serviceAction === 0x11) && e.senseKey === 0x5 && e.asc === 0x26 && e.ascq === 0x00;
-}
-
-/** What to do after an offload method failed (reference 2.6 actions, bounded here). */
-export function classify(cause: unknown, previous?: unknown): Decision {
-  // The array may still be writing that range: nothing may rewrite it.
-  if (cause instanceof StillInProgressError) return 'fatal';
-  if (cause instanceof ScsiError && maybeListIdBusy(cause) && !(previous instanceof ScsiError && maybeListIdBusy(previous))) return 'retry';
-  if (cause instanceof ScsiError) {
-    const action = cause.copyAction;
-    if (action === undefined) {
-      // Status without sense: RESERVATION CONFLICT would stop the host path too.
-      return cause.category === 'RES_CONFLICT' ? 'fatal' : 'fallback-chunk';
-    }
-    switch (action) {
-      case 'repopulate':
-        return 'repopulate';
-      case 'retry':
-      case 'recheck':
-      case 'new-list-id':
-        return 'retry';
-      case 'fatal':
-        return 'fatal';
-      default:
-        return pairCannotOffload(cause) ? 'fallback-copy' : 'fallback-chunk';
-    }
-  }
-  if (cause instanceof TransportError) return 'fallback-chunk';
-  // A status reply without sense, a zero transfer count, an undecodable reply: try once more.
-  return 'retry';
-}
 
 const MAX_RETRIES_PER_CHUNK = 2;
 /**

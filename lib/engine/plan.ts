@@ -3,7 +3,7 @@
 // Nothing is written here; every refusal is a one-line UsageError or DeviceError.
 import { ScsiDevice } from '../device/device';
 import type { Capabilities } from '../device/capabilities';
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 import type { IdentificationCscdInput, ListIdUsage } from '../native';
 import { knownFailure } from './pair-cache';
 import type { CopyMethod, CopyOptions, CopyPlan, MethodVerdict, PlannedDevice } from './types';

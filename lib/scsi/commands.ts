@@ -18,7 +18,7 @@ import {
   decodeReceiveCopyStatusLid4,
   decodeReportAllRodTokens,
 } from './decoders';
-import { ParseError } from './errors';
+import { ParseError } from './bytes';
 
 const enc = () => loadNative().encoders;
 

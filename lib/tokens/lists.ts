@@ -9,7 +9,7 @@
 // target (00/16 or 26/00) and handled by taking a new id.
 import { randomInt } from 'node:crypto';
 import * as cmds from '../scsi/commands';
-import { ScsiError } from '../scsi/errors';
+import { isListIdInUse } from '../engine/reactions';
 import type { ScsiTransport } from '../scsi/transport';
 
 const LID4_FIRST = 0x100;
@@ -30,9 +30,6 @@ export function nextListId1(): number {
   next1 = next1 >= 255 ? 1 : next1 + 1;
   return id;
 }
-
-/** ILLEGAL REQUEST 00/16 OPERATION IN PROGRESS: the id is still in use (reference 7.4). */
-export const isListIdInUse = (e: unknown): boolean => e instanceof ScsiError && e.senseKey === 0x5 && e.asc === 0x00 && e.ascq === 0x16;
 
 /**
  * Send a command that opens a list, moving to the next id while the target says the id is in

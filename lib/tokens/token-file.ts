@@ -23,8 +23,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ScsiDevice } from '../device/device';
-import { writeThenFlush } from '../device/flush';
-import { DeviceError, UsageError } from '../scsi/errors';
+import { writeThenFlush } from '../engine/flush';
+import { DeviceError, UsageError } from '../errors';
 import { decodeRodToken, ROD_TOKEN_LENGTH, type RodToken } from '../scsi/rod-token';
 import type { DesignationDescriptor } from '../scsi/spc';
 import {

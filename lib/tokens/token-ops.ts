@@ -8,12 +8,14 @@
 // target says it is no longer in progress (bounded), before anything returns. Only then may a
 // caller rewrite the range or close the device.
 import * as cmds from '../scsi/commands';
-import { AbortedError, OdxcpError, ScsiError, TransportError, categoryForSense, UsageError } from '../scsi/errors';
+import { ScsiError, TransportError, categoryForSense } from '../scsi/errors';
+import { AbortedError, OdxcpError, UsageError } from '../errors';
 import { COPY_OPERATION_STATUS, type CopyOperationStatusInfo, type RodTokenInformation } from '../scsi/tpc';
 import type { ScsiTransport } from '../scsi/transport';
 import type { BlockRange } from '../native';
 import type { Capabilities } from '../device/capabilities';
 import type { QueueLimits } from '../device/sysfs';
+import { refusesImmed } from '../engine/reactions';
 import { guardList, withListId } from './lists';
 
 /** What the token operations need from a LUN; ScsiDevice has all of it (tests pass fakes). */
@@ -251,9 +253,6 @@ export interface WriteStepResult {
   /** False when the target refused IMMED and the command was sent again without it. */
   immed: boolean;
 }
-
-/** A target that refuses IMMED in the parameter list (ILLEGAL REQUEST 26/00 or 24/00). */
-const refusesImmed = (e: unknown) => e instanceof ScsiError && e.senseKey === 0x5 && (e.asc === 0x26 || e.asc === 0x24) && e.ascq === 0;
 
 /**
  * One WRITE USING TOKEN and its transfer count (reference 5.9, 6.3). Resolves with what it

@@ -10,9 +10,10 @@
 // OPERATION CODE, COPY ABORTED) and continues from the exact block where it stopped: zeroing is
 // idempotent, so re-writing a block the failed command may have written is harmless.
 import { ScsiDevice } from '../device/device';
-import { writeThenFlush } from '../device/flush';
+import { writeThenFlush } from '../engine/flush';
+import { invalidFieldInCdb, refusedForZeroing } from '../engine/reactions';
 import * as cmds from '../scsi/commands';
-import { AbortedError, OdxcpError, ScsiError, UsageError } from '../scsi/errors';
+import { AbortedError, OdxcpError, UsageError } from '../errors';
 import { ROD_TYPE, ZERO_ROD_TOKEN } from '../scsi/rod-token';
 import { blockRange, tokenLimits, TokenWriteError, writeUsingTokenLoop, type TokenTarget } from './token-ops';
 
@@ -88,8 +89,7 @@ const DEFAULT_WRITE_BYTES = 1024 * 1024;
 
 /** Whether a target's refusal means "try the next method" rather than "stop". */
 function refused(e: unknown): boolean {
-  const inner = e instanceof TokenWriteError ? e.cause : e;
-  return inner instanceof ScsiError && (inner.category === 'INVALID_OP' || inner.category === 'ILLEGAL_REQ' || inner.category === 'COPY_ABORTED');
+  return refusedForZeroing(e instanceof TokenWriteError ? e.cause : e);
 }
 
 /** The methods `auto` tries on this LUN, best first. */
@@ -221,7 +221,7 @@ async function zeroByWriteSame(t: TokenTarget, lba: bigint, blocks: bigint, from
     } catch (e) {
       // A limit the target does not advertise (LIO fileio takes 0x1000 blocks, iblock
       // 0xFFFF, with a basic 0xB0 page that has no such field): halve and try again.
-      if (reported === 0n && n > 1n && e instanceof ScsiError && e.category === 'ILLEGAL_REQ' && e.asc === 0x24) {
+      if (reported === 0n && n > 1n && invalidFieldInCdb(e)) {
         chunk = n / 2n;
         continue;
       }

@@ -3,7 +3,8 @@
 // abort). The lab suite proves the same paths against real targets and the ODX handler.
 import { strict as assert } from 'node:assert';
 import { Account } from '../../lib/engine/account';
-import { CopyError, classify, runPlanned } from '../../lib/engine/copy';
+import { CopyError, runPlanned } from '../../lib/engine/copy';
+import { classify } from '../../lib/engine/reactions';
 import { MethodError, type CopyMethodImpl, type MethodContext, type Range } from '../../lib/engine/methods/context';
 import { clearPairCache, knownFailure } from '../../lib/engine/pair-cache';
 import type { OpenedPair, PlanDetails } from '../../lib/engine/plan';

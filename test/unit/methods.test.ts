@@ -4,7 +4,8 @@
 // checks of the logic; the lab specs prove the same against real kernel targets.
 import { strict as assert } from 'node:assert';
 import { Account } from '../../lib/engine/account';
-import { CopyError, classify, runPlanned } from '../../lib/engine/copy';
+import { CopyError, runPlanned } from '../../lib/engine/copy';
+import { classify } from '../../lib/engine/reactions';
 import * as cmds from '../../lib/scsi/commands';
 import { awaitCompletion, StillInProgressError } from '../../lib/tokens/token-ops';
 import { HostMethod } from '../../lib/engine/methods/host';
@@ -14,7 +15,8 @@ import { XcopyMethod } from '../../lib/engine/methods/xcopy';
 import { clearPairCache } from '../../lib/engine/pair-cache';
 import type { OpenedPair, PlanDetails } from '../../lib/engine/plan';
 import type { CopyMethod, CopyOptions } from '../../lib/engine/types';
-import { AbortedError, ScsiError } from '../../lib/scsi/errors';
+import { ScsiError } from '../../lib/scsi/errors';
+import { AbortedError } from '../../lib/errors';
 import { FakeLun, fillPattern, type FakeKnobs } from './helpers/fake-lun';
 
 const KiB = 1024n;

@@ -6,7 +6,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ScsiError, UsageError } from '../../lib/scsi/errors';
+import { ScsiError } from '../../lib/scsi/errors';
+import { UsageError } from '../../lib/errors';
 import { ROD_TYPE, ZERO_ROD_TOKEN } from '../../lib/scsi/rod-token';
 import {
   decodeTokenFile,

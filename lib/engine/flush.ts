@@ -6,7 +6,8 @@
 // ranged flush. Only a refusal (ILLEGAL REQUEST: opcode or field) moves down the ladder;
 // anything else is an error of the operation that wrote the data.
 import * as cmds from '../scsi/commands';
-import { OdxcpError, ScsiError } from '../scsi/errors';
+import { OdxcpError } from '../errors';
+import { refused } from './reactions';
 import type { ScsiTransport } from '../scsi/transport';
 
 export type FlushForm = 'SYNCHRONIZE CACHE(16)' | 'SYNCHRONIZE CACHE(10)' | 'SYNCHRONIZE CACHE(16) whole medium' | 'SYNCHRONIZE CACHE(10) whole medium';
@@ -17,8 +18,6 @@ export interface FlushResult {
   /** Commands sent, refused ones included. */
   commands: number;
 }
-
-const refused = (e: unknown) => e instanceof ScsiError && e.senseKey === 0x5 && (e.asc === 0x20 || e.asc === 0x24);
 
 const MAX_U32 = 0xffffffffn;
 
