@@ -14,7 +14,7 @@
 //   verbose=N / -v are accepted (ODXCP_DEBUG=1 is odxcp's debug switch). Operands that change
 //   the EXTENDED COPY segment (bpt, cat, dc, fco, prio, app) or the file handling (iflag/oflag
 //   other than xcopy, excl, null) are refused rather than silently ignored.
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 import { parseSgNumber, U64_MAX } from './sizes';
 
 export interface DdOperands {

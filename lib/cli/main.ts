@@ -11,8 +11,8 @@ import { exitCodesMarkdown } from './exit-codes';
 import { infoCommand, type InfoCliOptions } from './info';
 import { tokenInfoCommand, tokenPopulateCommand, tokenWriteCommand, type TokenPopulateCliOptions, type TokenWriteCliOptions } from './token';
 import { zeroCommand, type ZeroCliOptions } from './zero';
-import { EXIT_CODES } from '../scsi/exit-codes';
-import { UsageError } from '../scsi/errors';
+import { EXIT_CODES } from './exit-status';
+import { UsageError } from '../errors';
 import { toJson } from './json';
 
 export { toJson } from './json';
@@ -92,6 +92,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .option('--rod-offset <size>', 'start this many bytes into the token (default 0)')
     .option('--length <size>', 'bytes to write (default: all the token represents after --rod-offset)')
     .option('--delete-token', 'ask the target to delete the token after the last write')
+    .option('--no-sync', 'skip SYNCHRONIZE CACHE of the written range afterwards (default: flush it; a failing flush fails the command)')
     .option('--json', 'print the result as JSON')
     .option('--progress <kind>', 'auto|bar|json|none')
     .option('--timeout <seconds>', 'SG_IO timeout for each command')
@@ -110,6 +111,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .option('--offset <size>', 'byte offset (Nb = blocks; default 0)')
     .option('--length <size>', 'bytes to zero (Nb = blocks)')
     .option('--method <method>', 'auto|token|write-same|write (default auto)')
+    .option('--no-sync', 'skip SYNCHRONIZE CACHE of the written range afterwards (default: flush it; a failing flush fails the command)')
     .option('--json', 'print the result as JSON')
     .option('--progress <kind>', 'auto|bar|json|none')
     .option('--timeout <seconds>', 'SG_IO timeout for each command')

@@ -1,6 +1,6 @@
 // `odxcp token populate|write|info`: token files for handing a copy to another host. The work
 // is in lib/tokens/token-file.ts; these parse, call it and print.
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 import { describeRodToken } from '../scsi/rod-token';
 import { tokenFileInfo, TOKEN_FILE_LENGTH, type TokenFileInfo } from '../tokens/token-file';
 import { TokenWriteError } from '../tokens/token-ops';
@@ -72,6 +72,7 @@ export interface TokenWriteCliOptions {
   rodOffset?: string;
   length?: string;
   deleteToken?: boolean;
+  sync?: boolean;
   json?: boolean;
   progress?: string;
   timeout?: string;
@@ -102,6 +103,7 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
           rodOffset,
           length,
           deleteToken: o.deleteToken === true,
+          sync: o.sync !== false,
           timeoutMs,
           signal: s.signal,
           onProgress: (p) => reporter.onProgress({ bytesDone: p.bytesWritten, totalBytes: p.totalBytes, elapsedMs: Date.now() - start, method: 'odx' }),
@@ -114,7 +116,7 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
     if (o.json) ctx.stdout.write(`${toJson({ ...r, complete: r.bytesWritten === r.requestedBytes })}\n`);
     else {
       ctx.stdout.write(
-        `wrote ${r.bytesWritten} bytes (${formatBytes(r.bytesWritten)}) to ${r.device}+${r.offset} from ${o.in} (ROD offset ${r.rodOffset}) with ${r.commands} WRITE USING TOKEN${r.commands === 1 ? '' : 's'}${r.truncations ? `, ${r.truncations} truncated and re-driven` : ''}\n`,
+        `wrote ${r.bytesWritten} bytes (${formatBytes(r.bytesWritten)}) to ${r.device}+${r.offset} from ${o.in} (ROD offset ${r.rodOffset}) with ${r.commands} WRITE USING TOKEN${r.commands === 1 ? '' : 's'}${r.truncations ? `, ${r.truncations} truncated and re-driven` : ''}; ${r.synced ? 'flushed' : 'not flushed (--no-sync)'}\n`,
       );
     }
     return 0;

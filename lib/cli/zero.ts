@@ -1,6 +1,6 @@
 // `odxcp zero DEV --offset N --length N [--method auto|token|write-same|write]`; the policy is
 // in lib/tokens/zero.ts.
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 import { ZERO_METHODS, ZeroError, type ZeroMethod, type ZeroResult } from '../tokens/zero';
 import { reportError, signalExitCode, withSignals, type CliContext } from './context';
 import { toJson } from './json';
@@ -12,6 +12,7 @@ export interface ZeroCliOptions {
   offset?: string;
   length?: string;
   method?: string;
+  sync?: boolean;
   json?: boolean;
   progress?: string;
   timeout?: string;
@@ -23,6 +24,7 @@ export function zeroSummaryLines(r: ZeroResult): string[] {
     `  method ${r.method} (token ${r.byMethod.token}, write-same ${r.byMethod['write-same']}, write ${r.byMethod.write} bytes)`,
   ];
   for (const f of r.fallbacks) lines.push(`  fallback at +${f.offset}: ${f.from} -> ${f.to}: ${f.reason}`);
+  lines.push(r.synced ? '  flushed: SYNCHRONIZE CACHE over the range' : '  not flushed (--no-sync)');
   return lines;
 }
 
@@ -42,7 +44,7 @@ export async function zeroCommand(ctx: CliContext, device: string, o: ZeroCliOpt
   try {
     const r = await withSignals(ctx, async (s) => {
       try {
-        return await ctx.zeroRange({ device, offset, length, method, timeoutMs, signal: s.signal, onProgress: (p) => reporter.onProgress(p) });
+        return await ctx.zeroRange({ device, offset, length, method, sync: o.sync !== false, timeoutMs, signal: s.signal, onProgress: (p) => reporter.onProgress(p) });
       } finally {
         aborted = s.received;
       }
