@@ -9,7 +9,7 @@ import { AbortedError, MiscompareError, OdxcpError } from '../errors';
 import { Account } from './account';
 import { classify } from './reactions';
 import { HostMethod } from './methods/host';
-import { TokenMethod } from './methods/token';
+import { TokenMethod, type SharedTokens } from './methods/token';
 import { XcopyMethod } from './methods/xcopy';
 import { CountingTransport, MethodError, StopRequested, type CopyMethodImpl, type MethodContext } from './methods/context';
 import { rememberFailure } from './pair-cache';
@@ -44,6 +44,8 @@ function senseOf(e: unknown): FallbackRecord['sense'] {
 export interface RunOptions {
   /** Test hook: replace the methods (unit tests of the loop with scripted methods). */
   methods?: { offload?: CopyMethodImpl; host: CopyMethodImpl };
+  /** Tokens shared with the other destinations of a fan-out (copyMany). */
+  tokens?: SharedTokens;
 }
 
 /** How the end of a copy went beyond its data: the flush, and what the caller should know. */
@@ -129,6 +131,7 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
       inactivityTimeout: 0,
       effectiveInactivitySeconds: details.inactivityTimeout,
       tokenLifetimeSeconds: details.tokenLifetime,
+      tokens: run.tokens,
     });
   } else if (!offload && plan.method === 'xcopy' && details.xcopy) {
     offload = new XcopyMethod(details.xcopy);

@@ -6,3 +6,4 @@ export { actionOf, classify, copyActionFor, type CopyAction, type Decision } fro
 export { openPair, planPair, DEFAULT_TOKEN_BYTES, DEFAULT_HOST_TRANSFER, DEFAULT_MAX_IN_FLIGHT, type OpenedPair, type PlanDetails } from './plan';
 export { clearPairCache, knownFailure, rememberFailure, PAIR_CACHE_TTL_MS } from './pair-cache';
 export { Account } from './account';
+export { copyMany, TokenCache, type CopyManyOptions, type CopyManyResult, type FanOutDestination, type FanOutEntry, type FanOutProgress } from './fanout';

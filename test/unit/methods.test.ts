@@ -12,6 +12,7 @@ import { HostMethod } from '../../lib/engine/methods/host';
 import { MethodError, type MethodContext } from '../../lib/engine/methods/context';
 import { TokenMethod, WriteCeiling } from '../../lib/engine/methods/token';
 import { XcopyMethod } from '../../lib/engine/methods/xcopy';
+import { TokenCache } from '../../lib/engine/fanout';
 import { clearPairCache } from '../../lib/engine/pair-cache';
 import type { OpenedPair, PlanDetails } from '../../lib/engine/plan';
 import type { CopyMethod, CopyOptions } from '../../lib/engine/types';
@@ -258,5 +259,58 @@ describe('copy methods against a model of a target', () => {
     while (dst.ops('WUT').length < 1) await new Promise((r) => setTimeout(r, 2));
     ac.abort();
     await assert.rejects(run, (e: unknown) => e instanceof MethodError && e.cause instanceof AbortedError && e.progress === 0n);
+  });
+});
+
+describe('fan-out: one source range populated once, written to every destination', () => {
+  beforeEach(() => clearPairCache());
+
+  async function fanOut(dstKnobs: FakeKnobs[], length: bigint, chunk: bigint) {
+    const src = new FakeLun({ blocks: 8192 });
+    fillPattern(src.mem, 23);
+    const dsts = dstKnobs.map((k) => new FakeLun({ blocks: 8192, ...k }));
+    const befores = dsts.map((d) => Buffer.from(d.mem));
+    const tokens = new TokenCache(dsts.length);
+    const settled = await Promise.allSettled(
+      dsts.map((dst) =>
+        runPlanned(pairOf(src, dst), details('odx', length, chunk, 2), {} as CopyOptions, {
+          methods: { offload: new TokenMethod({ tokenBytes: chunk, inactivityTimeout: 0, effectiveInactivitySeconds: 60, tokens }), host: new HostMethod({ transferBytes: 16384, depth: 2 }) },
+        }),
+      ),
+    );
+    return { src, dsts, befores, settled };
+  }
+
+  it('three destinations: each source range gets one POPULATE TOKEN; every destination holds the source', async () => {
+    const { src, dsts, befores, settled } = await fanOut([{}, { wutMaxBlocks: 100 }, {}], 1024n * KiB, 256n * KiB);
+    assert.equal(src.ops('PT').length, 4, '1 MiB in 256 KiB tokens, populated once for all three');
+    for (const [i, s] of settled.entries()) {
+      assert.equal(s.status, 'fulfilled');
+      assert.equal((s as PromiseFulfilledResult<Awaited<ReturnType<typeof runPlanned>>>).value.byMethod.odx, 1024n * KiB);
+      assertCopied(src, dsts[i]!, befores[i]!, 0, 0, 1024 * 1024);
+      assert.ok(dsts[i]!.ops('WUT').every((w) => w.delTkn === false), 'a shared token is never deleted by one destination');
+    }
+  });
+
+  it('one destination failing (a fault knob) leaves the other two complete', async () => {
+    const { src, dsts, befores, settled } = await fanOut([{}, { invalidOps: [0x83, 0x8a] }, {}], 512n * KiB, 256n * KiB);
+    assert.equal(settled[1]!.status, 'rejected');
+    for (const i of [0, 2]) {
+      assert.equal(settled[i]!.status, 'fulfilled');
+      assertCopied(src, dsts[i]!, befores[i]!, 0, 0, 512 * 1024);
+    }
+    assert.equal(src.ops('PT').length, 2);
+  });
+
+  it('a shared token a destination found dead is not handed out again', async () => {
+    const cache = new TokenCache(2);
+    let made = 0;
+    const populate = async () => ({ token: Buffer.alloc(512, ++made), bytes: 512n, listId: made, status: {} as never });
+    const a = await cache.get(0n, 1n, populate);
+    cache.forget(0n, 1n, a.token);
+    await new Promise((r) => setImmediate(r));
+    const b = await cache.get(0n, 1n, populate);
+    assert.notEqual(a.token, b.token);
+    assert.equal(made, 2);
   });
 });
