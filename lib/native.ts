@@ -121,6 +121,10 @@ export interface NativeEncoders {
   synchronizeCache10(o: { lba?: number; blocks?: number; immed?: boolean; group?: number }): EncodedCommand;
   /** With `block` the data-out is that one logical block; without, NDOB=1 and no data. */
   writeSame16(o: { lba: U64; blocks: number; unmap?: boolean; anchor?: boolean; block?: Buffer; group?: number }): EncodedCommand;
+  /** GET LBA STATUS (SBC-3 5.6): from `lba`; REPORT TYPE 0 unless given (SBC-4). */
+  getLbaStatus(o: { lba: U64; allocationLength?: number; reportType?: number }): EncodedCommand;
+  /** UNMAP (SBC-3 5.28): 1..4095 block descriptors in the parameter list. */
+  unmap(o: { ranges: BlockRange[]; anchor?: boolean; group?: number }): EncodedCommand;
   identificationCscdDescriptor(o: IdentificationCscdInput): Buffer;
   blockToBlockSegmentDescriptor(o: BlockToBlockSegmentInput): Buffer;
   extendedCopyLid1(o: {

@@ -1,9 +1,13 @@
 // SBC block commands used around a copy: READ CAPACITY(16), READ(16), WRITE(16),
-// SYNCHRONIZE CACHE(16) and (10), WRITE SAME(16). Read copy-offload-reference.md 4.1-4.4.
+// SYNCHRONIZE CACHE(16) and (10), WRITE SAME(16), GET LBA STATUS, UNMAP. Read
+// copy-offload-reference.md 4.1-4.4 (and SBC-3 5.6, 5.28 for the last two).
 // The 16-byte CDBs: LBA in bytes 2-9, a 32-bit count in 10-13, GROUP NUMBER in byte 14.
 #include "be.h"
 #include "encoders.h"
 #include "fields.h"
+
+#include <utility>
+#include <vector>
 
 namespace odxcp {
 namespace {
@@ -15,6 +19,13 @@ constexpr uint8_t kSynchronizeCache16 = 0x91;
 constexpr uint8_t kWriteSame16 = 0x93;
 constexpr uint8_t kServiceActionIn16 = 0x9E;
 constexpr uint8_t kSaReadCapacity16 = 0x10;
+constexpr uint8_t kSaGetLbaStatus = 0x12;
+constexpr uint8_t kUnmap = 0x42;
+// UNMAP parameter list: an 8-byte header, then 16-byte block descriptors (SBC-3 5.28.2).
+constexpr size_t kUnmapHeaderLength = 8;
+constexpr size_t kUnmapDescriptorLength = 16;
+// UNMAP BLOCK DESCRIPTOR DATA LENGTH is 16 bits (and UNMAP DATA LENGTH adds 6 to it).
+constexpr uint32_t kMaxUnmapDescriptors = (kMaxU16 - 6) / kUnmapDescriptorLength;
 
 // 32 bytes is the whole READ CAPACITY(16) parameter data (ref 4.1).
 constexpr uint32_t kReadCapacity16DefaultAllocation = 32;
@@ -108,6 +119,49 @@ Napi::Value writeSame16(const Napi::CallbackInfo& info) {
   return ToJs(info.Env(), e);
 }
 
+// SBC-3 5.6: SERVICE ACTION IN(16) with SA 0x12; 2-9 STARTING LOGICAL BLOCK ADDRESS, 10-13
+// ALLOCATION LENGTH (at least the 8-byte header plus one descriptor makes sense, but any
+// length is legal), 14 REPORT TYPE (SBC-4; 0 = all LBAs, what SBC-3 targets expect).
+Napi::Value getLbaStatus(const Napi::CallbackInfo& info) {
+  Fields o(info.Env(), "getLbaStatus", info[0], "");
+  const uint64_t lba = o.U64("lba");
+  const uint64_t alloc = o.Uint("allocationLength", 1, kMaxU32, 4096);
+  const uint64_t reportType = o.Uint("reportType", 0, kMaxU8, 0);
+  Encoded e = NewDataIn16(kServiceActionIn16, kSaGetLbaStatus, static_cast<uint32_t>(alloc));
+  PutBe64(&e.cdb[2], lba);
+  e.cdb[14] = static_cast<uint8_t>(reportType);
+  return ToJs(info.Env(), e);
+}
+
+// SBC-3 5.28: the 10-byte CDB, byte 1 bit 0 ANCHOR, 6 GROUP NUMBER, 7-8 PARAMETER LIST
+// LENGTH; the list: 0-1 UNMAP DATA LENGTH (bytes after it), 2-3 UNMAP BLOCK DESCRIPTOR DATA
+// LENGTH, then per range 0-7 LBA, 8-11 NUMBER OF LOGICAL BLOCKS, 12-15 reserved.
+Napi::Value unmap(const Napi::CallbackInfo& info) {
+  Fields o(info.Env(), "unmap", info[0], "");
+  const bool anchor = o.Bool("anchor", false);
+  const uint64_t group = o.Uint("group", 0, kMaxU5, 0);
+  const Napi::Array ranges = o.Array("ranges", 1, kMaxUnmapDescriptors);
+  const uint32_t n = ranges.Length();
+  std::vector<uint8_t> data(kUnmapHeaderLength + static_cast<size_t>(n) * kUnmapDescriptorLength, 0);
+  PutBe16(&data[0], static_cast<uint32_t>(data.size() - 2));
+  PutBe16(&data[2], static_cast<uint32_t>(n * kUnmapDescriptorLength));
+  for (uint32_t i = 0; i < n; ++i) {
+    Fields r = o.Element("ranges", ranges, i);
+    const uint64_t lba = r.U64("lba");
+    // 0 blocks is legal in SBC-3 (a no-op) but is refused here as a likely bug.
+    const uint64_t blocks = r.Uint("blocks", 1, kMaxU32);
+    CheckExtent(r, lba, blocks);
+    uint8_t* d = &data[kUnmapHeaderLength + static_cast<size_t>(i) * kUnmapDescriptorLength];
+    PutBe64(&d[0], lba);
+    PutBe32(&d[8], static_cast<uint32_t>(blocks));
+  }
+  Encoded e = NewCommand(10, kUnmap, anchor ? 0x01 : 0x00, Direction::kToDevice);
+  e.cdb[6] = static_cast<uint8_t>(group);
+  PutBe16(&e.cdb[7], static_cast<uint32_t>(data.size()));
+  e.data = std::move(data);
+  return ToJs(info.Env(), e);
+}
+
 }  // namespace
 
 void RegisterSbcEncoders(Napi::Env env, Napi::Object encoders) {
@@ -119,6 +173,8 @@ void RegisterSbcEncoders(Napi::Env env, Napi::Object encoders) {
   encoders.Set("synchronizeCache10",
                Napi::Function::New<Guard<synchronizeCache10>>(env, "synchronizeCache10"));
   encoders.Set("writeSame16", Napi::Function::New<Guard<writeSame16>>(env, "writeSame16"));
+  encoders.Set("getLbaStatus", Napi::Function::New<Guard<getLbaStatus>>(env, "getLbaStatus"));
+  encoders.Set("unmap", Napi::Function::New<Guard<unmap>>(env, "unmap"));
 }
 
 }  // namespace odxcp

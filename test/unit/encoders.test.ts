@@ -261,6 +261,56 @@ describe('native encoders: SBC (ref 4.1-4.4)', () => {
       'WRITE SAME16 with block',
     );
   });
+
+  it('getLbaStatus: SERVICE ACTION IN(16) / 0x12 with the starting LBA and allocation length', () => {
+    expectCommand(
+      enc.getLbaStatus({ lba: 0x123456789an, allocationLength: 0x1000 }),
+      {
+        cdb: hex(
+          '9e', //                      SBC-3 5.6: byte 0 SERVICE ACTION IN(16)
+          '12', //                      byte 1 SERVICE ACTION GET LBA STATUS
+          '00 00 00 12 34 56 78 9a', // bytes 2-9 STARTING LOGICAL BLOCK ADDRESS
+          '00 00 10 00', //             bytes 10-13 ALLOCATION LENGTH
+          '00', //                      byte 14 REPORT TYPE (SBC-4) 0
+          '00',
+        ),
+        direction: 'from-device',
+        allocationLength: 0x1000,
+      },
+      'GET LBA STATUS',
+    );
+    assert.equal(enc.getLbaStatus({ lba: 0, reportType: 3 }).cdb[14], 3);
+  });
+
+  it('unmap: the 10-byte CDB and a parameter list of block descriptors', () => {
+    expectCommand(
+      enc.unmap({ ranges: [{ lba: 0x10, blocks: 0x800 }, { lba: 2n ** 40n, blocks: 1 }], group: 3 }),
+      {
+        cdb: hex(
+          '42', //          SBC-3 5.28: byte 0 UNMAP
+          '00', //          byte 1 bit 0 ANCHOR
+          '00 00 00 00', // bytes 2-5 reserved
+          '03', //          byte 6 GROUP NUMBER
+          '00 28', //       bytes 7-8 PARAMETER LIST LENGTH = 8 + 2 x 16
+          '00',
+        ),
+        direction: 'to-device',
+        data: hex(
+          '00 26', //                   UNMAP DATA LENGTH = 40 - 2
+          '00 20', //                   UNMAP BLOCK DESCRIPTOR DATA LENGTH = 2 x 16
+          '00 00 00 00', //             reserved
+          '00 00 00 00 00 00 00 10', // LBA
+          '00 00 08 00', //             NUMBER OF LOGICAL BLOCKS
+          '00 00 00 00',
+          '00 00 01 00 00 00 00 00',
+          '00 00 00 01',
+          '00 00 00 00',
+        ),
+      },
+      'UNMAP',
+    );
+    assert.equal(enc.unmap({ ranges: [{ lba: 0, blocks: 1 }], anchor: true }).cdb[1], 0x01);
+  });
 });
 
 describe('native encoders: EXTENDED COPY(LID1) descriptors (ref 5.3, 5.5)', () => {
@@ -808,6 +858,12 @@ describe('native encoders: validation', () => {
     throwsWith(() => raw.writeSame16({ lba: 0, blocks: 0 }), RangeError, /^writeSame16: blocks must be an integer in 1\.\.4294967295/);
     throwsWith(() => raw.writeSame16({ lba: 0, blocks: 1, block: Buffer.alloc(0) }), RangeError, /^writeSame16: block must be a Buffer of 1\.\./);
     throwsWith(() => raw.writeSame16({ lba: 0, blocks: 1, block: [0, 0] }), TypeError, /^writeSame16: block must be a Buffer/);
+    throwsWith(() => raw.getLbaStatus({ lba: 0, allocationLength: 0 }), RangeError, /^getLbaStatus: allocationLength must be an integer in 1\.\.4294967295/);
+    throwsWith(() => raw.getLbaStatus({}), TypeError, /^getLbaStatus: lba/);
+    throwsWith(() => raw.unmap({ ranges: [] }), RangeError, /^unmap: ranges/);
+    throwsWith(() => raw.unmap({ ranges: [{ lba: 0, blocks: 0 }] }), RangeError, /^unmap: ranges\[0\]\.blocks must be an integer in 1\.\.4294967295/);
+    throwsWith(() => raw.unmap({ ranges: Array.from({ length: 4096 }, () => ({ lba: 0, blocks: 1 })) }), RangeError, /^unmap: ranges/);
+    throwsWith(() => raw.unmap({ ranges: [{ lba: 2n ** 64n - 1n, blocks: 2 }] }), RangeError, /^unmap: /);
     throwsWith(() => raw.receiveCopyResults({ serviceAction: 'operatingParameters', listId: 1 }), RangeError, /^receiveCopyResults: listId must be 0 for serviceAction 'operatingParameters'/);
     throwsWith(() => raw.receiveCopyResults({ serviceAction: 'status' }), RangeError, /^receiveCopyResults: serviceAction must be one of/);
     throwsWith(() => raw.receiveCopyResults({ serviceAction: 'copyStatus', listId: 256 }), RangeError, /listId must be an integer in 0\.\.255/);
@@ -898,6 +954,8 @@ function template(name: string): Record<string, unknown> {
     case 'populateToken': return { listId: 1, ranges };
     case 'writeUsingToken': return { listId: 2, token: Buffer.alloc(512), ranges };
     case 'receiveRodTokenInformation': case 'receiveCopyStatusLid4': case 'copyOperationAbort': return { listId: 1 };
+    case 'getLbaStatus': return { lba: 8, allocationLength: 4096 };
+    case 'unmap': return { ranges };
     default: return {};
   }
 }
@@ -940,6 +998,11 @@ function checkWellFormed(name: string, out: unknown): void {
     assert.equal(c.data!.readUInt16BE(0), c.data!.length - 2);
     assert.equal(c.data!.readUInt16BE(534), c.data!.length - 536);
   }
+  if (name === 'unmap') {
+    assert.equal(c.cdb.readUInt16BE(7), c.data!.length, `${name}: PARAMETER LIST LENGTH`);
+    assert.equal(c.data!.readUInt16BE(0), c.data!.length - 2);
+    assert.equal(c.data!.readUInt16BE(2), c.data!.length - 8);
+  }
   if (name === 'extendedCopyLid1') {
     assert.equal(16 + c.data!.readUInt16BE(2) + c.data!.readUInt32BE(8) + c.data!.readUInt32BE(12), c.data!.length);
   }
@@ -950,10 +1013,10 @@ describe('native encoders: randomized garbage never crashes', () => {
 
   it('exports every encoder of the NativeEncoders contract', () => {
     assert.deepEqual(names, [
-      'blockToBlockSegmentDescriptor', 'copyOperationAbort', 'extendedCopyLid1', 'identificationCscdDescriptor',
+      'blockToBlockSegmentDescriptor', 'copyOperationAbort', 'extendedCopyLid1', 'getLbaStatus', 'identificationCscdDescriptor',
       'inquiry', 'populateToken', 'read16', 'readCapacity16', 'receiveCopyResults', 'receiveCopyStatusLid4',
       'receiveRodTokenInformation', 'reportAllRodTokens', 'reportLuns', 'requestSense', 'synchronizeCache10', 'synchronizeCache16',
-      'testUnitReady', 'write16', 'writeSame16', 'writeUsingToken',
+      'testUnitReady', 'unmap', 'write16', 'writeSame16', 'writeUsingToken',
     ]);
   });
 
