@@ -10,6 +10,7 @@ import {
   decodeVpdBlockLimits,
   decodeVpdThirdPartyCopy,
   decodeReadCapacity16,
+  decodeGetLbaStatus,
   decodeReportLuns,
   decodeCopyStatus,
   decodeOperatingParameters,
@@ -124,6 +125,20 @@ export async function writeSame16(
   o: { lba: U64; blocks: number; unmap?: boolean; block?: Buffer; timeoutMs?: number },
 ): Promise<void> {
   await t.command(enc().writeSame16(o), { idempotent: true, timeoutMs: o.timeoutMs });
+}
+
+/**
+ * GET LBA STATUS from `lba`: the provisioning status of the blocks from there on, in as many
+ * descriptors as the target chooses to send (at least the one covering `lba`).
+ */
+export async function getLbaStatus(t: ScsiTransport, o: { lba: U64; allocationLength?: number; timeoutMs?: number }) {
+  const r = await t.command(enc().getLbaStatus({ lba: o.lba, allocationLength: o.allocationLength ?? 16 * 1024 }), { idempotent: true, timeoutMs: o.timeoutMs });
+  return decodeGetLbaStatus(r.data);
+}
+
+/** UNMAP of the given block ranges (at most the target's MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT). */
+export async function unmap(t: ScsiTransport, o: { ranges: BlockRange[]; timeoutMs?: number }): Promise<void> {
+  await t.command(enc().unmap({ ranges: o.ranges }), { idempotent: true, timeoutMs: o.timeoutMs });
 }
 
 // ---- third-party copy (reference section 5)

@@ -79,7 +79,18 @@ export {
   type TpcUnknownDescriptor,
   type VpdThirdPartyCopy,
 } from './tpc-vpd';
-export { READ_CAPACITY_16_LENGTH, decodeReadCapacity16, type ReadCapacity16 } from './sbc';
+export {
+  LBA_STATUS_DESCRIPTOR_LENGTH,
+  LBA_STATUS_HEADER_LENGTH,
+  PROVISIONING_STATUS,
+  READ_CAPACITY_16_LENGTH,
+  decodeGetLbaStatus,
+  decodeReadCapacity16,
+  type GetLbaStatus,
+  type LbaStatusDescriptor,
+  type ProvisioningState,
+  type ReadCapacity16,
+} from './sbc';
 export {
   COPY_MANAGER_STATUS_LID1,
   COPY_OPERATION_STATUS,

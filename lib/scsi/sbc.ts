@@ -72,3 +72,61 @@ export function decodeReadCapacity16(buf: Buffer): ReadCapacity16 {
   if (n !== undefined) out.blocksNumber = n;
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// GET LBA STATUS parameter data (SBC-3 5.6.2): 0-3 PARAMETER DATA LENGTH (bytes after it),
+// 4-7 reserved, then 16-byte LBA status descriptors: 0-7 LBA, 8-11 NUMBER OF LOGICAL BLOCKS,
+// 12 bits 3-0 PROVISIONING STATUS, 13 (SBC-4) ADDITIONAL STATUS.
+
+/** PROVISIONING STATUS values (SBC-3 table 40). */
+export const PROVISIONING_STATUS = { MAPPED: 0, DEALLOCATED: 1, ANCHORED: 2 } as const;
+const PROVISIONING_NAMES = ['mapped', 'deallocated', 'anchored'] as const;
+export type ProvisioningState = (typeof PROVISIONING_NAMES)[number] | 'unknown';
+
+export interface LbaStatusDescriptor {
+  lba: bigint;
+  blocks: number;
+  /** PROVISIONING STATUS as sent. */
+  provisioningStatus: number;
+  /** Its name; 'unknown' for a value SBC-3 does not define (3 is "unknown" in SBC-4 too). */
+  state: ProvisioningState;
+  additionalStatus: number;
+}
+
+export interface GetLbaStatus {
+  parameterDataLength: number;
+  descriptors: LbaStatusDescriptor[];
+  /** The reply claims more descriptors than the buffer holds (allocation length too small). */
+  truncated: boolean;
+}
+
+export const LBA_STATUS_HEADER_LENGTH = 8;
+export const LBA_STATUS_DESCRIPTOR_LENGTH = 16;
+
+export function decodeGetLbaStatus(buf: Buffer): GetLbaStatus {
+  const whole = new ByteReader(buf, 'GET LBA STATUS data');
+  whole.need(0, LBA_STATUS_HEADER_LENGTH, 'GET LBA STATUS header (bytes 0-7)');
+  const parameterDataLength = whole.u32(0, 'PARAMETER DATA LENGTH');
+  if (parameterDataLength < 4 || (parameterDataLength - 4) % LBA_STATUS_DESCRIPTOR_LENGTH !== 0) {
+    whole.fail('PARAMETER DATA LENGTH', 0, `${parameterDataLength} is not 4 plus a multiple of ${LBA_STATUS_DESCRIPTOR_LENGTH}`);
+  }
+  const clamp = whole.clampLength(4, parameterDataLength);
+  const r = whole.limit(clamp.end);
+  const descriptors: LbaStatusDescriptor[] = [];
+  let truncated = clamp.truncated;
+  for (let off = LBA_STATUS_HEADER_LENGTH; off < clamp.claimedEnd; off += LBA_STATUS_DESCRIPTOR_LENGTH) {
+    if (!r.has(off, LBA_STATUS_DESCRIPTOR_LENGTH)) {
+      truncated = true;
+      break;
+    }
+    const provisioningStatus = r.u8(off + 12, 'PROVISIONING STATUS') & 0x0f;
+    descriptors.push({
+      lba: r.u64(off, 'LBA STATUS LOGICAL BLOCK ADDRESS'),
+      blocks: r.u32(off + 8, 'NUMBER OF LOGICAL BLOCKS'),
+      provisioningStatus,
+      state: PROVISIONING_NAMES[provisioningStatus] ?? 'unknown',
+      additionalStatus: r.u8(off + 13, 'ADDITIONAL STATUS'),
+    });
+  }
+  return { parameterDataLength, descriptors, truncated };
+}

@@ -17,7 +17,7 @@ import type { NativeExecuteResult } from '../../lib/native';
 import { ScsiError, scsiErrorFromResult } from '../../lib/scsi/errors';
 import { ParseError } from '../../lib/scsi/bytes';
 import { decodeSense, decodeSenseHeader } from '../../lib/scsi/sense';
-import { decodeReadCapacity16 } from '../../lib/scsi/sbc';
+import { decodeGetLbaStatus, decodeReadCapacity16 } from '../../lib/scsi/sbc';
 import {
   decodeDesignationDescriptor,
   decodeReportLuns,
@@ -41,7 +41,7 @@ import {
 import { decodeReportAllRodTokens } from '../../lib/scsi/rod-token';
 import { decodeRodManagementToken, decodeRodToken } from '../../lib/scsi/rod-token';
 import { ROD_VECTORS } from './rod-token.test';
-import { SBC_VECTORS } from './sbc.test';
+import { LBA_STATUS_VECTORS, SBC_VECTORS } from './sbc.test';
 import { SENSE_VECTORS } from './sense.test';
 import { SPC_VECTORS } from './spc.test';
 import { TPC_VECTORS } from './tpc.test';
@@ -197,6 +197,13 @@ const TARGETS: Target[] = [
   { name: 'decodeVpdThirdPartyCopy', fn: decodeVpdThirdPartyCopy, seeds: vals(SPC_VECTORS, 'freebsdTpc', 'lx8fTpc'), shape: vpdShape(0x8f) },
   { name: 'decodeReportLuns', fn: decodeReportLuns, seeds: vals(SPC_VECTORS, 'reportLuns') },
   { name: 'decodeReadCapacity16', fn: decodeReadCapacity16, seeds: Object.values(SBC_VECTORS) },
+  {
+    name: 'decodeGetLbaStatus',
+    fn: decodeGetLbaStatus,
+    seeds: Object.values(LBA_STATUS_VECTORS),
+    // Mostly well-formed lengths, so the descriptor loop is reached.
+    shape: (b, rnd) => b.length >= 4 && rnd.next() < 0.6 && b.writeUInt32BE(4 + 16 * rnd.int(0, 4), 0),
+  },
   { name: 'decodeCopyStatus', fn: decodeCopyStatus, seeds: vals(TPC_VECTORS, 'lid1Completed', 'lid1InProgressMiB'), shape: availShape },
   {
     name: 'decodeOperatingParameters',

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { hexToBuffer as h } from '../../lib/scsi/bytes';
 import { ParseError } from '../../lib/scsi/bytes';
-import { decodeReadCapacity16 } from '../../lib/scsi/sbc';
+import { decodeGetLbaStatus, decodeReadCapacity16 } from '../../lib/scsi/sbc';
 
 export const SBC_VECTORS: Record<string, Buffer> = {
   // ref 4.1: 2 GiB of 512-byte blocks (last LBA 0x3FFFFF), 4 KiB physical (LBPPBE 3),
@@ -11,6 +11,15 @@ export const SBC_VECTORS: Record<string, Buffer> = {
   protected4k: h('00000000000fffff 00001000 03 20 3fff 00000000000000000000000000000000'),
   // ref 4.1: the largest LBA: blocks = 2^64 - 1 does not fit a JS number
   huge: h('fffffffffffffffe 00000200 00 00 0000 00000000000000000000000000000000'),
+};
+
+/** GET LBA STATUS replies (SBC-3 5.6.2). */
+export const LBA_STATUS_VECTORS: Record<string, Buffer> = {
+  // three descriptors: 0x800 mapped from 0, 0x1000 deallocated, 8 anchored; byte 13 ADDITIONAL STATUS 1
+  three: h('00000034 00000000 0000000000000000 00000800 00 000000 0000000000000800 00001000 01 000000 0000000000001800 00000008 02 010000'),
+  // claims two descriptors, holds one (a short allocation length)
+  cut: h('00000024 00000000 0000000000000010 00000001 01 000000'),
+  empty: h('00000004 00000000'),
 };
 
 describe('sbc: READ CAPACITY(16) (ref 4.1)', () => {
@@ -50,5 +59,34 @@ describe('sbc: READ CAPACITY(16) (ref 4.1)', () => {
     const r = decodeReadCapacity16(SBC_VECTORS.thin2GiB!.subarray(0, 16));
     assert.equal(r.truncated, true);
     assert.equal(r.physicalBlockSize, 4096);
+  });
+});
+
+describe('sbc: GET LBA STATUS (SBC-3 5.6.2)', () => {
+  it('descriptors with their provisioning status', () => {
+    const r = decodeGetLbaStatus(LBA_STATUS_VECTORS.three!);
+    assert.equal(r.parameterDataLength, 0x34);
+    assert.equal(r.truncated, false);
+    assert.deepEqual(
+      r.descriptors.map((d) => [d.lba, d.blocks, d.provisioningStatus, d.state, d.additionalStatus]),
+      [
+        [0n, 0x800, 0, 'mapped', 0],
+        [0x800n, 0x1000, 1, 'deallocated', 0],
+        [0x1800n, 8, 2, 'anchored', 1],
+      ],
+    );
+  });
+
+  it('a reply cut short by the allocation length is marked truncated, never read past', () => {
+    const r = decodeGetLbaStatus(LBA_STATUS_VECTORS.cut!);
+    assert.equal(r.truncated, true);
+    assert.equal(r.descriptors.length, 1);
+    assert.equal(decodeGetLbaStatus(LBA_STATUS_VECTORS.three!.subarray(0, 30)).descriptors.length, 1);
+    assert.deepEqual(decodeGetLbaStatus(LBA_STATUS_VECTORS.empty!).descriptors, []);
+  });
+
+  it('a header shorter than 8 bytes or a length that is not 4 + 16n is a ParseError', () => {
+    assert.throws(() => decodeGetLbaStatus(Buffer.alloc(7)), ParseError);
+    assert.throws(() => decodeGetLbaStatus(h('00000013 00000000')), (e: unknown) => e instanceof ParseError && /PARAMETER DATA LENGTH/.test(e.message));
   });
 });
