@@ -110,7 +110,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .argument('<device>', 'LUN (opened exclusively: refused when mounted or in use)')
     .option('--offset <size>', 'byte offset (Nb = blocks; default 0)')
     .option('--length <size>', 'bytes to zero (Nb = blocks)')
-    .option('--method <method>', 'auto|token|write-same|write (default auto)')
+    .option('--method <method>', 'auto|unmap|token|write-same|write (default auto)')
     .option('--no-sync', 'skip SYNCHRONIZE CACHE of the written range afterwards (default: flush it; a failing flush fails the command)')
     .option('--json', 'print the result as JSON')
     .option('--progress <kind>', 'auto|bar|json|none')

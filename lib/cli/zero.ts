@@ -1,4 +1,4 @@
-// `odxcp zero DEV --offset N --length N [--method auto|token|write-same|write]`; the policy is
+// `odxcp zero DEV --offset N --length N [--method auto|unmap|token|write-same|write]`; the policy is
 // in lib/tokens/zero.ts.
 import { UsageError } from '../errors';
 import { ZERO_METHODS, ZeroError, type ZeroMethod, type ZeroResult } from '../tokens/zero';
@@ -21,7 +21,7 @@ export interface ZeroCliOptions {
 export function zeroSummaryLines(r: ZeroResult): string[] {
   const lines = [
     `zeroed ${r.bytes} of ${r.length} bytes (${formatBytes(r.bytes)}) of ${r.device} from +${r.offset} in ${(r.elapsedMs / 1000).toFixed(2)} s with ${r.commands} command${r.commands === 1 ? '' : 's'}`,
-    `  method ${r.method} (token ${r.byMethod.token}, write-same ${r.byMethod['write-same']}, write ${r.byMethod.write} bytes)`,
+    `  method ${r.method} (unmap ${r.byMethod.unmap}, token ${r.byMethod.token}, write-same ${r.byMethod['write-same']}, write ${r.byMethod.write} bytes)`,
   ];
   for (const f of r.fallbacks) lines.push(`  fallback at +${f.offset}: ${f.from} -> ${f.to}: ${f.reason}`);
   lines.push(r.synced ? '  flushed: SYNCHRONIZE CACHE over the range' : '  not flushed (--no-sync)');

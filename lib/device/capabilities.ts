@@ -39,6 +39,24 @@ export interface Lid1Limits {
   heldDataLimit: number;
 }
 
+/**
+ * Logical block provisioning (SBC-3 4.7): READ CAPACITY(16) LBPME/LBPRZ and VPD 0xB2. What
+ * a thin-aware copy needs: whether GET LBA STATUS is meaningful (lbpme), what a deallocated
+ * block reads as (lbprz), and which commands deallocate (lbpu: UNMAP; lbpws: WRITE SAME(16)
+ * with UNMAP).
+ */
+export interface Provisioning {
+  lbpme: boolean;
+  /** Deallocated blocks read as zeros (READ CAPACITY(16) LBPRZ, or VPD 0xB2's LBPRZ field). */
+  lbprz: boolean;
+  lbpu: boolean;
+  lbpws: boolean;
+  /** ANC_SUP: ANCHOR supported. */
+  ancSup: boolean;
+  /** VPD 0xB2 PROVISIONING TYPE: 0 not reported / full, 1 resource, 2 thin. */
+  provisioningType?: number;
+}
+
 export interface Capabilities {
   threePC: boolean;
   vpdPages: number[];
@@ -47,6 +65,8 @@ export interface Capabilities {
   operatingParameters?: OperatingParameters;
   tokenCopy: { supported: boolean; reason: string; limits?: TokenCopyLimits };
   xcopyLid1: { supported: boolean; reason: string; limits?: Lid1Limits };
+  /** Logical block provisioning; absent when READ CAPACITY(16) was refused. */
+  provisioning?: Provisioning;
   /** Probes that failed, with the target's answer (informational). */
   probeErrors: string[];
 }
@@ -69,6 +89,7 @@ export async function probeCapabilities(dev: Probeable): Promise<Capabilities> {
   const blockLimits = pages.includes(0xb0) ? await cmds.vpdBlockLimits(dev).catch(note('VPD 0xB0')) : undefined;
   // ESXi and Windows read 0x8F only when page 0x00 lists it (reference 7.7); so do we.
   const thirdPartyCopy = pages.includes(0x8f) ? await cmds.vpdThirdPartyCopy(dev).catch(note('VPD 0x8F')) : undefined;
+  const provisioning = await probeProvisioning(dev, pages, note);
   let operatingParameters: OperatingParameters | undefined;
   if (id.threePC) {
     try {
@@ -132,5 +153,21 @@ export async function probeCapabilities(dev: Probeable): Promise<Capabilities> {
       },
     };
   }
-  return { threePC: id.threePC, vpdPages: pages, blockLimits, thirdPartyCopy, operatingParameters, tokenCopy, xcopyLid1, probeErrors };
+  return { threePC: id.threePC, vpdPages: pages, blockLimits, thirdPartyCopy, operatingParameters, tokenCopy, xcopyLid1, provisioning, probeErrors };
+}
+
+async function probeProvisioning(dev: ScsiTransport, pages: number[], note: (what: string) => (e: unknown) => undefined): Promise<Provisioning | undefined> {
+  const rc = await cmds.readCapacity16(dev).catch(note('READ CAPACITY(16)'));
+  if (!rc) return undefined;
+  const lbp = rc.lbpme && pages.includes(0xb2) ? await cmds.vpdLogicalBlockProvisioning(dev).catch(note('VPD 0xB2')) : undefined;
+  return {
+    lbpme: rc.lbpme,
+    // LIO sets LBPRZ in 0xB2 only when emulate_tpu/tpws is on; either place saying it is enough
+    // (bit 0 of the 0xB2 field: 1 = zeros; SBC-4's 010b is a pattern, not zeros).
+    lbprz: rc.lbprz || (lbp?.lbprz ?? false),
+    lbpu: lbp?.lbpu ?? false,
+    lbpws: lbp?.lbpws ?? false,
+    ancSup: lbp?.ancSup ?? false,
+    provisioningType: lbp?.provisioningType,
+  };
 }

@@ -7,6 +7,7 @@
 import { SENSE_KEY } from '../scsi/asc';
 import { OdxcpError } from '../errors';
 import { ScsiError, TransportError } from '../scsi/errors';
+import { ParseError } from '../scsi/bytes';
 
 /**
  * What the copy engine should do after a command failed with a given sense:
@@ -226,9 +227,30 @@ export const isListIdInUse = (e: unknown): boolean => is(e, SENSE_KEY.ILLEGAL_RE
 /** A target that refuses IMMED in WRITE USING TOKEN's parameter list (ILLEGAL REQUEST 26/00 or 24/00). */
 export const refusesImmed = (e: unknown): boolean => is(e, SENSE_KEY.ILLEGAL_REQUEST, 0x26, 0) || is(e, SENSE_KEY.ILLEGAL_REQUEST, 0x24, 0);
 
-/** A refusal that sends zeroing on to its next method (opcode or field refused, copy aborted). */
+/**
+ * UNMAP returned GOOD but GET LBA STATUS still calls some blocks mapped (SBC-3 lets a target
+ * keep them, e.g. outside its unmap granularity): zeroing goes on to its next method there.
+ */
+export class UnmapIncompleteError extends OdxcpError {
+  constructor(readonly lba: bigint) {
+    super(`UNMAP left LBA ${lba} mapped`, 'UNMAP_INCOMPLETE');
+  }
+}
+Object.defineProperty(UnmapIncompleteError.prototype, 'name', { value: 'UnmapIncompleteError' });
+
+/**
+ * A refusal that sends zeroing on to its next method (opcode or field refused, copy aborted,
+ * an UNMAP that did not deallocate everything).
+ */
 export const refusedForZeroing = (e: unknown): boolean =>
-  e instanceof ScsiError && (e.category === 'INVALID_OP' || e.category === 'ILLEGAL_REQ' || e.category === 'COPY_ABORTED');
+  e instanceof UnmapIncompleteError || (e instanceof ScsiError && (e.category === 'INVALID_OP' || e.category === 'ILLEGAL_REQ' || e.category === 'COPY_ABORTED'));
+
+/**
+ * GET LBA STATUS refused or unusable (an LU that does not implement it, or says LBPME and
+ * then rejects the command): a thin-aware copy then copies every block, as a plain copy does.
+ */
+export const lbaStatusUnavailable = (e: unknown): boolean =>
+  e instanceof ParseError || (e instanceof ScsiError && (e.category === 'INVALID_OP' || e.category === 'ILLEGAL_REQ'));
 
 /** ILLEGAL REQUEST 24/xx: a field of the CDB the target will not take (an unadvertised limit, say). */
 export const invalidFieldInCdb = (e: unknown): boolean => is(e, SENSE_KEY.ILLEGAL_REQUEST, 0x24);

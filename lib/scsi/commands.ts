@@ -9,6 +9,7 @@ import {
   decodeVpdDeviceIdentification,
   decodeVpdBlockLimits,
   decodeVpdThirdPartyCopy,
+  decodeVpdLogicalBlockProvisioning,
   decodeReadCapacity16,
   decodeGetLbaStatus,
   decodeReportLuns,
@@ -67,6 +68,9 @@ export async function vpdDeviceIdentification(t: ScsiTransport) {
 }
 export async function vpdBlockLimits(t: ScsiTransport) {
   return decodeVpdBlockLimits(await vpdPage(t, VPD.BLOCK_LIMITS));
+}
+export async function vpdLogicalBlockProvisioning(t: ScsiTransport) {
+  return decodeVpdLogicalBlockProvisioning(await vpdPage(t, VPD.LOGICAL_BLOCK_PROVISIONING));
 }
 export async function vpdThirdPartyCopy(t: ScsiTransport) {
   return decodeVpdThirdPartyCopy(await vpdPage(t, VPD.THIRD_PARTY_COPY));

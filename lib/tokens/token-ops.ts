@@ -21,7 +21,7 @@ import { guardList, withListId } from './lists';
 /** What the token operations need from a LUN; ScsiDevice has all of it (tests pass fakes). */
 export interface TokenTarget extends ScsiTransport {
   capacity(): Promise<{ blockSize: number; blocks: bigint; bytes: bigint }>;
-  capabilities(): Promise<Pick<Capabilities, 'tokenCopy' | 'blockLimits'>>;
+  capabilities(): Promise<Pick<Capabilities, 'tokenCopy' | 'blockLimits' | 'provisioning'>>;
   queueLimits?(): QueueLimits | undefined;
 }
 

@@ -1,4 +1,9 @@
 // Zeroing a range of a LUN, cheapest method first:
+// - unmap:      deallocate, on a thin LUN whose deallocated blocks read as zeros (LBPME and
+//               LBPRZ): WRITE SAME(16) with UNMAP and a zero block when LBPWS (the target
+//               deallocates or writes the zeros, either way the blocks read as zeros), else
+//               UNMAP when LBPU, checked with GET LBA STATUS (UNMAP may leave blocks mapped,
+//               e.g. outside its granularity; those go on to the next method).
 // - token:      WRITE USING TOKEN with the block device zero ROD token (0xFFFF0001, reference
 //               6.2): no POPULATE TOKEN, no data; used when VPD 0x8F lists that ROD type as
 //               TOKEN_IN, or when asked for.
@@ -11,14 +16,14 @@
 // idempotent, so re-writing a block the failed command may have written is harmless.
 import { ScsiDevice } from '../device/device';
 import { writeThenFlush } from '../engine/flush';
-import { invalidFieldInCdb, refusedForZeroing } from '../engine/reactions';
+import { invalidFieldInCdb, refusedForZeroing, UnmapIncompleteError } from '../engine/reactions';
 import * as cmds from '../scsi/commands';
 import { AbortedError, OdxcpError, UsageError } from '../errors';
 import { ROD_TYPE, ZERO_ROD_TOKEN } from '../scsi/rod-token';
 import { blockRange, tokenLimits, TokenWriteError, writeUsingTokenLoop, type TokenTarget } from './token-ops';
 
-export type ZeroMethod = 'token' | 'write-same' | 'write';
-export const ZERO_METHODS: readonly ZeroMethod[] = ['token', 'write-same', 'write'];
+export type ZeroMethod = 'unmap' | 'token' | 'write-same' | 'write';
+export const ZERO_METHODS: readonly ZeroMethod[] = ['unmap', 'token', 'write-same', 'write'];
 
 export interface ZeroOptions {
   /** The LUN: a path (opened exclusively: refused when mounted or in use) or an open device. */
@@ -92,11 +97,18 @@ function refused(e: unknown): boolean {
   return refusedForZeroing(e instanceof TokenWriteError ? e.cause : e);
 }
 
+/** True when deallocating a block makes it read as zeros, and the LUN has a command for it. */
+export async function unmapZeroes(t: TokenTarget): Promise<boolean> {
+  const p = (await t.capabilities()).provisioning;
+  return !!p && p.lbpme && p.lbprz && (p.lbpws || p.lbpu);
+}
+
 /** The methods `auto` tries on this LUN, best first. */
 export async function zeroCandidates(t: TokenTarget): Promise<ZeroMethod[]> {
   const caps = await t.capabilities();
   const zeroIn = caps.tokenCopy.supported && (caps.tokenCopy.limits?.rodTypesIn ?? []).includes(ROD_TYPE.BLOCK_DEVICE_ZERO);
-  return zeroIn ? ['token', 'write-same', 'write'] : ['write-same', 'write'];
+  const rest: ZeroMethod[] = zeroIn ? ['token', 'write-same', 'write'] : ['write-same', 'write'];
+  return (await unmapZeroes(t)) ? ['unmap', ...rest] : rest;
 }
 
 export async function zeroRange(o: ZeroOptions): Promise<ZeroResult> {
@@ -127,7 +139,7 @@ async function zeroOn(t: TokenTarget, name: string, o: ZeroOptions): Promise<Zer
     length,
     bytes: 0n,
     method: candidates[0] as ZeroMethod,
-    byMethod: { token: 0n, 'write-same': 0n, write: 0n },
+    byMethod: { unmap: 0n, token: 0n, 'write-same': 0n, write: 0n },
     candidates,
     fallbacks: [],
     commands: 0,
@@ -154,7 +166,8 @@ async function zeroOn(t: TokenTarget, name: string, o: ZeroOptions): Promise<Zer
         progress(m);
       };
       try {
-        if (m === 'token') await zeroByToken(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
+        if (m === 'unmap') await zeroByUnmap(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
+        else if (m === 'token') await zeroByToken(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
         else if (m === 'write-same') await zeroByWriteSame(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
         else await zeroByWrite(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
         return finish();
@@ -206,7 +219,45 @@ async function zeroByToken(t: TokenTarget, lba: bigint, blocks: bigint, from: bi
   });
 }
 
-async function zeroByWriteSame(t: TokenTarget, lba: bigint, blocks: bigint, from: bigint, blockSize: number, o: ZeroOptions, credit: Credit, count: () => void): Promise<void> {
+async function zeroByUnmap(t: TokenTarget, lba: bigint, blocks: bigint, from: bigint, blockSize: number, o: ZeroOptions, credit: Credit, count: () => void): Promise<void> {
+  const caps = await t.capabilities();
+  if (caps.provisioning?.lbpws) {
+    await zeroByWriteSame(t, lba, blocks, from, blockSize, o, credit, count, true);
+    return;
+  }
+  // UNMAP: at most MAXIMUM UNMAP LBA COUNT blocks per command (0 or absent: no limit said,
+  // so a conservative 0xFFFF), one descriptor per command keeps the check simple.
+  const said = caps.blockLimits?.maximumUnmapLbaCount ?? 0;
+  const chunk = BigInt(said > 0 && said !== 0xffffffff ? said : 0xffff);
+  for (let done = from; done < blocks; ) {
+    checkAbort(o);
+    const n = blocks - done < chunk ? blocks - done : chunk;
+    count();
+    await cmds.unmap(t, { ranges: [{ lba: lba + done, blocks: Number(n) }], timeoutMs: o.timeoutMs });
+    // UNMAP is a request, not a promise: only blocks GET LBA STATUS calls deallocated count.
+    const freed = await deallocatedPrefix(t, lba + done, n, o.timeoutMs);
+    if (freed > 0n) {
+      done += freed;
+      credit(done);
+    }
+    if (freed < n) throw new UnmapIncompleteError(lba + done);
+  }
+}
+
+/** Blocks from `lba` (at most `blocks`) that GET LBA STATUS reports deallocated, in a row. */
+async function deallocatedPrefix(t: TokenTarget, lba: bigint, blocks: bigint, timeoutMs?: number): Promise<bigint> {
+  let at = lba;
+  const end = lba + blocks;
+  while (at < end) {
+    const r = await cmds.getLbaStatus(t, { lba: at, timeoutMs });
+    const d = r.descriptors.find((x) => x.lba <= at && at < x.lba + BigInt(x.blocks));
+    if (!d || d.state !== 'deallocated' || d.blocks === 0) break;
+    at = d.lba + BigInt(d.blocks);
+  }
+  return (at < end ? at : end) - lba;
+}
+
+async function zeroByWriteSame(t: TokenTarget, lba: bigint, blocks: bigint, from: bigint, blockSize: number, o: ZeroOptions, credit: Credit, count: () => void, unmap = false): Promise<void> {
   const caps = await t.capabilities();
   const reported = caps.blockLimits?.maximumWriteSameLength ?? 0n;
   let chunk = reported > 0n ? reported : BigInt(Math.max(1, Math.min(DEFAULT_WRITE_SAME_BLOCKS, Math.floor(DEFAULT_WRITE_SAME_BYTES / blockSize))));
@@ -217,7 +268,7 @@ async function zeroByWriteSame(t: TokenTarget, lba: bigint, blocks: bigint, from
     const n = blocks - done < chunk ? blocks - done : chunk;
     count();
     try {
-      await cmds.writeSame16(t, { lba: lba + done, blocks: Number(n), block: zeroBlock, timeoutMs: o.timeoutMs });
+      await cmds.writeSame16(t, { lba: lba + done, blocks: Number(n), block: zeroBlock, unmap, timeoutMs: o.timeoutMs });
     } catch (e) {
       // A limit the target does not advertise (LIO fileio takes 0x1000 blocks, iblock
       // 0xFFFF, with a basic 0xB0 page that has no such field): halve and try again.

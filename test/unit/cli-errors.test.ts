@@ -41,7 +41,7 @@ const CASES: [string, string[], number, RegExp][] = [
   ['token info of a non-token file', ['token', 'info', garbage], 1, /not a token file/],
   ['token info of a missing file', ['token', 'info', path.join(tmp, 'nope.tok')], 15, /cannot read the token file: ENOENT/],
   ['zero without --length', ['zero', '/dev/sg1'], 1, /--length: missing/],
-  ['zero with a bad method', ['zero', '/dev/sg1', '--length', '1M', '--method', 'unmap'], 1, /--method: 'unmap'/],
+  ['zero with a bad method', ['zero', '/dev/sg1', '--length', '1M', '--method', 'trim'], 1, /--method: 'trim'/],
 ];
 
 describe('bin/odxcp: one-line errors and exit statuses', () => {

@@ -532,7 +532,7 @@ describe('odxcp token and zero: arguments -> library options', () => {
       [['token'], /token: missing subcommand/],
       [['token', 'frob'], /token: unknown subcommand 'frob'/],
       [['zero', '/dev/sg1'], /--length: missing/],
-      [['zero', '/dev/sg1', '--length', '1M', '--method', 'unmap'], /--method: 'unmap' is not one of auto, token, write-same, write/],
+      [['zero', '/dev/sg1', '--length', '1M', '--method', 'trim'], /--method: 'trim' is not one of auto, unmap, token, write-same, write/],
     ] as [string[], RegExp][]) {
       const h = harness();
       assert.equal(await run(h, ...args), 1, args.join(' '));
@@ -598,7 +598,7 @@ describe('odxcp token and zero: arguments -> library options', () => {
       length: 1048576n,
       bytes: 1048576n,
       method: 'mixed',
-      byMethod: { token: 0n, 'write-same': 524288n, write: 524288n },
+      byMethod: { unmap: 0n, token: 0n, 'write-same': 524288n, write: 524288n },
       synced: true,
       candidates: ['write-same', 'write'],
       fallbacks: [{ offset: 524288n, from: 'write-same', to: 'write', reason: 'WRITE SAME(16): ILLEGAL REQUEST 20/00' }],
