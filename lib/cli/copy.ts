@@ -26,6 +26,7 @@ export interface CopyCliOptions {
   maxInFlight?: string;
   tokenSize?: string;
   timeout?: string;
+  sparse?: string;
 }
 
 /** The copy options after syntax checks; sizes still need the LUNs' block sizes. */
@@ -43,7 +44,10 @@ export interface CopyRequest {
   progress: ProgressKind;
   maxInFlight?: number;
   timeoutMs?: number;
+  sparse: 'auto' | 'never';
 }
+
+export const SPARSE_MODES: readonly CopyRequest['sparse'][] = ['auto', 'never'];
 
 /** Declare the copy options on a command (shared by `copy`, the sg_xcopy form and `info`). */
 export function addCopyOptions(cmd: Command, which: 'all' | 'plan' = 'all'): Command {
@@ -61,7 +65,8 @@ export function addCopyOptions(cmd: Command, which: 'all' | 'plan' = 'all'): Com
     .option('--progress <kind>', `progress: ${PROGRESS_KINDS.join('|')} (json: NDJSON on stderr; default auto: a bar on a terminal)`)
     .option('--max-in-flight <n>', 'offload commands in flight at once, 1..64 (default 4)')
     .option('--token-size <size>', 'bytes one ROD token represents (Nb = source blocks)')
-    .option('--timeout <seconds>', 'SG_IO timeout for each command');
+    .option('--timeout <seconds>', 'SG_IO timeout for each command')
+    .option('--sparse <mode>', 'auto|never (default auto: on a thin source, copy only mapped ranges and make deallocated ones read as zeros on DST the cheapest way)');
 }
 
 /** Syntax checks of every option (no device needed). */
@@ -70,7 +75,9 @@ export function parseCopyArgs(o: CopyCliOptions): CopyRequest {
   if (!COPY_MODES.includes(mode)) throw new UsageError(`--mode: '${o.mode}' is not one of ${COPY_MODES.join(', ')}`);
   const progress = (o.progress ?? 'auto') as ProgressKind;
   if (!PROGRESS_KINDS.includes(progress)) throw new UsageError(`--progress: '${o.progress}' is not one of ${PROGRESS_KINDS.join(', ')}`);
-  const req: CopyRequest = { mode, progress, fallback: o.fallback !== false, verify: o.verify === true, sync: o.sync !== false, json: o.json === true };
+  const sparse = (o.sparse ?? 'auto') as CopyRequest['sparse'];
+  if (!SPARSE_MODES.includes(sparse)) throw new UsageError(`--sparse: '${o.sparse}' is not one of ${SPARSE_MODES.join(', ')}`);
+  const req: CopyRequest = { mode, progress, fallback: o.fallback !== false, verify: o.verify === true, sync: o.sync !== false, json: o.json === true, sparse };
   if (o.srcOffset !== undefined) req.srcOffset = parseSize(o.srcOffset, '--src-offset');
   if (o.dstOffset !== undefined) req.dstOffset = parseSize(o.dstOffset, '--dst-offset');
   if (o.length !== undefined) req.length = parseSize(o.length, '--length');
@@ -89,6 +96,7 @@ export function resolveCopyOptions(src: string, dst: string, req: CopyRequest, s
   const opts: CopyOptions = { src, dst, mode: req.mode, fallback: req.fallback };
   if (req.verify) opts.verify = true;
   if (!req.sync) opts.sync = false;
+  if (req.sparse === 'never') opts.sparse = 'never';
   if (req.maxInFlight !== undefined) opts.maxInFlight = req.maxInFlight;
   if (req.timeoutMs !== undefined) opts.timeoutMs = req.timeoutMs;
   if (req.tokenSize) {
@@ -148,6 +156,9 @@ export function copySummaryLines(r: CopyResult): string[] {
     `copied ${r.bytes} of ${r.length} bytes (${formatBytes(r.bytes)}) from ${r.src}+${r.srcOffset} to ${r.dst}+${r.dstOffset} in ${secs.toFixed(2)} s${rate}`,
     `  method ${r.method} (planned ${r.plannedMethod}): offloaded ${r.offloadedBytes} bytes, host ${r.hostBytes} bytes (odx ${r.byMethod.odx}, xcopy ${r.byMethod.xcopy}, host ${r.byMethod.host})`,
   ];
+  if (r.sparse?.used || r.zeroedBytes > 0n || r.skippedBytes > 0n) {
+    lines.push(`  sparse: copied ${r.copiedBytes} bytes, zeroed ${r.zeroedBytes}, skipped ${r.skippedBytes} (${r.sparse.reason})`);
+  }
   if (r.fallbacks.length === 0) lines.push('  fallbacks: none');
   for (const f of r.fallbacks) {
     lines.push(`  fallback at +${f.offset}: ${f.from} -> host for ${f.length} bytes${f.wholeCopy ? ' (rest of the copy)' : ''}: ${f.reason}`);

@@ -26,6 +26,10 @@ export interface ProgressEvent {
   elapsedMs: number;
   method?: CopyMethod | string;
   byMethod?: Partial<Record<string, bigint>>;
+  /** A sparse copy's split of bytesDone: moved, zeroed, left alone. */
+  copiedBytes?: bigint;
+  zeroedBytes?: bigint;
+  skippedBytes?: bigint;
 }
 
 export interface ProgressReporter {
@@ -48,6 +52,12 @@ export function progressRecord(p: ProgressEvent): Record<string, unknown> {
   };
   if (p.method !== undefined) rec.method = p.method;
   if (p.byMethod !== undefined) rec.byMethod = p.byMethod;
+  // Only a copy that zeroed or skipped something says so (a dense copy's records stay as they were).
+  if ((p.zeroedBytes ?? 0n) > 0n || (p.skippedBytes ?? 0n) > 0n) {
+    rec.copiedBytes = p.copiedBytes ?? 0n;
+    rec.zeroedBytes = p.zeroedBytes ?? 0n;
+    rec.skippedBytes = p.skippedBytes ?? 0n;
+  }
   return rec;
 }
 

@@ -1,11 +1,14 @@
 // The copy's account: which byte ranges (relative to the start of the copy) are on the
 // destination and how each got there. Methods report each completed piece as it completes,
 // so the account is exact even when chunks finish out of order or a chunk fails half-way.
-import type { CopiedExtent, CopyMethod, FallbackRecord } from './types';
+import type { CopiedExtent, CopyMethod, ExtentKind, FallbackRecord } from './types';
 
 export class Account {
   private readonly pieces: CopiedExtent[] = [];
   readonly byMethod: Record<CopyMethod, bigint> = { odx: 0n, xcopy: 0n, host: 0n };
+  /** Bytes made to read as zeros / left alone because both sides read as zeros (sparse copies). */
+  zeroed = 0n;
+  skipped = 0n;
   readonly fallbacks: FallbackRecord[] = [];
   readonly commands: Record<string, number> = {};
   truncations = 0;
@@ -15,12 +18,14 @@ export class Account {
   /** Told after every change of what is on the destination (never while the account changes). */
   onChange: (() => void) | undefined;
   /** Told of every piece as it is recorded (the journal). Must not throw. */
-  onRecord: ((offset: bigint, length: bigint, method: CopyMethod) => void) | undefined;
+  onRecord: ((offset: bigint, length: bigint, method: ExtentKind) => void) | undefined;
 
-  record(offset: bigint, length: bigint, method: CopyMethod): void {
+  record(offset: bigint, length: bigint, method: ExtentKind): void {
     if (length <= 0n) return;
     this.pieces.push({ offset, length, method });
-    this.byMethod[method] += length;
+    if (method === 'zero') this.zeroed += length;
+    else if (method === 'skip') this.skipped += length;
+    else this.byMethod[method] += length;
     this.onRecord?.(offset, length, method);
     this.onChange?.();
   }
@@ -29,8 +34,14 @@ export class Account {
     this.commands[name] = (this.commands[name] ?? 0) + n;
   }
 
-  get bytes(): bigint {
+  /** Bytes moved by the methods. */
+  get copied(): bigint {
     return this.byMethod.odx + this.byMethod.xcopy + this.byMethod.host;
+  }
+
+  /** Bytes that read on the destination as on the source: copied, zeroed or skipped. */
+  get bytes(): bigint {
+    return this.copied + this.zeroed + this.skipped;
   }
 
   /** Pieces sorted and merged where adjacent with the same method. */

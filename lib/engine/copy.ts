@@ -15,6 +15,9 @@ import { XcopyMethod } from './methods/xcopy';
 import { CountingTransport, MethodError, StopRequested, type CopyMethodImpl, type MethodContext } from './methods/context';
 import { rememberFailure } from './pair-cache';
 import { openPair, planPair, type OpenedPair, type PlanDetails } from './plan';
+import { cutPieces, planSparse, type SparsePlan } from './sparse';
+import { zeroRange, ZeroError, type ZeroProgress } from '../tokens/zero';
+import type { TokenTarget } from '../tokens/token-ops';
 import type { CopyMethod, CopyOptions, CopyPlan, CopyProgress, CopyResult, FallbackRecord } from './types';
 
 /** Thrown when a copy stops part-way: `result` says exactly which bytes are on the destination. */
@@ -28,6 +31,8 @@ export class CopyError extends OdxcpError {
 Object.defineProperty(CopyError.prototype, 'name', { value: 'CopyError' });
 
 const MAX_RETRIES_PER_CHUNK = 2;
+/** Bytes one zeroing job covers (zeroing runs in the same workers as the copy chunks). */
+const ZERO_PIECE_BYTES = 256n * 1024n * 1024n;
 /**
  * A dead token that was partly used is re-populated from where it stopped; each time the copy
  * moved on, so this bound only stops an array that kills every token early. Bounded apart from
@@ -58,7 +63,7 @@ interface Closing {
   warnings: string[];
 }
 
-function makeResult(plan: CopyPlan, account: Account, started: number, closing: Closing, verified?: boolean): CopyResult {
+function makeResult(plan: CopyPlan, account: Account, started: number, closing: Closing, sparse: CopyResult['sparse'], verified?: boolean): CopyResult {
   const offloaded = account.byMethod.odx + account.byMethod.xcopy;
   const host = account.byMethod.host;
   let method: CopyResult['method'];
@@ -74,6 +79,10 @@ function makeResult(plan: CopyPlan, account: Account, started: number, closing: 
     dstOffset: plan.dstOffset,
     bytes: account.bytes,
     length: plan.length,
+    copiedBytes: account.copied,
+    zeroedBytes: account.zeroed,
+    skippedBytes: account.skipped,
+    sparse,
     offloadedBytes: offloaded,
     hostBytes: host,
     byMethod: { ...account.byMethod },
@@ -152,7 +161,16 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
     scheduled = undefined;
     if (!listener) return;
     lastEmit = Date.now();
-    const p: CopyProgress = { bytesDone: account.bytes, totalBytes: plan.length, byMethod: { ...account.byMethod }, elapsedMs: lastEmit - started, method: current.name };
+    const p: CopyProgress = {
+      bytesDone: account.bytes,
+      copiedBytes: account.copied,
+      zeroedBytes: account.zeroed,
+      skippedBytes: account.skipped,
+      totalBytes: plan.length,
+      byMethod: { ...account.byMethod },
+      elapsedMs: lastEmit - started,
+      method: current.name,
+    };
     try {
       listener(p);
     } catch (e) {
@@ -187,7 +205,6 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
 
   let fatal: unknown;
   const chunkBytes = plan.chunkBytes;
-  let nextOffset = 0n;
 
   const processChunk = async (offset: bigint, length: bigint) => {
     let pos = offset;
@@ -237,13 +254,63 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
     }
   };
 
+  // ---- the pieces: copy chunks, and on a thin source the deallocated ranges to zero or skip
+  const sparseMode = o.sparse ?? 'auto';
+  let sparsePlan: SparsePlan = { used: false, reason: 'not planned', pieces: [{ offset: 0n, length: plan.length, action: 'copy' }] };
+  try {
+    sparsePlan = await planSparse({
+      mode: sparseMode,
+      src: ctx.src,
+      dst: ctx.dst,
+      srcProvisioning: details.srcCaps?.provisioning,
+      dstProvisioning: details.dstCaps?.provisioning,
+      srcOffset: plan.srcOffset,
+      dstOffset: plan.dstOffset,
+      length: plan.length,
+      srcBlockSize: plan.src.blockSize,
+      dstBlockSize: plan.dst.blockSize,
+      timeoutMs: o.timeoutMs,
+    });
+  } catch (e) {
+    stop = 'fatal';
+    fatal = e;
+  }
+  const sparseInfo = { mode: sparseMode, used: sparsePlan.used, reason: sparsePlan.reason };
+  const queue = cutPieces(sparsePlan.pieces, (a) => (a === 'copy' ? chunkBytes : ZERO_PIECE_BYTES));
+  if (!stop) for (const p of queue) if (p.action === 'skip') account.record(p.offset, p.length, 'skip');
+  const work = queue.filter((p) => p.action !== 'skip');
+  let next = 0;
+
+  // Zeroing's ladder on the destination, each confirmed step recorded as it lands.
+  const dstTarget: TokenTarget = {
+    path: pair.dst.path,
+    command: (c, opts) => ctx.dst.command(c, opts),
+    capacity: () => pair.dst.capacity(),
+    capabilities: () => pair.dst.capabilities(),
+    queueLimits: () => pair.dst.queueLimits?.(),
+  };
+  const zeroPiece = async (offset: bigint, length: bigint) => {
+    let recorded = 0n;
+    const upTo = (bytes: bigint) => {
+      if (bytes > recorded) account.record(offset + recorded, bytes - recorded, 'zero');
+      recorded = bytes > recorded ? bytes : recorded;
+    };
+    try {
+      const r = await zeroRange({ device: dstTarget, offset: plan.dstOffset + offset, length, sync: false, timeoutMs: o.timeoutMs, signal: stopping.signal, onProgress: (p: ZeroProgress) => upTo(p.bytesDone) });
+      upTo(r.bytes);
+    } catch (e) {
+      if (e instanceof ZeroError) upTo(e.result.bytes);
+      if (stop) throw new StopRequested();
+      throw e;
+    }
+  };
+
   const worker = async () => {
-    while (!stop && nextOffset < plan.length) {
-      const off = nextOffset;
-      const len = plan.length - off < chunkBytes ? plan.length - off : chunkBytes;
-      nextOffset += len;
+    while (!stop && next < work.length) {
+      const p = work[next++] as (typeof work)[number];
       try {
-        await processChunk(off, len);
+        if (p.action === 'zero') await zeroPiece(p.offset, p.length);
+        else await processChunk(p.offset, p.length);
       } catch (e) {
         if (e instanceof StopRequested) return;
         if (!stop) {
@@ -284,16 +351,16 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
   if (journal) await journal.writer.checkpoint(closing.synced ? async () => undefined : flushAll);
 
   if (stop === 'abort') {
-    const r = makeResult(plan, account, started, closing);
+    const r = makeResult(plan, account, started, closing, sparseInfo);
     throw new CopyError(stopLine('copy aborted', r), 'ABORTED', r, new AbortedError('copy aborted by the caller'));
   }
   if (stop === 'fatal') {
-    const r = makeResult(plan, account, started, closing);
+    const r = makeResult(plan, account, started, closing, sparseInfo);
     const msg = fatal instanceof Error ? fatal.message : String(fatal);
     throw new CopyError(`${stopLine('copy failed', r)}: ${msg}`, fatal instanceof OdxcpError ? fatal.code : 'COPY_FAILED', r, fatal);
   }
   if (syncError !== undefined) {
-    const r = makeResult(plan, account, started, closing);
+    const r = makeResult(plan, account, started, closing, sparseInfo);
     const msg = syncError instanceof Error ? syncError.message : String(syncError);
     throw new CopyError(`copy written but not flushed: SYNCHRONIZE CACHE failed on ${plan.dst.path}: ${msg}`, syncError instanceof OdxcpError ? syncError.code : 'SYNC_FAILED', r, syncError);
   }
@@ -302,12 +369,12 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
   if (o.verify) {
     const diff = await compareRanges(pair, plan);
     if (diff !== undefined) {
-      const r = makeResult(plan, account, started, closing, false);
+      const r = makeResult(plan, account, started, closing, sparseInfo, false);
       throw new CopyError(`verify: destination differs from source at byte ${diff} of the copy`, 'MISCOMPARE', r, new MiscompareError({ message: `first difference at byte ${diff} of the copy`, offset: diff }));
     }
     verified = true;
   }
-  return makeResult(plan, account, started, closing, verified);
+  return makeResult(plan, account, started, closing, sparseInfo, verified);
 }
 
 /** Re-read both ranges and compare; the offset of the first difference, or undefined. */

@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import type { ScsiDevice } from '../device/device';
 import { DeviceError, OdxcpError, UsageError } from '../errors';
 import type { OpenedPair, PlanDetails } from './plan';
-import type { CopiedExtent, CopyMethod, CopyMode, CopyOptions } from './types';
+import type { CopiedExtent, CopyMode, CopyOptions, ExtentKind } from './types';
 
 export const JOURNAL_VERSION = 1;
 /** A checkpoint at least this often: bytes confirmed since the last one, or time. */
@@ -86,7 +86,7 @@ export class JournalWriter {
   }
 
   /** An extent the destination completed (not yet durable: the next checkpoint makes it so). */
-  add(offset: bigint, length: bigint, method: CopyMethod): void {
+  add(offset: bigint, length: bigint, method: ExtentKind): void {
     this.pending.push({ offset, length, method });
     this.pendingBytes += length;
   }
@@ -207,7 +207,7 @@ export function readJournal(file: string): JournalContents {
     const offset = BigInt(String(j.offset));
     const length = BigInt(String(j.length));
     if (offset < 0n || length <= 0n || !header || offset + length > header.length) throw bad(i + 1, 'extent outside the copy');
-    extents.push({ offset, length, method: j.method as CopyMethod });
+    extents.push({ offset, length, method: j.method as ExtentKind });
   }
   if (!header) throw bad(1, 'no header');
   return { header, extents: merge(extents), done };

@@ -8,6 +8,13 @@ export type CopyMode = 'auto' | 'odx' | 'xcopy' | 'host';
 /** The method that moved a given extent. */
 export type CopyMethod = 'odx' | 'xcopy' | 'host';
 
+/**
+ * How an extent of the destination came to read like the source: copied by a method, zeroed
+ * (the source's range is deallocated and reads as zeros), or skipped (both sides deallocated,
+ * both read as zeros: nothing sent).
+ */
+export type ExtentKind = CopyMethod | 'zero' | 'skip';
+
 export interface CopyOptions {
   /** Source LUN: a path (/dev/sdX, /dev/sgN, /dev/disk/by-*) or an open device. */
   src: string | ScsiDevice;
@@ -54,11 +61,20 @@ export interface CopyOptions {
   onProgress?: (p: CopyProgress) => void;
   /** Progress events at most this often, ms (default 200). */
   progressIntervalMs?: number;
+  /**
+   * 'auto' (default): on a thin source (LBPME, LBPRZ) that answers GET LBA STATUS, copy only
+   * the mapped ranges and make each deallocated one read as zeros on the destination the
+   * cheapest way (nothing, deallocation, zero token, WRITE SAME, WRITE). 'never': copy every byte.
+   */
+  sparse?: 'auto' | 'never';
 }
 
 export interface CopyProgress {
-  /** Bytes known to be on the destination. */
+  /** Bytes known to be on the destination (copied + zeroed + skipped). */
   bytesDone: bigint;
+  copiedBytes: bigint;
+  zeroedBytes: bigint;
+  skippedBytes: bigint;
   totalBytes: bigint;
   byMethod: Record<CopyMethod, bigint>;
   elapsedMs: number;
@@ -84,7 +100,7 @@ export interface FallbackRecord {
 export interface CopiedExtent {
   offset: bigint;
   length: bigint;
-  method: CopyMethod;
+  method: ExtentKind;
 }
 
 export interface CopyResult {
@@ -92,8 +108,16 @@ export interface CopyResult {
   dst: string;
   srcOffset: bigint;
   dstOffset: bigint;
-  /** Bytes now on the destination (equals length when the copy completed). */
+  /** Bytes that now read on the destination as on the source (equals length when the copy completed). */
   bytes: bigint;
+  /** Bytes moved by a method (the sum of byMethod). */
+  copiedBytes: bigint;
+  /** Bytes made to read as zeros without copying (deallocated on the source). */
+  zeroedBytes: bigint;
+  /** Bytes left alone: deallocated on the source, and already reading as zeros on the destination. */
+  skippedBytes: bigint;
+  /** What the sparse planner decided, and why. */
+  sparse: { mode: 'auto' | 'never'; used: boolean; reason: string };
   /** The length asked for. */
   length: bigint;
   /** Bytes moved by the array (token copy + EXTENDED COPY). */
@@ -106,7 +130,7 @@ export interface CopyResult {
   /** The method the plan chose before anything failed. */
   plannedMethod: CopyMethod;
   fallbacks: FallbackRecord[];
-  /** Merged extents, in order; a completed copy has them cover [0, length). */
+  /** Merged extents, in order, copied / zeroed / skipped; a completed copy has them cover [0, length). */
   extents: CopiedExtent[];
   /** SCSI commands issued, by T10 name. */
   commands: Record<string, number>;

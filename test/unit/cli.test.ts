@@ -59,6 +59,10 @@ function result(o: Partial<CopyResult> = {}): CopyResult {
     dstOffset: 0n,
     bytes: 1048576n,
     length: 1048576n,
+    copiedBytes: 1048576n,
+    zeroedBytes: 0n,
+    skippedBytes: 0n,
+    sparse: { mode: 'auto', used: false, reason: 'the source does not report logical block provisioning (LBPME=0)' },
     offloadedBytes: 786432n,
     hostBytes: 262144n,
     byMethod: { odx: 786432n, xcopy: 0n, host: 262144n },
@@ -265,8 +269,8 @@ describe('odxcp copy: output', () => {
 
   it('--progress=json: NDJSON on stderr, one progress object per event and a done record; stdout keeps the single result', async () => {
     const events: CopyProgress[] = [
-      { bytesDone: 0n, totalBytes: 1048576n, byMethod: { odx: 0n, xcopy: 0n, host: 0n }, elapsedMs: 0, method: 'odx' },
-      { bytesDone: 524288n, totalBytes: 1048576n, byMethod: { odx: 524288n, xcopy: 0n, host: 0n }, elapsedMs: 100, method: 'odx' },
+      { bytesDone: 0n, copiedBytes: 0n, zeroedBytes: 0n, skippedBytes: 0n, totalBytes: 1048576n, byMethod: { odx: 0n, xcopy: 0n, host: 0n }, elapsedMs: 0, method: 'odx' },
+      { bytesDone: 524288n, copiedBytes: 524288n, zeroedBytes: 0n, skippedBytes: 0n, totalBytes: 1048576n, byMethod: { odx: 524288n, xcopy: 0n, host: 0n }, elapsedMs: 100, method: 'odx' },
     ];
     const h = harness({
       copy: async (o) => {
@@ -295,7 +299,7 @@ describe('odxcp copy: output', () => {
 
   it('a bar on a terminal (auto), drawn with \\r on stderr; none when stderr is not a terminal', async () => {
     const prog = (o: CopyOptions) => {
-      o.onProgress?.({ bytesDone: 262144n, totalBytes: 1048576n, byMethod: { odx: 262144n, xcopy: 0n, host: 0n }, elapsedMs: 50, method: 'odx' });
+      o.onProgress?.({ bytesDone: 262144n, copiedBytes: 262144n, zeroedBytes: 0n, skippedBytes: 0n, totalBytes: 1048576n, byMethod: { odx: 262144n, xcopy: 0n, host: 0n }, elapsedMs: 50, method: 'odx' });
       return Promise.resolve(result());
     };
     let h = harness({ copy: prog });
@@ -309,9 +313,9 @@ describe('odxcp copy: output', () => {
   });
 
   it('progress helpers: the record and the bar fit their width', () => {
-    const p = { bytesDone: 1n, totalBytes: 3n, elapsedMs: 0 };
+    const p = { bytesDone: 1n, copiedBytes: 1n, zeroedBytes: 0n, skippedBytes: 0n, totalBytes: 3n, elapsedMs: 0 };
     assert.equal(progressRecord(p).percent, 33.33);
-    assert.equal(progressRecord({ bytesDone: 0n, totalBytes: 0n, elapsedMs: 0 }).percent, 100);
+    assert.equal(progressRecord({ bytesDone: 0n, copiedBytes: 0n, zeroedBytes: 0n, skippedBytes: 0n, totalBytes: 0n, elapsedMs: 0 }).percent, 100);
     assert.ok(renderBar({ bytesDone: 5n << 30n, totalBytes: 10n << 30n, elapsedMs: 1000, method: 'xcopy' }, 60).length <= 59);
   });
 });
