@@ -30,8 +30,8 @@ fi
 MB=${ODXCP_LAB_LUN_MB:-64}
 [[ "$MB" =~ ^[0-9]+$ ]] && [ "$MB" -ge 16 ] || lab_die "ODXCP_LAB_LUN_MB must be a whole number of MiB >= 16"
 # Backing files live in guest RAM: about 8 large-ish LUNs, the knob spec's two 260 MiB LUNs
-# (test/integration/knobs.test.ts) and headroom for node.
-MEM=${ODXCP_LAB_MEM:-$(( 3072 + 9*MB ))}
+# (test/integration/knobs.test.ts), the two 256 MiB scsi_debug stores and headroom for node.
+MEM=${ODXCP_LAB_MEM:-$(( 3584 + 9*MB ))}
 SMP=${ODXCP_LAB_SMP:-2}
 TIMEOUT=${ODXCP_LAB_TIMEOUT:-900}
 

@@ -119,17 +119,25 @@ lio_loop_tpg $T2 $I2 || fail "tpg2"
 lio_loop_lun $T2 0 $CFG/core/fileio_0/xnex0
 topo_add xnex0 lio-fileio "$(loop_addr $T2 0)" /lab/xnex0.img 512 $SBYTES tpg2
 
-# scsi_debug: the plain disk with no copy offload at all (3PC=0).
-$BB modprobe scsi_debug dev_size_mb=$SMALL sector_size=512 || fail "scsi_debug"
-SDADDR=
+# scsi_debug: a plain disk with no copy offload at all (3PC=0), thin provisioned (LBPME,
+# LBPRZ; UNMAP and WRITE SAME(16) with UNMAP; GET LBA STATUS). Two hosts, each with its own
+# store (per_host_store), so one can be copied to the other: sdebug0 and sdebug1.
+SDMB=256
+$BB modprobe scsi_debug dev_size_mb=$SDMB sector_size=512 lbpu=1 lbpws=1 lbprz=1 \
+  per_host_store=1 add_host=2 || fail "scsi_debug"
+SDADDRS=()
 for i in $(seq 1 100); do
+  SDADDRS=()
   for d in /sys/bus/scsi/devices/*:*:*:*; do
-    [ "$(tr -d ' ' < "$d/model" 2>/dev/null)" = scsi_debug ] && { SDADDR=$(basename "$d"); break 2; }
+    [ "$(tr -d ' ' < "$d/model" 2>/dev/null)" = scsi_debug ] && SDADDRS+=("$(basename "$d")")
   done
+  [ ${#SDADDRS[@]} -ge 2 ] && break
   sleep 0.1
 done
-[ -n "$SDADDR" ] || fail "scsi_debug device did not appear"
-topo_add sdebug0 scsi-debug "$SDADDR" "" 512 $(( $(cat /sys/bus/pseudo/drivers/scsi_debug/dev_size_mb) * 1024 * 1024 )) ""
+[ ${#SDADDRS[@]} -ge 2 ] || fail "scsi_debug devices did not appear (${#SDADDRS[@]} of 2)"
+mapfile -t SDADDRS < <(printf '%s\n' "${SDADDRS[@]}" | sort -t: -k1,1n)
+topo_add sdebug0 scsi-debug "${SDADDRS[0]}" "" 512 $(( SDMB * 1024 * 1024 )) ""
+topo_add sdebug1 scsi-debug "${SDADDRS[1]}" "" 512 $(( SDMB * 1024 * 1024 )) ""
 
 ( IFS=,; echo "{\"luns\":[${ENTRIES[*]}]}" ) > "$TOPO"
 log "topology up in $(el $T0)s: ${#ENTRIES[@]} LUNs -> $TOPO"
