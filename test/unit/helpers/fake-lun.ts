@@ -74,6 +74,22 @@ export interface FakeKnobs {
   failXcopyAfterSegments?: number;
   /** WRITE USING TOKEN refuses IMMED=1 with 26/00. */
   refuseImmed?: boolean;
+  /**
+   * Thin provisioning (LBPME=1): a mapped state per block (all mapped at first; `deallocate`
+   * makes holes), GET LBA STATUS, UNMAP and WRITE SAME(16) with UNMAP deallocating, writes
+   * mapping. A deallocated block reads as zeros with LBPRZ (the default), else as 0xdd.
+   */
+  thin?: {
+    lbprz?: boolean;
+    lbpu?: boolean;
+    lbpws?: boolean;
+    /** GET LBA STATUS answers ILLEGAL REQUEST 24/00 (LBPME=1 yet no GET LBA STATUS). */
+    refuseGetLbaStatus?: boolean;
+    /** UNMAP deallocates only whole granules of this many blocks (aligned to 0). */
+    unmapGranularity?: number;
+    /** Descriptors per GET LBA STATUS reply at most (default 2, so the map takes several). */
+    descriptorsPerReply?: number;
+  };
 }
 
 export type FakeLogEntry = { seq: number; op: string; lba?: bigint; blocks?: number; offsetIntoRod?: bigint; listId?: number; delTkn?: boolean; immed?: boolean };
@@ -93,6 +109,8 @@ export class FakeLun implements TokenTarget {
   /** The LU designator (NAA-6, 16 bytes) an 0xE4 CSCD descriptor names this LUN by. */
   readonly naa: Buffer;
   private readonly lists = new Map<number, ListState>();
+  /** Per block: 1 mapped, 0 deallocated (thin LUNs only). */
+  readonly mapped: Uint8Array;
   private busyLeft: number;
   private wuts = 0;
 
@@ -100,6 +118,7 @@ export class FakeLun implements TokenTarget {
     this.bs = k.blockSize ?? 512;
     this.busyLeft = k.busyListIds ?? 0;
     this.mem = Buffer.alloc((k.blocks ?? 4096) * this.bs, 0xee);
+    this.mapped = new Uint8Array(k.blocks ?? 4096).fill(1);
     const serial = nextSerial++;
     this.path = name ?? `/dev/fake${serial}`;
     this.naa = Buffer.alloc(16, 0);
@@ -118,9 +137,33 @@ export class FakeLun implements TokenTarget {
     return { blockSize: this.bs, blocks, bytes: blocks * BigInt(this.bs) };
   }
 
-  async capabilities(): Promise<Pick<Capabilities, 'tokenCopy' | 'blockLimits'>> {
+  /** Make [lba, lba + blocks) deallocated, reading as LBPRZ says (a thin LUN's hole). */
+  deallocate(lba: number, blocks: number): void {
+    this.mapped.fill(0, lba, lba + blocks);
+    this.mem.fill(this.k.thin?.lbprz === false ? 0xdd : 0, lba * this.bs, (lba + blocks) * this.bs);
+  }
+
+  private markMapped(lba: number, blocks: number): void {
+    this.mapped.fill(1, lba, lba + blocks);
+  }
+
+  /** Runs of the mapped state as [lba, blocks, mapped] (for assertions). */
+  runs(): Array<[number, number, boolean]> {
+    const out: Array<[number, number, boolean]> = [];
+    for (let b = 0; b < this.mapped.length; b++) {
+      const m = this.mapped[b] === 1;
+      const last = out[out.length - 1];
+      if (last && last[2] === m) last[1]++;
+      else out.push([b, 1, m]);
+    }
+    return out;
+  }
+
+  async capabilities(): Promise<Pick<Capabilities, 'tokenCopy' | 'blockLimits' | 'provisioning'>> {
     const supported = this.k.tokenCopy !== false;
+    const t = this.k.thin;
     return {
+      provisioning: t ? { lbpme: true, lbprz: t.lbprz !== false, lbpu: t.lbpu !== false, lbpws: t.lbpws !== false, ancSup: false } : { lbpme: false, lbprz: false, lbpu: false, lbpws: false, ancSup: false },
       tokenCopy: supported
         ? {
             supported,
@@ -214,6 +257,8 @@ export class FakeLun implements TokenTarget {
       throw checkCondition(`op 0x${op.toString(16)}`, cdb, 5, 0x20, 0);
     }
     if (op === 0x83) return this.copyOut(cmd, o);
+    if (op === 0x9e && ((cdb[1] as number) & 0x1f) === 0x12) return this.getLbaStatus(cdb);
+    if (op === 0x42) return this.unmap(cmd, o);
     if (op === 0x84) {
       const sa = (cdb[1] as number) & 0x1f;
       if (sa === 0x07 || sa === 0x05) return this.result(this.statusReply(cdb.readUInt32BE(2), cdb, sa === 0x07));
@@ -241,8 +286,15 @@ export class FakeLun implements TokenTarget {
     if (op === 0x93 || op === 0x8a) {
       const lba = cdb.readBigUInt64BE(2);
       const blocks = cdb.readUInt32BE(10);
-      this.push({ op: op === 0x93 ? 'WS' : 'W', lba, blocks });
+      const unmapBit = op === 0x93 && ((cdb[1] as number) & 0x08) !== 0;
+      this.push({ op: op === 0x93 ? (unmapBit ? 'WS UNMAP' : 'WS') : 'W', lba, blocks });
       if (op === 0x93 && this.k.writeSameLimit !== undefined && blocks > this.k.writeSameLimit) throw checkCondition('WRITE SAME(16)', cdb, 5, 0x24, 0);
+      if (unmapBit && this.k.thin && this.k.thin.lbpws !== false) {
+        this.deallocate(Number(lba), blocks);
+        return this.result();
+      }
+      if (unmapBit) throw checkCondition('WRITE SAME(16)', cdb, 5, 0x24, 0);
+      this.markMapped(Number(lba), blocks);
       const d = o.data ?? cmd.data;
       assert.ok(d, 'data-out');
       if (op === 0x93) {
@@ -255,6 +307,49 @@ export class FakeLun implements TokenTarget {
       return this.result();
     }
     throw checkCondition(`op 0x${op.toString(16)}`, cdb, 5, 0x20, 0);
+  }
+
+  private getLbaStatus(cdb: Buffer): CommandResult {
+    const t = this.k.thin;
+    const lba = Number(cdb.readBigUInt64BE(2));
+    const alloc = cdb.readUInt32BE(10);
+    this.push({ op: 'GLS', lba: BigInt(lba) });
+    if (!t || t.refuseGetLbaStatus) throw checkCondition('GET LBA STATUS', cdb, 5, 0x24, 0);
+    if (lba >= this.mapped.length) throw checkCondition('GET LBA STATUS', cdb, 5, 0x21, 0);
+    const descs: Buffer[] = [];
+    let at = lba;
+    while (at < this.mapped.length && descs.length < (t.descriptorsPerReply ?? 2)) {
+      const m = this.mapped[at];
+      let end = at;
+      while (end < this.mapped.length && this.mapped[end] === m) end++;
+      const d = Buffer.alloc(16);
+      d.writeBigUInt64BE(BigInt(at), 0);
+      d.writeUInt32BE(end - at, 8);
+      d[12] = m === 1 ? 0 : 1;
+      descs.push(d);
+      at = end;
+    }
+    const all = Buffer.concat([Buffer.alloc(8), ...descs]);
+    all.writeUInt32BE(all.length - 4, 0);
+    return this.result(all.subarray(0, Math.min(all.length, alloc)));
+  }
+
+  private unmap(cmd: EncodedCommand, o: CommandOptions): CommandResult {
+    const t = this.k.thin;
+    const p = (o.data ?? cmd.data) as Buffer;
+    if (!t || t.lbpu === false) throw checkCondition('UNMAP', cmd.cdb, 5, 0x20, 0);
+    const g = t.unmapGranularity ?? 1;
+    const n = p.readUInt16BE(2) / 16;
+    for (let i = 0; i < n; i++) {
+      const lba = Number(p.readBigUInt64BE(8 + 16 * i));
+      const blocks = p.readUInt32BE(8 + 16 * i + 8);
+      this.push({ op: 'UNMAP', lba: BigInt(lba), blocks });
+      // Only whole granules are deallocated; the rest keeps its data (SBC-3 allows that).
+      const a = Math.ceil(lba / g) * g;
+      const b = Math.floor((lba + blocks) / g) * g;
+      if (b > a) this.deallocate(a, b - a);
+    }
+    return this.result();
   }
 
   private lid1Status(listId: number): Buffer {
@@ -350,6 +445,7 @@ export class FakeLun implements TokenTarget {
       for (const [lba, count] of ranges) {
         const blocks = Math.min(count, budget - written);
         if (blocks <= 0) break;
+        this.markMapped(lba, blocks);
         for (let b = 0; b < blocks; b++) {
           const dst = (lba + b) * this.bs;
           if (zero) this.mem.fill(0, dst, dst + this.bs);
@@ -403,6 +499,7 @@ export class FakeLun implements TokenTarget {
         throw checkCondition('EXTENDED COPY', cdb, 0x0a, 0x0d, 0x01);
       }
       s.src.mem.copy(s.dst.mem, s.dLba * s.dst.bs, s.sLba * s.src.bs, (s.sLba + s.blocks) * s.src.bs);
+      s.dst.mapped.fill(1, s.dLba, s.dLba + s.blocks);
       done++;
     }
     if (usage !== 3) this.lists.set(listId, { sa: 0, status: 1, bytes: done, pollsLeft: 0 });
