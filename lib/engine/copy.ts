@@ -272,8 +272,10 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
       timeoutMs: o.timeoutMs,
     });
   } catch (e) {
-    stop = 'fatal';
-    fatal = e;
+    if (!stop) {
+      stop = 'fatal';
+      fatal = e;
+    }
   }
   const sparseInfo = { mode: sparseMode, used: sparsePlan.used, reason: sparsePlan.reason };
   const queue = cutPieces(sparsePlan.pieces, (a) => (a === 'copy' ? chunkBytes : ZERO_PIECE_BYTES));

@@ -90,6 +90,7 @@ async function describe(d: ScsiDevice): Promise<{ pd: PlannedDevice; caps: Capab
 export async function planPair(pair: OpenedPair, o: CopyOptions): Promise<PlanDetails> {
   const mode = o.mode ?? 'auto';
   if (!['auto', 'odx', 'xcopy', 'host'].includes(mode)) throw new UsageError(`mode must be auto, odx, xcopy or host (got ${String(mode)})`);
+  if (o.sparse !== undefined && o.sparse !== 'auto' && o.sparse !== 'never') throw new UsageError(`sparse must be auto or never (got ${String(o.sparse)})`);
   const s = await describe(pair.src);
   const d = await describe(pair.dst);
   const sbs = BigInt(s.pd.blockSize);
