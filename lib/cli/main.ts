@@ -4,16 +4,18 @@
 import { Command, CommanderError } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultContext, reportError, type CliContext } from './context';
+import { cliExitCode, defaultContext, jsonErrorMember, oneLineText, reportError, type CliContext } from './context';
 import { addCopyOptions, copyCommand, ddCommand, type CopyCliOptions } from './copy';
-import { isDdForm, SG_XCOPY_HELP } from './dd-operands';
+import { isDdForm, SG_XCOPY_HELP, SUBCOMMANDS } from './dd-operands';
 import { exitCodesMarkdown } from './exit-codes';
 import { infoCommand, type InfoCliOptions } from './info';
 import { tokenInfoCommand, tokenPopulateCommand, tokenWriteCommand, type TokenPopulateCliOptions, type TokenWriteCliOptions } from './token';
 import { zeroCommand, type ZeroCliOptions } from './zero';
 import { EXIT_CODES } from '../scsi/exit-codes';
 import { UsageError } from '../scsi/errors';
-import { toJson } from './json';
+import { toJson, toJsonLine } from './json';
+import { explainExcessArguments, refuseRepeats } from './options';
+import { guardStream, OUTPUT_LOST_EXIT, RunState, settle } from './output';
 
 export { toJson } from './json';
 export type { CliContext } from './context';
@@ -123,7 +125,36 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
       ctx.stdout.write(`${o.json ? toJson(EXIT_CODES) : exitCodesMarkdown()}\n`);
       done(0);
     });
+  refuseRepeats(program);
+  explainExcessArguments(program);
   return program;
+}
+
+/** `--json` among the arguments: an error must then still print one JSON object. */
+function wantsJson(args: readonly string[]): boolean {
+  return args.includes('--json');
+}
+
+/** `--progress json`: the NDJSON stream on stderr must end with a `done` record. */
+function wantsProgressJson(args: readonly string[]): boolean {
+  return args.some((a, i) => a === '--progress=json' || (a === '--progress' && args[i + 1] === 'json'));
+}
+
+/** `odxcp help WORD` for a WORD that is no command: commander would print the general help. */
+function checkHelpTopic(args: readonly string[]): void {
+  if (args[0] !== 'help' || args.length < 2) return;
+  const topic = args[1] as string;
+  const known = SUBCOMMANDS.filter((c) => c !== 'help');
+  if (!known.includes(topic)) throw new UsageError(`help: '${topic}' is not a command (commands: ${known.join(', ')})`);
+}
+
+/** After an error: the JSON object and the `done` record the arguments promised, if not yet out. */
+function promisedRecords(ctx: CliContext, args: readonly string[], e: unknown, code: number): void {
+  if (wantsProgressJson(args) && !ctx.run.doneWritten) {
+    ctx.run.doneWritten = true;
+    ctx.stderr.write(`${toJsonLine({ event: 'done', ok: false, exitCode: code, error: jsonErrorMember(e, code).message })}\n`);
+  }
+  if (wantsJson(args) && !ctx.run.stdoutWritten) ctx.stdout.write(`${toJson({ complete: false, error: jsonErrorMember(e, code) })}\n`);
 }
 
 /**
@@ -131,16 +162,40 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
  * of the context (the engine, devices, streams) for tests. Resolves with the exit status.
  */
 export async function main(argv: string[], overrides: Partial<CliContext> = {}): Promise<number> {
-  const ctx: CliContext = { ...defaultContext(), ...overrides };
+  const base: CliContext = { ...defaultContext(), ...overrides };
+  const run = new RunState();
+  // A full or closed stdout/stderr must not crash odxcp or stop a copy (output.ts).
+  const ctx: CliContext = { ...base, run, stdout: guardStream(base.stdout, 'stdout', run), stderr: guardStream(base.stderr, 'stderr', run) };
   const args = argv.slice(2);
   let code = 0;
   try {
     // sg_xcopy's operand form has no subcommand: recognise it before commander sees it.
-    if (isDdForm(args)) return await ddCommand(ctx, args);
-    await buildProgram(ctx, (c) => (code = c)).parseAsync(args, { from: 'user' });
-    return code;
+    if (isDdForm(args)) code = await ddCommand(ctx, args, version());
+    else {
+      checkHelpTopic(args);
+      await buildProgram(ctx, (c) => (code = c)).parseAsync(args, { from: 'user' });
+    }
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
-    return reportError(ctx, e);
+    if (e instanceof CommanderError) {
+      code = e.exitCode === 0 ? 0 : 1;
+      if (code !== 0) promisedRecords(ctx, args, new UsageError(oneLineText(e.message.replace(/^error: /, ''))), code);
+    } else {
+      code = reportError(ctx, e);
+      promisedRecords(ctx, args, e, cliExitCode(e));
+    }
   }
+  return outputStatus(ctx, code);
+}
+
+/**
+ * The exit status once the outputs have had their say: a command that succeeded but whose
+ * stdout or stderr was lost (ENOSPC, EPIPE...) exits 120, with a line on the other stream if
+ * that one still works. A failure keeps its own status.
+ */
+async function outputStatus(ctx: CliContext, code: number): Promise<number> {
+  await settle();
+  if (ctx.run.lost.size === 0 || code !== 0) return code;
+  const [which, why] = [...ctx.run.lost][0] as ['stdout' | 'stderr', string];
+  if (!ctx.run.lost.has('stderr')) ctx.stderr.write(`odxcp: ${which}: ${why}: output lost (the command itself completed); exit status ${OUTPUT_LOST_EXIT}\n`);
+  return OUTPUT_LOST_EXIT;
 }

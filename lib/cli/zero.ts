@@ -2,9 +2,11 @@
 // in lib/tokens/zero.ts.
 import { UsageError } from '../scsi/errors';
 import { ZERO_METHODS, ZeroError, type ZeroMethod, type ZeroResult } from '../tokens/zero';
-import { reportError, signalExitCode, withSignals, type CliContext } from './context';
+import { AbortedError } from '../scsi/errors';
+import { cliExitCode, printJsonError, reportError, signalExitCode, withSignals, type CliContext } from './context';
+import { checkDevicePath } from './options';
 import { toJson } from './json';
-import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
+import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressEvent, type ProgressKind } from './progress';
 import { formatBytes, parseSeconds, parseSize } from './sizes';
 import { sizeOnDevice } from './token';
 
@@ -27,6 +29,7 @@ export function zeroSummaryLines(r: ZeroResult): string[] {
 }
 
 export async function zeroCommand(ctx: CliContext, device: string, o: ZeroCliOptions): Promise<number> {
+  checkDevicePath(device, 'DEVICE');
   if (o.length === undefined) throw new UsageError('--length: missing (bytes to zero; Nb = blocks)');
   const method = (o.method ?? 'auto') as 'auto' | ZeroMethod;
   if (method !== 'auto' && !ZERO_METHODS.includes(method)) throw new UsageError(`--method: '${o.method}' is not one of auto, ${ZERO_METHODS.join(', ')}`);
@@ -34,26 +37,50 @@ export async function zeroCommand(ctx: CliContext, device: string, o: ZeroCliOpt
   if (!PROGRESS_KINDS.includes(progress)) throw new UsageError(`--progress: '${o.progress}' is not one of ${PROGRESS_KINDS.join(', ')}`);
   const offsetSpec = parseSize(o.offset ?? '0', '--offset');
   const lengthSpec = parseSize(o.length, '--length');
+  if (lengthSpec.value === 0n) throw new UsageError('--length: must be more than 0');
   const timeoutMs = o.timeout !== undefined ? parseSeconds(o.timeout, '--timeout') : undefined;
   const offset = (await sizeOnDevice(ctx, device, offsetSpec, '--offset')) as bigint;
   const length = (await sizeOnDevice(ctx, device, lengthSpec, '--length')) as bigint;
-  const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr);
+  const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr, ctx.run);
   let aborted: NodeJS.Signals | undefined;
+  let last: ProgressEvent | undefined;
+  const leaving = (sig: NodeJS.Signals) => {
+    const code = signalExitCode(aborted ?? sig);
+    reporter.finish({ ok: false, bytes: last?.bytesDone ?? null, exact: false, exitCode: code });
+    if (o.json) printJsonError(ctx, new AbortedError(`${sig} again: left without waiting for the commands in flight`, { signal: sig }), code, { bytes: last?.bytesDone ?? null, exact: false });
+    ctx.stderr.write(`odxcp: ${sig} again: leaving without waiting for the commands in flight; ${last ? `at least ${last.bytesDone} of ${last.totalBytes} bytes were zeroed (the last progress report)` : 'no progress was reported yet'}\n`);
+  };
   try {
-    const r = await withSignals(ctx, async (s) => {
-      try {
-        return await ctx.zeroRange({ device, offset, length, method, timeoutMs, signal: s.signal, onProgress: (p) => reporter.onProgress(p) });
-      } finally {
-        aborted = s.received;
-      }
-    });
+    const r = await withSignals(
+      ctx,
+      async (s) => {
+        try {
+          return await ctx.zeroRange({
+            device,
+            offset,
+            length,
+            method,
+            timeoutMs,
+            signal: s.signal,
+            onProgress: (p) => {
+              last = p;
+              reporter.onProgress(p);
+            },
+          });
+        } finally {
+          aborted = s.received;
+        }
+      },
+      leaving,
+    );
     reporter.finish({ ok: true, bytes: r.bytes, method: r.method });
     ctx.stdout.write(o.json ? `${toJson({ ...r, complete: true })}\n` : `${zeroSummaryLines(r).join('\n')}\n`);
     return 0;
   } catch (e) {
     const r = e instanceof ZeroError ? e.result : undefined;
-    reporter.finish({ ok: false, bytes: r?.bytes ?? null });
-    if (o.json && r) ctx.stdout.write(`${toJson({ ...r, complete: false, error: { message: (e as Error).message, code: (e as ZeroError).code } })}\n`);
+    const code = aborted ? signalExitCode(aborted) : cliExitCode(e);
+    reporter.finish({ ok: false, bytes: r?.bytes ?? null, exitCode: code });
+    if (o.json) printJsonError(ctx, e, code, r ? { ...r } : {});
     if (aborted) {
       ctx.stderr.write(`odxcp: aborted by ${aborted}${r ? `: ${r.bytes} of ${r.length} bytes zeroed` : ''}\n`);
       return signalExitCode(aborted);

@@ -12,6 +12,7 @@ import { ROD_TYPE, ZERO_ROD_TOKEN } from '../../lib/scsi/rod-token';
 import type { CommandOptions, CommandResult } from '../../lib/scsi/transport';
 import {
   decodeTokenFile,
+  TokenFileError,
   encodeTokenFile,
   populateTokenFile,
   readTokenFile,
@@ -240,6 +241,9 @@ describe('token file format', () => {
   const token = Buffer.alloc(512, 0x33);
   token.writeUInt32BE(ROD_TYPE.ACCESS_UPON_REFERENCE, 0);
   token.writeUInt16BE(0x1f8, 6);
+  token.fill(0, 16, 128); // no creator CSCD; what it represents and its block device data:
+  token.writeBigUInt64BE(1048576n, 56);
+  token.writeUInt32BE(512, 96);
   const meta = { blockSize: 512, lba: 1234n, bytes: 1048576n, createdAt: new Date(1_700_000_000_123), inactivityTimeout: 90 };
 
   it('round-trips the header fields and the 512 token bytes; the token is the last 512 bytes', () => {
@@ -274,8 +278,8 @@ describe('token file format', () => {
     const f = encodeTokenFile(meta, token);
     const flipped = Buffer.from(f);
     flipped[300] = (flipped[300] as number) ^ 1;
-    assert.throws(() => decodeTokenFile(flipped, 'x'), (e: unknown) => e instanceof UsageError && /CRC-32/.test(e.message));
-    assert.throws(() => decodeTokenFile(f.subarray(0, 100), 'x'), (e: unknown) => e instanceof UsageError && /corrupt/.test(e.message));
+    assert.throws(() => decodeTokenFile(flipped, 'x'), (e: unknown) => e instanceof TokenFileError && /CRC-32/.test(e.message));
+    assert.throws(() => decodeTokenFile(f.subarray(0, 100), 'x'), (e: unknown) => e instanceof TokenFileError && /truncated/.test(e.message));
     const v2 = Buffer.from(f);
     v2.writeUInt16BE(2, 8);
     assert.throws(() => decodeTokenFile(v2, 'x'), /version 2 is not supported/);
@@ -407,6 +411,8 @@ describe('populateTokenFile / writeTokenFile against a fake LUN', () => {
     const lun = new FakeLun();
     const t = Buffer.alloc(512, 1);
     t.writeUInt32BE(ROD_TYPE.ACCESS_UPON_REFERENCE, 0);
+    t.writeUInt16BE(0x1f8, 6);
+    t.fill(0, 16, 128);
     const tf = decodeTokenFile(encodeTokenFile({ blockSize: 512, lba: 0n, bytes: 512n * 8n, createdAt: new Date(), inactivityTimeout: 0 }, t));
     await assert.rejects(writeTokenFile({ device: lun, token: tf, offset: 0 }), (e: unknown) => e instanceof TokenWriteError && e.bytesWritten === 0n && /23\/04/.test(e.message));
   });
