@@ -323,6 +323,27 @@ describe('populateTokenFile / writeTokenFile against a fake LUN', () => {
     assert.ok(lun.data.subarray(2256 * 512).equals(before.subarray(2256 * 512)), 'nothing after the range changed');
   });
 
+  it('checks the output before POPULATE TOKEN; a write failing after it says the token is left to expire, and when (issue 14)', async () => {
+    const lun = new FakeLun();
+    await assert.rejects(populateTokenFile({ device: lun, offset: 0, length: 512, out: path.join(tmp, 'missing-dir', 'x.tok') }), (e: unknown) => e instanceof TokenFileError && /directory .*missing-dir does not exist/.test(e.message));
+    assert.deepEqual(lun.log, [], 'nothing was sent');
+    // The directory goes away while the token is being made: the token exists and cannot be saved.
+    const dir = fs.mkdtempSync(path.join(tmp, 'out-'));
+    class Vanishing extends FakeLun {
+      override async command(cmd: EncodedCommand, o: CommandOptions = {}): Promise<CommandResult> {
+        if (cmd.cdb[0] === 0x83 && ((cmd.cdb[1] as number) & 0x1f) === 0x10) fs.rmSync(dir, { recursive: true, force: true });
+        return super.command(cmd, o);
+      }
+    }
+    const v = new Vanishing();
+    await assert.rejects(populateTokenFile({ device: v, offset: 0, length: 512 * 8, out: path.join(dir, 't.tok') }), (e: unknown) => {
+      assert.ok(e instanceof TokenFileError, String(e));
+      assert.match(e.message, /t\.tok: cannot write the token file: ENOENT .*; the token populated on .* was not saved and is left to expire \(odxcp cannot delete a token without writing data\): it expires after 60 s unused/);
+      return true;
+    });
+    assert.deepEqual(v.log.map((l) => l.op), ['PT'], 'the token was made, and nothing wrote data to delete it');
+  });
+
   it('refuses to replace an existing token file without overwrite', async () => {
     const lun = new FakeLun();
     const out = path.join(tmp, 'exists.tok');
