@@ -54,8 +54,8 @@ export function addCopyOptions(cmd: Command, which: 'all' | 'plan' = 'all'): Com
   return cmd
     .option('--no-fallback', 'fail instead of continuing on the host when an offload fails')
     .option('--verify', 're-read both ranges after the copy and compare them')
-    .option('--json', 'print the result as one JSON object on stdout')
-    .option('--progress <kind>', `progress: ${PROGRESS_KINDS.join('|')} (json: NDJSON on stderr; default auto: a bar on a terminal)`)
+    .option('--json', 'print the result as one JSON object on stdout (on any failure too: complete false and an error member)')
+    .option('--progress <kind>', `progress: ${PROGRESS_KINDS.join('|')} (json: NDJSON on stderr, always ending with a done record; default auto: a bar on a terminal)`)
     .option('--max-in-flight <n>', 'offload commands in flight at once, 1..64 (default 4)')
     .option('--token-size <size>', 'bytes one ROD token represents, more than 0 (Nb = logical blocks of SRC)')
     .option('--timeout <seconds>', 'SG_IO timeout for each command');

@@ -35,6 +35,12 @@ function oneLine(s: string): string {
     .join(' ');
 }
 
+const EXIT_HELP = `
+Exit status (sg3_utils' values; \`odxcp exit-codes\` prints the table): 0 success, 1 usage error,
+  15 device or file problem, 2-99 the SCSI error category, 120 the command completed but its
+  output could not be written (a full disk, a closed pipe), 128+N stopped by signal N (130 for
+  SIGINT, 143 SIGTERM, 129 SIGHUP; a second signal leaves without waiting).`;
+
 function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
   const program = new Command();
   program
@@ -47,7 +53,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
       writeErr: (s) => ctx.stderr.write(s),
       outputError: (s, write) => write(`odxcp: ${oneLine(s)}\n`),
     })
-    .addHelpText('after', SG_XCOPY_HELP);
+    .addHelpText('after', `${SG_XCOPY_HELP}\n${EXIT_HELP}`);
 
   addCopyOptions(
     program
@@ -77,9 +83,9 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .command('populate')
     .description('POPULATE TOKEN on a range of DEV and save the token to a file (mode 0600)')
     .argument('<device>', 'source LUN')
-    .option('--offset <size>', 'byte offset of the range (Nb = blocks; default 0)')
-    .option('--length <size>', 'bytes the token represents (Nb = blocks)')
-    .option('--out <file>', 'token file to write')
+    .option('--offset <size>', 'byte offset of the range (Nb = logical blocks; default 0)')
+    .option('--length <size>', 'bytes the token represents, more than 0 (Nb = logical blocks)')
+    .option('--out <file>', 'token file to write (checked before the token is made; if writing still fails, the token is left to expire)')
     .option('--inactivity-timeout <seconds>', 'how long the token lives unused (default: the device default)')
     .option('--force', 'replace an existing token file')
     .option('--json', 'print the result as JSON')
@@ -100,7 +106,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .action(async (device: string, o: TokenWriteCliOptions) => done(await tokenWriteCommand(ctx, device, o)));
   token
     .command('info')
-    .description('decode a token file: ROD type, length, creator LU, bytes represented, block device data')
+    .description('decode a token file: ROD type, length, creator LU, bytes represented, block device data, age (a creation time in the future is flagged); exit 15 if it is not a valid token file')
     .argument('<file>', 'token file (odxcp format or a bare 512-byte token)')
     .option('--json', 'print JSON')
     .action(async (file: string, o: { json?: boolean }) => done(await tokenInfoCommand(ctx, file, o)));
@@ -110,7 +116,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .description('zero a range: block device zero token, else WRITE SAME(16), else WRITE(16)')
     .argument('<device>', 'LUN (opened exclusively: refused when mounted or in use)')
     .option('--offset <size>', 'byte offset (Nb = blocks; default 0)')
-    .option('--length <size>', 'bytes to zero (Nb = blocks)')
+    .option('--length <size>', 'bytes to zero, more than 0 (Nb = logical blocks)')
     .option('--method <method>', 'auto|token|write-same|write (default auto)')
     .option('--json', 'print the result as JSON')
     .option('--progress <kind>', 'auto|bar|json|none')
