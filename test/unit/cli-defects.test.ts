@@ -17,7 +17,7 @@ import { DeviceError } from '../../lib/scsi/errors';
 import { ROD_TYPE } from '../../lib/scsi/rod-token';
 import { encodeTokenFile, type PopulateTokenFileResult } from '../../lib/tokens/token-file';
 import { harness, oneLineError, result, run } from './helpers/cli-harness';
-import { mknod } from './helpers/host-nodes';
+import { makeTempDir, mknod, runAsNobody } from './helpers/host-nodes';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const BIN = path.join(ROOT, 'bin', 'odxcp');
@@ -347,6 +347,18 @@ describe('issue 14: device paths', () => {
     const r = odxcp(['info', a]);
     assert.equal(r.status, 15);
     assertOneLine(r.stderr, /loop-a: too many levels of symbolic links \(a symlink loop\?\): give the device node itself/);
+  });
+
+  it('a path through a directory the user cannot search says what to do, not a bare EACCES', function () {
+    const dir = makeTempDir('odxcp-eacces-');
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const locked = path.join(dir, 'locked');
+    fs.mkdirSync(locked, { mode: 0o700 });
+    const script = `require(${JSON.stringify(path.join(ROOT, 'dist', 'lib', 'cli', 'main.js'))}).main(['node', 'odxcp', 'info', ${JSON.stringify(path.join(locked, 'sg0'))}]).then((c) => { process.exitCode = c; })`;
+    const r = runAsNobody(script, { PATH: process.env.PATH ?? '' });
+    if (!r) this.skip(); // needs root and setpriv to drop to nobody
+    assert.equal(r?.status, 15, r?.stderr);
+    assertOneLine(r?.stderr as string, /locked\/sg0: permission denied while looking the path up: a directory on the way is not searchable by this user \(check its permissions, or run as root\)/);
   });
 
   it('a path with a newline keeps its reason on the one line', () => {
