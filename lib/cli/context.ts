@@ -4,8 +4,8 @@
 import { ScsiDevice } from '../device/device';
 import * as engine from '../engine';
 import type { CopyOptions, CopyPlan, CopyResult } from '../engine/types';
-import { AbortedError, OdxcpError } from '../scsi/errors';
-import { exitCodeFor } from '../scsi/exit-codes';
+import { AbortedError, OdxcpError } from '../errors';
+import { exitCodeFor } from './exit-status';
 import { populateTokenFile, readTokenFile, writeTokenFile } from '../tokens/token-file';
 import { TokenWriteError } from '../tokens/token-ops';
 import { zeroRange, ZeroError } from '../tokens/zero';

@@ -3,7 +3,7 @@
 // with progress and SIGINT wired, and print the account.
 import { Command } from 'commander';
 import type { CopyMode, CopyOptions, CopyResult } from '../engine/types';
-import { AbortedError, UsageError } from '../scsi/errors';
+import { AbortedError, UsageError } from '../errors';
 import { cliExitCode, errorLine, jsonErrorMember, printJsonError, reportError, signalExitCode, withSignals, type CliContext, type Geometry } from './context';
 import { ddListIdUsage, ddRange, parseDdArgs, SG_XCOPY_HELP, type DdOperands } from './dd-operands';
 import { toJson } from './json';
@@ -21,6 +21,7 @@ export interface CopyCliOptions {
   mode?: string;
   fallback?: boolean;
   verify?: boolean;
+  sync?: boolean;
   json?: boolean;
   progress?: string;
   maxInFlight?: string;
@@ -37,6 +38,8 @@ export interface CopyRequest {
   mode: CopyMode;
   fallback: boolean;
   verify: boolean;
+  /** SYNCHRONIZE CACHE of the destination range after the copy (--no-sync turns it off). */
+  sync: boolean;
   json: boolean;
   progress: ProgressKind;
   maxInFlight?: number;
@@ -54,6 +57,7 @@ export function addCopyOptions(cmd: Command, which: 'all' | 'plan' = 'all'): Com
   return cmd
     .option('--no-fallback', 'fail instead of continuing on the host when an offload fails')
     .option('--verify', 're-read both ranges after the copy and compare them')
+    .option('--no-sync', 'skip SYNCHRONIZE CACHE of the destination range after the copy (default: flush it; a failing flush fails the copy)')
     .option('--json', 'print the result as one JSON object on stdout (on any failure too: complete false and an error member)')
     .option('--progress <kind>', `progress: ${PROGRESS_KINDS.join('|')} (json: NDJSON on stderr, always ending with a done record; default auto: a bar on a terminal)`)
     .option('--max-in-flight <n>', 'offload commands in flight at once, 1..64 (default 4)')
@@ -67,7 +71,7 @@ export function parseCopyArgs(o: CopyCliOptions): CopyRequest {
   if (!COPY_MODES.includes(mode)) throw new UsageError(`--mode: '${o.mode}' is not one of ${COPY_MODES.join(', ')}`);
   const progress = (o.progress ?? 'auto') as ProgressKind;
   if (!PROGRESS_KINDS.includes(progress)) throw new UsageError(`--progress: '${o.progress}' is not one of ${PROGRESS_KINDS.join(', ')}`);
-  const req: CopyRequest = { mode, progress, fallback: o.fallback !== false, verify: o.verify === true, json: o.json === true };
+  const req: CopyRequest = { mode, progress, fallback: o.fallback !== false, verify: o.verify === true, sync: o.sync !== false, json: o.json === true };
   if (o.srcOffset !== undefined) req.srcOffset = parseSize(o.srcOffset, '--src-offset');
   if (o.dstOffset !== undefined) req.dstOffset = parseSize(o.dstOffset, '--dst-offset');
   if (o.length !== undefined) req.length = parseSize(o.length, '--length');
@@ -97,6 +101,7 @@ export function checkDdRequest(req: CopyRequest, dd: DdOperands): void {
 export function resolveCopyOptions(src: string, dst: string, req: CopyRequest, sg: Geometry, dg: Geometry, dd?: DdOperands): CopyOptions {
   const opts: CopyOptions = { src, dst, mode: req.mode, fallback: req.fallback };
   if (req.verify) opts.verify = true;
+  if (!req.sync) opts.sync = false;
   if (req.maxInFlight !== undefined) opts.maxInFlight = req.maxInFlight;
   if (req.timeoutMs !== undefined) opts.timeoutMs = req.timeoutMs;
   if (req.tokenSize) {
@@ -159,6 +164,7 @@ export function copySummaryLines(r: CopyResult, o: { rate?: boolean } = {}): str
     lines.push(`  fallback at +${f.offset}: ${f.from} -> host for ${f.length} bytes${f.wholeCopy ? ' (rest of the copy)' : ''}: ${f.reason}`);
   }
   if (r.truncations > 0) lines.push(`  truncated transfers re-driven: ${r.truncations}`);
+  lines.push(r.synced ? `  flushed: ${r.syncForm ?? 'SYNCHRONIZE CACHE'} over the destination range` : '  not flushed (--no-sync)');
   if (r.verified !== undefined) lines.push(`  verified: ${r.verified ? 'source and destination match' : 'no'}`);
   return lines;
 }

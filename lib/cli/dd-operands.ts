@@ -16,7 +16,7 @@
 //   Operands that change the EXTENDED COPY segment (bpt, cat, dc, fco, prio, app) or the file
 //   handling (iflag/oflag flags other than xcopy, and oflag=excl which odxcp always does) are
 //   refused rather than silently ignored.
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 import { parseSgNumber, U64_MAX } from './sizes';
 
 export interface DdOperands {

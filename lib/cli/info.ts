@@ -1,7 +1,7 @@
 // `odxcp info DEV...`: what each LUN supports; for a pair SRC DST also the engine's plan: which
 // method a copy would use, why the others would not be, and the chunk sizes.
 import type { CopyPlan } from '../engine/types';
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 import { cliExitCode, printJsonError, type CliContext } from './context';
 import { checkDevicePath } from './options';
 import { parseCopyArgs, resolveCopyOptions, type CopyCliOptions, type CopyRequest } from './copy';

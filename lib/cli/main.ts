@@ -1,5 +1,5 @@
 // The odxcp command line. Commands are thin: parse, call the library, print, map the error
-// to an exit code (lib/scsi/exit-codes.ts, the table the README prints). Every failure is one
+// to an exit code (lib/cli/exit-status.ts, the table the README prints). Every failure is one
 // line `odxcp: <message>` on stderr (stacks only with ODXCP_DEBUG=1).
 import { Command, CommanderError } from 'commander';
 import * as fs from 'node:fs';
@@ -11,8 +11,8 @@ import { exitCodesMarkdown } from './exit-codes';
 import { infoCommand, type InfoCliOptions } from './info';
 import { tokenInfoCommand, tokenPopulateCommand, tokenWriteCommand, type TokenPopulateCliOptions, type TokenWriteCliOptions } from './token';
 import { zeroCommand, type ZeroCliOptions } from './zero';
-import { EXIT_CODES } from '../scsi/exit-codes';
-import { UsageError } from '../scsi/errors';
+import { EXIT_CODES } from './exit-status';
+import { UsageError } from '../errors';
 import { toJson, toJsonLine } from './json';
 import { explainExcessArguments, refuseRepeats } from './options';
 import { guardStream, OUTPUT_LOST_EXIT, RunState, settle } from './output';
@@ -100,6 +100,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .option('--rod-offset <size>', 'start this many bytes into the token (default 0)')
     .option('--length <size>', 'bytes to write (default: all the token represents after --rod-offset)')
     .option('--delete-token', 'ask the target to delete the token after the last write')
+    .option('--no-sync', 'skip SYNCHRONIZE CACHE of the written range afterwards (default: flush it; a failing flush fails the command)')
     .option('--json', 'print the result as JSON')
     .option('--progress <kind>', 'auto|bar|json|none')
     .option('--timeout <seconds>', 'SG_IO timeout for each command')
@@ -118,6 +119,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .option('--offset <size>', 'byte offset (Nb = blocks; default 0)')
     .option('--length <size>', 'bytes to zero, more than 0 (Nb = logical blocks)')
     .option('--method <method>', 'auto|token|write-same|write (default auto)')
+    .option('--no-sync', 'skip SYNCHRONIZE CACHE of the written range afterwards (default: flush it; a failing flush fails the command)')
     .option('--json', 'print the result as JSON')
     .option('--progress <kind>', 'auto|bar|json|none')
     .option('--timeout <seconds>', 'SG_IO timeout for each command')

@@ -2,7 +2,7 @@
 // option given twice (commander keeps the last one), words left over after the arguments
 // (commander only counts them), and an empty device path.
 import type { Command } from 'commander';
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 
 /** Every option that takes a value, in `cmd` and its subcommands, refuses a second value. */
 export function refuseRepeats(cmd: Command): Command {

@@ -1,6 +1,6 @@
 // `odxcp token populate|write|info`: token files for handing a copy to another host. The work
 // is in lib/tokens/token-file.ts; these parse, call it and print.
-import { AbortedError, UsageError } from '../scsi/errors';
+import { AbortedError, UsageError } from '../errors';
 import { describeRodToken } from '../scsi/rod-token';
 import { checkTokenFileOut, tokenFileInfo, TOKEN_FILE_LENGTH, type TokenFileInfo } from '../tokens/token-file';
 import { TokenWriteError } from '../tokens/token-ops';
@@ -77,6 +77,7 @@ export interface TokenWriteCliOptions {
   rodOffset?: string;
   length?: string;
   deleteToken?: boolean;
+  sync?: boolean;
   json?: boolean;
   progress?: string;
   timeout?: string;
@@ -116,6 +117,7 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
           rodOffset,
           length,
           deleteToken: o.deleteToken === true,
+          sync: o.sync !== false,
           timeoutMs,
           signal: s.signal,
           onProgress: (p) => {
@@ -131,7 +133,7 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
     if (o.json) ctx.stdout.write(`${toJson({ ...r, complete: r.bytesWritten === r.requestedBytes })}\n`);
     else {
       ctx.stdout.write(
-        `wrote ${r.bytesWritten} bytes (${formatBytes(r.bytesWritten)}) to ${r.device}+${r.offset} from ${o.in} (ROD offset ${r.rodOffset}) with ${r.commands} WRITE USING TOKEN${r.commands === 1 ? '' : 's'}${r.truncations ? `, ${r.truncations} truncated and re-driven` : ''}\n`,
+        `wrote ${r.bytesWritten} bytes (${formatBytes(r.bytesWritten)}) to ${r.device}+${r.offset} from ${o.in} (ROD offset ${r.rodOffset}) with ${r.commands} WRITE USING TOKEN${r.commands === 1 ? '' : 's'}${r.truncations ? `, ${r.truncations} truncated and re-driven` : ''}; ${r.synced ? 'flushed' : 'not flushed (--no-sync)'}\n`,
       );
     }
     return 0;

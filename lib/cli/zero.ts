@@ -1,8 +1,8 @@
 // `odxcp zero DEV --offset N --length N [--method auto|token|write-same|write]`; the policy is
 // in lib/tokens/zero.ts.
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 import { ZERO_METHODS, ZeroError, type ZeroMethod, type ZeroResult } from '../tokens/zero';
-import { AbortedError } from '../scsi/errors';
+import { AbortedError } from '../errors';
 import { cliExitCode, printJsonError, reportError, signalExitCode, withSignals, type CliContext } from './context';
 import { checkDevicePath } from './options';
 import { toJson } from './json';
@@ -14,6 +14,7 @@ export interface ZeroCliOptions {
   offset?: string;
   length?: string;
   method?: string;
+  sync?: boolean;
   json?: boolean;
   progress?: string;
   timeout?: string;
@@ -25,6 +26,7 @@ export function zeroSummaryLines(r: ZeroResult): string[] {
     `  method ${r.method} (token ${r.byMethod.token}, write-same ${r.byMethod['write-same']}, write ${r.byMethod.write} bytes)`,
   ];
   for (const f of r.fallbacks) lines.push(`  fallback at +${f.offset}: ${f.from} -> ${f.to}: ${f.reason}`);
+  lines.push(r.synced ? '  flushed: SYNCHRONIZE CACHE over the range' : '  not flushed (--no-sync)');
   return lines;
 }
 
@@ -60,6 +62,7 @@ export async function zeroCommand(ctx: CliContext, device: string, o: ZeroCliOpt
             offset,
             length,
             method,
+            sync: o.sync !== false,
             timeoutMs,
             signal: s.signal,
             onProgress: (p) => {

@@ -3,7 +3,7 @@
 // so unit tests can point it at a tree they build.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DeviceError } from '../scsi/errors';
+import { DeviceError } from '../errors';
 
 /** The sg driver's character major (Documentation/admin-guide/devices.txt). */
 export const SG_MAJOR = 21;

@@ -23,12 +23,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ScsiDevice } from '../device/device';
-import { DeviceError, UsageError } from '../scsi/errors';
+import { writeThenFlush } from '../engine/flush';
+import { DeviceError, UsageError } from '../errors';
 import { decodeRodToken, plausibleBlockLength, ROD_TOKEN_LENGTH, rodTokenProblem, type RodToken } from '../scsi/rod-token';
 import type { DesignationDescriptor } from '../scsi/spc';
 import {
   blockRange,
   populate,
+  splitRanges,
   tokenLimits,
   writeUsingTokenLoop,
   type TokenTarget,
@@ -335,7 +337,7 @@ export async function populateTokenFile(o: PopulateTokenFileOptions): Promise<Po
     }
     const rangesNeeded = Number((blocks + 0xfffffffen) / 0xffffffffn);
     if (rangesNeeded > lim.maxRanges) throw new UsageError(`--length: needs ${rangesNeeded} range descriptors, ${name} takes ${lim.maxRanges}`);
-    const p = await populate(dev, { lba, blocks, blockSize: cap.blockSize, maxRanges: lim.maxRanges, inactivityTimeout: inactivity, timeoutMs: o.timeoutMs, signal: o.signal });
+    const p = await populate(dev, { ranges: splitRanges(lba, blocks, lim.maxRanges), blockSize: cap.blockSize, inactivityTimeout: inactivity, timeoutMs: o.timeoutMs, signal: o.signal });
     const createdAt = new Date();
     try {
       writePrivateFile(o.out, encodeTokenFile({ blockSize: cap.blockSize, lba, bytes: p.bytes, createdAt, inactivityTimeout: inactivity }, p.token), o.overwrite === true);
@@ -379,6 +381,8 @@ export interface WriteTokenFileOptions {
   length?: bigint | number;
   /** DEL_TKN on the last command: the token cannot be used again. */
   deleteToken?: boolean;
+  /** SYNCHRONIZE CACHE over the range afterwards (default true). */
+  sync?: boolean;
   timeoutMs?: number;
   signal?: AbortSignal;
   onProgress?(p: { bytesWritten: bigint; totalBytes: bigint }): void;
@@ -392,6 +396,8 @@ export interface WriteTokenFileResult {
   rodOffset: bigint;
   requestedBytes: bigint;
   bytesWritten: bigint;
+  /** True when the destination accepted SYNCHRONIZE CACHE for the range. */
+  synced: boolean;
   /** WRITE USING TOKEN commands sent. */
   commands: number;
   /** Commands the target cut short (re-driven). */
@@ -430,7 +436,7 @@ export async function writeTokenFile(o: WriteTokenFileOptions): Promise<WriteTok
     const lim = await tokenLimits(dev);
     const whole = BigInt(lim.maxRanges) * 0xffffffffn;
     const maxChunk = lim.maxTokenBlocks > 0n && lim.maxTokenBlocks < whole ? lim.maxTokenBlocks : whole;
-    const r = await writeUsingTokenLoop(dev, {
+    const { value: r, synced } = await writeThenFlush(dev, lba, blocks, { sync: o.sync, timeoutMs: o.timeoutMs }, () => writeUsingTokenLoop(dev, {
       token: tf.token,
       lba,
       blocks,
@@ -443,7 +449,7 @@ export async function writeTokenFile(o: WriteTokenFileOptions): Promise<WriteTok
       timeoutMs: o.timeoutMs,
       signal: o.signal,
       onWritten: (b) => o.onProgress?.({ bytesWritten: b * bs, totalBytes: length }),
-    });
+    }));
     return {
       device: name,
       offset,
@@ -452,6 +458,7 @@ export async function writeTokenFile(o: WriteTokenFileOptions): Promise<WriteTok
       rodOffset,
       requestedBytes: length,
       bytesWritten: r.blocksWritten * bs,
+      synced,
       commands: r.commands,
       truncations: r.truncations,
     };

@@ -13,7 +13,7 @@ import type { DeviceInfo } from '../../lib/cli/describe';
 import { renderBar } from '../../lib/cli/progress';
 import { CopyError } from '../../lib/engine';
 import type { CopyOptions } from '../../lib/engine/types';
-import { DeviceError } from '../../lib/scsi/errors';
+import { DeviceError } from '../../lib/errors';
 import { ROD_TYPE } from '../../lib/scsi/rod-token';
 import { encodeTokenFile, type PopulateTokenFileResult } from '../../lib/tokens/token-file';
 import { harness, oneLineError, result, run } from './helpers/cli-harness';

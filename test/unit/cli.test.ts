@@ -11,8 +11,8 @@ import { progressRecord, renderBar } from '../../lib/cli/progress';
 import type { DeviceInfo } from '../../lib/cli/describe';
 import { CopyError } from '../../lib/engine';
 import type { CopyOptions, CopyProgress } from '../../lib/engine/types';
-import { AbortedError, DeviceError, OdxcpError, UsageError } from '../../lib/scsi/errors';
-import { EXIT_CODES } from '../../lib/scsi/exit-codes';
+import { AbortedError, DeviceError, OdxcpError, UsageError } from '../../lib/errors';
+import { EXIT_CODES } from '../../lib/cli/exit-status';
 import { ROD_TYPE } from '../../lib/scsi/rod-token';
 import { encodeTokenFile, type PopulateTokenFileOptions, type WriteTokenFileOptions } from '../../lib/tokens/token-file';
 import { TokenWriteError } from '../../lib/tokens/token-ops';
@@ -414,7 +414,7 @@ describe('odxcp token and zero: arguments -> library options', () => {
     let got: WriteTokenFileOptions | undefined;
     h.ctx.writeTokenFile = async (o) => {
       got = o;
-      return { device: '/dev/sg2', offset: 4096n, lba: 8n, blockSize: 512, rodOffset: 0n, requestedBytes: 1048576n, bytesWritten: 1048576n, commands: 3, truncations: 2 };
+      return { device: '/dev/sg2', offset: 4096n, lba: 8n, blockSize: 512, rodOffset: 0n, requestedBytes: 1048576n, bytesWritten: 1048576n, synced: true, commands: 3, truncations: 2 };
     };
     assert.equal(await run(h, 'token', 'write', '/dev/sg2', '--in', file, '--offset', '8b', '--rod-offset', '1k', '--length', '512k', '--delete-token', '--json'), 0, h.stderr.text);
     assert.equal(got?.offset, 4096n);
@@ -463,6 +463,7 @@ describe('odxcp token and zero: arguments -> library options', () => {
       bytes: 1048576n,
       method: 'mixed',
       byMethod: { token: 0n, 'write-same': 524288n, write: 524288n },
+      synced: true,
       candidates: ['write-same', 'write'],
       fallbacks: [{ offset: 524288n, from: 'write-same', to: 'write', reason: 'WRITE SAME(16): ILLEGAL REQUEST 20/00' }],
       commands: 9,

@@ -710,7 +710,7 @@ static void t_fuzz(struct tcmu_device *a, struct tcmu_device *b)
 	uint8_t *buf = malloc(20000), c[16], tok[512];
 	uint64_t lba = 0;
 	uint32_t n = 64;
-	int good = 0;
+	int good = 0, refused = 0;
 
 	pt(a, 900, 0, 0, 0, 1, &lba, &n);
 	get_token(a, 900, tok);
@@ -742,8 +742,25 @@ static void t_fuzz(struct tcmu_device *a, struct tcmu_device *b)
 			put_be32(&c[6], (uint32_t)(rand() % 8));
 		x = cmd(rand() % 2 ? a : b, c, buf, len);
 		good += GOOD(x);
+		/* anything else must be CHECK CONDITION with fixed-format sense and a key */
+		refused += x.sts == TCMU_STS_PASSTHROUGH_ERR && (x.sense[0] & 0x7E) == 0x70 && x.key;
 	}
-	CHECK(1, "fuzz survived (%d GOOD)", good);
+	/* ASan/UBSan abort on a bad access; what is left to check is the answers */
+	CHECK(good + refused == 20000, "fuzz: every answer GOOD or CHECK CONDITION (%d + %d of 20000)", good, refused);
+	CHECK(good > 0 && refused > 0, "fuzz reached both the accepting and the refusing paths (%d GOOD)", good);
+	/* and the handler still works afterwards (on LUNs of their own: IMMED fuzz
+	 * commands may still be running on a and b) */
+	{
+		struct tcmu_device *c = dev("fz-src", 4, ""), *d = dev("fz-dst", 4, "");
+
+		fill_random_file(c, 4 << 20);
+		lba = 2000;
+		CHECK(GOOD(pt(c, 1, 0, 0, 0, 1, &lba, &n)) && !get_token(c, 1, tok) &&
+		      GOOD(wut(d, 2, 0, 0, tok, 1, &lba, &n)) && same(c, 2000 * 512, d, 2000 * 512, 64 * 512),
+		      "after the fuzz: PT + RRTI + WUT still copy the bytes");
+		closedev(d);
+		closedev(c);
+	}
 	free(buf);
 }
 

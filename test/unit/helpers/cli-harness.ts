@@ -4,7 +4,8 @@ import { strict as assert } from 'node:assert';
 import { main } from '../../../lib/cli/main';
 import type { CliContext, Geometry } from '../../../lib/cli/context';
 import type { CopyOptions, CopyPlan, CopyResult } from '../../../lib/engine/types';
-import { DeviceError, ScsiError, scsiErrorFromResult } from '../../../lib/scsi/errors';
+import { DeviceError } from '../../../lib/errors';
+import { ScsiError, scsiErrorFromResult } from '../../../lib/scsi/errors';
 
 export class Capture {
   text = '';
@@ -59,6 +60,8 @@ export function result(o: Partial<CopyResult> = {}): CopyResult {
     hostDataBytes: 524288n,
     elapsedMs: 250,
     truncations: 0,
+    synced: true,
+    contiguousBytes: 1048576n,
     ...o,
   };
 }

@@ -11,7 +11,9 @@
 // 50 + errno (SG_LIB_OS_BASE_ERR). odxcp-specific choices (no sg3_utils equivalent) are marked
 // origin 'odxcp'.
 
-import { AbortedError, DeviceError, MiscompareError, OdxcpError, ParseError, ScsiError, TransportError, UsageError, type ScsiCategory } from './errors';
+import { ScsiError, TransportError, type ScsiCategory } from '../scsi/errors';
+import { AbortedError, DeviceError, MiscompareError, OdxcpError, UsageError } from '../errors';
+import { ParseError } from '../scsi/bytes';
 import { constants as osConstants } from 'node:os';
 
 export interface ExitCodeEntry {
