@@ -9,7 +9,7 @@ import { exitCodeFor } from './exit-status';
 import { populateTokenFile, readTokenFile, writeTokenFile } from '../tokens/token-file';
 import { TokenWriteError } from '../tokens/token-ops';
 import { zeroRange, ZeroError } from '../tokens/zero';
-import type { OutStream } from './progress';
+import type { OutStream, ProgressEvent, ProgressReporter } from './progress';
 import { RunState } from './output';
 import { toJson } from './json';
 import { describeDevice, type DeviceInfo } from './describe';
@@ -156,7 +156,7 @@ export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SI
  * waiting for the commands in flight; `leaving(sig)` prints what is known by then (the last
  * progress), since the account the operation would have returned will never come.
  */
-export async function withSignals<T>(ctx: CliContext, fn: (s: AbortState) => Promise<T>, leaving?: (sig: NodeJS.Signals) => void): Promise<T> {
+export async function withSignals<T>(ctx: CliContext, fn: (s: AbortState) => Promise<T>, leaving?: (sig: NodeJS.Signals, first: NodeJS.Signals) => void): Promise<T> {
   const ac = new AbortController();
   let received: NodeJS.Signals | undefined;
   const state: AbortState = {
@@ -168,7 +168,7 @@ export async function withSignals<T>(ctx: CliContext, fn: (s: AbortState) => Pro
   const handler = (sig: NodeJS.Signals) => () => {
     if (received) {
       try {
-        if (leaving) leaving(sig);
+        if (leaving) leaving(sig, received);
         else ctx.stderr.write(`odxcp: ${sig} again: leaving without waiting for the commands in flight\n`);
       } finally {
         ctx.exit(signalExitCode(received));
@@ -184,4 +184,25 @@ export async function withSignals<T>(ctx: CliContext, fn: (s: AbortState) => Pro
   } finally {
     for (const f of off) f();
   }
+}
+
+/** The last progress a command saw: all a second signal can report. */
+export interface LastProgress {
+  last?: ProgressEvent;
+}
+
+/**
+ * withSignals' `leaving` for a command with progress: the `done` record, the --json object and
+ * one line saying how much was at least `verb` (copied, zeroed, written) by the last report.
+ */
+export function reportLeaving(ctx: CliContext, reporter: ProgressReporter, seen: LastProgress, verb: string, json: boolean, extra: Record<string, unknown> = {}) {
+  return (sig: NodeJS.Signals, first: NodeJS.Signals): void => {
+    const code = signalExitCode(first);
+    const last = seen.last;
+    const account = { bytes: last?.bytesDone ?? null, length: last?.totalBytes ?? null, exact: false };
+    reporter.finish({ ok: false, ...account, exitCode: code });
+    if (json) printJsonError(ctx, new AbortedError(`${sig} again: left without waiting for the commands in flight`, { signal: first }), code, { ...extra, ...account });
+    const done = last ? `at least ${last.bytesDone} of ${last.totalBytes} bytes were ${verb} (the last progress report)` : 'no progress was reported yet';
+    ctx.stderr.write(`odxcp: ${sig} again: leaving without waiting for the commands in flight; ${done}\n`);
+  };
 }

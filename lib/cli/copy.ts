@@ -3,12 +3,12 @@
 // with progress and SIGINT wired, and print the account.
 import { Command } from 'commander';
 import type { CopyMode, CopyOptions, CopyResult } from '../engine/types';
-import { AbortedError, UsageError } from '../errors';
-import { cliExitCode, errorLine, jsonErrorMember, printJsonError, reportError, signalExitCode, withSignals, type CliContext, type Geometry } from './context';
+import { UsageError } from '../errors';
+import { cliExitCode, errorLine, jsonErrorMember, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type Geometry, type LastProgress } from './context';
 import { ddListIdUsage, ddRange, parseDdArgs, SG_XCOPY_HELP, type DdOperands } from './dd-operands';
 import { toJson } from './json';
 import { checkDevicePath, refuseRepeats } from './options';
-import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressEvent, type ProgressKind } from './progress';
+import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
 import { formatBytes, parseCount, parseSeconds, parseSize, resolveSize, type SizeSpec } from './sizes';
 
 export const COPY_MODES: readonly CopyMode[] = ['auto', 'odx', 'xcopy', 'host'];
@@ -180,14 +180,8 @@ export async function runResolvedCopy(ctx: CliContext, opts: CopyOptions, req: C
   const reporter = makeProgress(kind, ctx.stderr, ctx.run);
   let result: CopyResult;
   let aborted: NodeJS.Signals | undefined;
-  let last: ProgressEvent | undefined;
-  const leaving = (sig: NodeJS.Signals) => {
-    const code = signalExitCode(aborted ?? sig);
-    const done = last ? `at least ${last.bytesDone} of ${last.totalBytes} bytes were copied (the last progress report)` : 'no progress was reported yet';
-    reporter.finish({ ok: false, bytes: last?.bytesDone ?? null, length: last?.totalBytes ?? null, exact: false, exitCode: code });
-    if (req.json) printJsonError(ctx, new AbortedError(`${sig} again: left without waiting for the commands in flight`, { signal: sig }), code, { bytes: last?.bytesDone ?? null, length: last?.totalBytes ?? null, exact: false });
-    ctx.stderr.write(`odxcp: ${sig} again: leaving without waiting for the commands in flight; ${done}\n`);
-  };
+  const seen: LastProgress = {};
+  const leaving = reportLeaving(ctx, reporter, seen, 'copied', req.json);
   try {
     result = await withSignals(
       ctx,
@@ -197,7 +191,7 @@ export async function runResolvedCopy(ctx: CliContext, opts: CopyOptions, req: C
             ...opts,
             signal: s.signal,
             onProgress: (p) => {
-              last = p;
+              seen.last = p;
               reporter.onProgress(p);
             },
           });

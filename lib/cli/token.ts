@@ -1,13 +1,13 @@
 // `odxcp token populate|write|info`: token files for handing a copy to another host. The work
 // is in lib/tokens/token-file.ts; these parse, call it and print.
-import { AbortedError, UsageError } from '../errors';
+import { UsageError } from '../errors';
 import { describeRodToken } from '../scsi/rod-token';
 import { checkTokenFileOut, tokenFileInfo, TOKEN_FILE_LENGTH, type TokenFileInfo } from '../tokens/token-file';
 import { TokenWriteError } from '../tokens/token-ops';
-import { cliExitCode, oneLineText, printJsonError, reportError, signalExitCode, withSignals, type CliContext } from './context';
+import { cliExitCode, oneLineText, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type LastProgress } from './context';
 import { toJson } from './json';
 import { checkDevicePath } from './options';
-import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressEvent, type ProgressKind } from './progress';
+import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
 import { formatBytes, parseSeconds, parseSize, resolveSize, type SizeSpec } from './sizes';
 
 /** Bytes of a size option; `Nb` needs the LUN's block size, read only then. */
@@ -100,13 +100,8 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
   const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr, ctx.run);
   const start = Date.now();
   let aborted: NodeJS.Signals | undefined;
-  let last: ProgressEvent | undefined;
-  const leaving = (sig: NodeJS.Signals) => {
-    const code = signalExitCode(aborted ?? sig);
-    reporter.finish({ ok: false, bytes: last?.bytesDone ?? null, exact: false, exitCode: code });
-    if (o.json) printJsonError(ctx, new AbortedError(`${sig} again: left without waiting for the commands in flight`, { signal: sig }), code, { device, bytesWritten: last?.bytesDone ?? null, exact: false });
-    ctx.stderr.write(`odxcp: ${sig} again: leaving without waiting for the commands in flight; ${last ? `at least ${last.bytesDone} of ${last.totalBytes} bytes were written (the last progress report)` : 'no progress was reported yet'}\n`);
-  };
+  const seen: LastProgress = {};
+  const leaving = reportLeaving(ctx, reporter, seen, 'written', o.json === true, { device });
   try {
     const r = await withSignals(ctx, async (s) => {
       try {
@@ -121,8 +116,8 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
           timeoutMs,
           signal: s.signal,
           onProgress: (p) => {
-            last = { bytesDone: p.bytesWritten, totalBytes: p.totalBytes, elapsedMs: Date.now() - start, method: 'odx' };
-            reporter.onProgress(last);
+            seen.last = { bytesDone: p.bytesWritten, totalBytes: p.totalBytes, elapsedMs: Date.now() - start, method: 'odx' };
+            reporter.onProgress(seen.last);
           },
         });
       } finally {

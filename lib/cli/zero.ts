@@ -2,11 +2,10 @@
 // in lib/tokens/zero.ts.
 import { UsageError } from '../errors';
 import { ZERO_METHODS, ZeroError, type ZeroMethod, type ZeroResult } from '../tokens/zero';
-import { AbortedError } from '../errors';
-import { cliExitCode, printJsonError, reportError, signalExitCode, withSignals, type CliContext } from './context';
+import { cliExitCode, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type LastProgress } from './context';
 import { checkDevicePath } from './options';
 import { toJson } from './json';
-import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressEvent, type ProgressKind } from './progress';
+import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
 import { formatBytes, parseSeconds, parseSize } from './sizes';
 import { sizeOnDevice } from './token';
 
@@ -45,13 +44,8 @@ export async function zeroCommand(ctx: CliContext, device: string, o: ZeroCliOpt
   const length = (await sizeOnDevice(ctx, device, lengthSpec, '--length')) as bigint;
   const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr, ctx.run);
   let aborted: NodeJS.Signals | undefined;
-  let last: ProgressEvent | undefined;
-  const leaving = (sig: NodeJS.Signals) => {
-    const code = signalExitCode(aborted ?? sig);
-    reporter.finish({ ok: false, bytes: last?.bytesDone ?? null, exact: false, exitCode: code });
-    if (o.json) printJsonError(ctx, new AbortedError(`${sig} again: left without waiting for the commands in flight`, { signal: sig }), code, { bytes: last?.bytesDone ?? null, exact: false });
-    ctx.stderr.write(`odxcp: ${sig} again: leaving without waiting for the commands in flight; ${last ? `at least ${last.bytesDone} of ${last.totalBytes} bytes were zeroed (the last progress report)` : 'no progress was reported yet'}\n`);
-  };
+  const seen: LastProgress = {};
+  const leaving = reportLeaving(ctx, reporter, seen, 'zeroed', o.json === true);
   try {
     const r = await withSignals(
       ctx,
@@ -66,7 +60,7 @@ export async function zeroCommand(ctx: CliContext, device: string, o: ZeroCliOpt
             timeoutMs,
             signal: s.signal,
             onProgress: (p) => {
-              last = p;
+              seen.last = p;
               reporter.onProgress(p);
             },
           });
