@@ -48,6 +48,9 @@ void tcmu_dev_set_write_cache_enabled(struct tcmu_device *d, bool e) { (void)d; 
 void *tcmur_dev_get_private(struct tcmu_device *d) { return d->priv; }
 void tcmur_dev_set_private(struct tcmu_device *d, void *p) { d->priv = p; }
 int tcmur_register_handler(struct tcmur_handler *h) { H = h; return 0; }
+/* odx_ring.c writes into tcmu-runner's command ring; here the length is only recorded */
+static long read_len = -1;
+bool odx_set_read_len(struct tcmu_device *d, uint16_t id, uint32_t len) { (void)d; (void)id; read_len = len; return true; }
 
 static void logmsg(const char *lvl, const char *fmt, va_list ap)
 {
@@ -89,6 +92,7 @@ static struct res cmd(struct tcmu_device *d, const uint8_t *cdb, void *buf, size
 	lc.iovec = len ? &iov : NULL;
 	lc.iov_cnt = len ? 1 : 0;
 	rc.lib_cmd = &lc;
+	read_len = -1;
 	r.sts = H->handle_cmd(d, &rc);
 	if (r.sts == TCMU_STS_PASSTHROUGH_ERR) {
 		memcpy(r.sense, lc.sense_buf, 18);
@@ -665,6 +669,110 @@ static void t_xcopy(struct tcmu_device *a, struct tcmu_device *b, struct tcmu_de
 	CHECK(SENSE(x, 5, 0x1A, 0x00), "short list -> 1A/00");
 }
 
+/* what libiscsi's iscsi-test-cu found (peer.sh, README "Peer suite") */
+static void t_peer(struct tcmu_device *a, struct tcmu_device *b)
+{
+	uint8_t c[16], buf[4096], p[16 + 32 + 28];
+	struct res r;
+
+	/* data-in length: the page or the allocation length, not the buffer */
+	memset(c, 0, 16); c[0] = 0x12; c[1] = 1; c[2] = 0xB0; c[4] = 255;
+	r = cmd(a, c, buf, 255);
+	CHECK(GOOD(r) && buf[3] == 60 && read_len == 64, "VPD 0xB0 with 255: 64 bytes (read_len %ld)", read_len);
+	memset(c, 0, 16); c[0] = 0x12; put_be16(&c[3], 511);
+	r = cmd(a, c, buf, 511);
+	CHECK(GOOD(r) && read_len == 96, "standard INQUIRY with 511: 96 bytes (read_len %ld)", read_len);
+	c[3] = 0; c[4] = 20;
+	r = cmd(a, c, buf, 255);
+	CHECK(GOOD(r) && read_len == 20, "allocation length 20 in a 255-byte buffer: 20 (read_len %ld)", read_len);
+	r = cmd(a, c, buf, 20);
+	CHECK(GOOD(r) && read_len == -1, "reply filling the buffer: no read_len (%ld)", read_len);
+	memset(c, 0, 16); c[0] = 0x28; c[1] = 0x20; put_be16(&c[7], 1);
+	r = cmd(a, c, buf, 512);
+	CHECK(SENSE(r, 5, 0x24, 0) && (r.sense[15] & 0x4F) == 0x4F && get_be16(&r.sense[16]) == 1,
+	      "READ(10) RDPROTECT=1 -> 24/00 at byte 1 bit 7");
+	CHECK(read_len == -1, "READ keeps its whole length");
+
+	/* RD/WR/VRPROTECT without protection information */
+	memset(c, 0, 16); c[0] = 0x8A; c[1] = 0x60; put_be32(&c[10], 1);
+	CHECK(SENSE(cmd(a, c, buf, 512), 5, 0x24, 0), "WRITE(16) WRPROTECT=3 -> 24/00");
+	memset(c, 0, 16); c[0] = 0xA8; c[1] = 0xE0; put_be32(&c[6], 1);
+	CHECK(SENSE(cmd(a, c, buf, 512), 5, 0x24, 0), "READ(12) RDPROTECT=7 -> 24/00");
+	memset(c, 0, 16); c[0] = 0x93; c[1] = 0x20; put_be32(&c[10], 1);
+	CHECK(SENSE(cmd(a, c, buf, 512), 5, 0x24, 0), "WRITE SAME(16) WRPROTECT=1 -> 24/00");
+	memset(c, 0, 16); c[0] = 0x8F; c[1] = 0x20; put_be32(&c[10], 1);
+	CHECK(SENSE(cmd(a, c, buf, 512), 5, 0x24, 0), "VERIFY(16) VRPROTECT=1 -> 24/00");
+	/* no thin provisioning: UNMAP/ANCHOR refused, not silently written */
+	memset(c, 0, 16); c[0] = 0x93; c[1] = 0x08; put_be32(&c[10], 1);
+	r = cmd(a, c, buf, 512);
+	CHECK(SENSE(r, 5, 0x24, 0) && (r.sense[15] & 0x0F) == 0x0B, "WRITE SAME(16) UNMAP -> 24/00 at bit 3");
+	memset(c, 0, 16); c[0] = 0x41; c[1] = 0x10; put_be16(&c[7], 1);
+	CHECK(SENSE(cmd(a, c, buf, 512), 5, 0x24, 0), "WRITE SAME(10) ANCHOR -> 24/00");
+
+	/* VERIFY */
+	write10(a, 300, 8, 0x6B);
+	memset(buf, 0x6B, sizeof(buf));
+	memset(c, 0, 16); c[0] = 0x2F; c[1] = 0x02; put_be32(&c[2], 300); put_be16(&c[7], 8);
+	CHECK(GOOD(cmd(a, c, buf, 4096)), "VERIFY(10) BYTCHK=01 equal data -> GOOD");
+	buf[3 * 512 + 7] ^= 1;
+	r = cmd(a, c, buf, 4096);
+	CHECK(SENSE(r, 0xE, 0x1D, 0) && (r.sense[0] & 0x80) && get_be32(&r.sense[3]) == 3 * 512 + 7,
+	      "VERIFY(10) a differing byte -> MISCOMPARE 1D/00, INFORMATION = its offset");
+	memset(c, 0, 16); c[0] = 0xAF; c[1] = 0x06; put_be32(&c[2], 300); put_be32(&c[6], 8);
+	buf[3 * 512 + 7] ^= 1;
+	CHECK(GOOD(cmd(a, c, buf, 512)), "VERIFY(12) BYTCHK=11: one block against 8");
+	c[1] = 0x04;
+	CHECK(SENSE(cmd(a, c, buf, 4096), 5, 0x24, 0), "VERIFY BYTCHK=10 (reserved) -> 24/00");
+	memset(c, 0, 16); c[0] = 0x8F; put_be64(&c[2], a->lbas); put_be32(&c[10], 1);
+	CHECK(SENSE(cmd(a, c, NULL, 0), 5, 0x21, 0), "VERIFY(16) past the end -> 21/00");
+	c[1] = 0x02;
+	put_be64(&c[2], 300);
+	CHECK(SENSE(cmd(a, c, buf, 100), 5, 0x24, 0), "VERIFY with a short data-out -> 24/00");
+
+	/* MODE SENSE: DPOFUA, since READ/WRITE take DPO and FUA */
+	memset(c, 0, 16); c[0] = 0x1A; c[2] = 0x3F; c[4] = 255;
+	r = cmd(a, c, buf, 255);
+	CHECK(GOOD(r) && buf[0] == 47 && (buf[2] & 0x10) && buf[4] == 0x01 && buf[16] == 0x08 && (buf[18] & 0x04) &&
+	      buf[36] == 0x0A && read_len == 48, "MODE SENSE(6) all pages: DPOFUA, 0x01 0x08(WCE) 0x0A, 48 bytes");
+	memset(c, 0, 16); c[0] = 0x5A; c[2] = 0x08; c[8] = 4;
+	r = cmd(a, c, buf, 4);
+	CHECK(GOOD(r) && get_be16(buf) == 26 && (buf[3] & 0x10), "MODE SENSE(10) caching page, 4 bytes allowed");
+	memset(c, 0, 16); c[0] = 0x1A; c[2] = 0xC8; c[4] = 255;
+	CHECK(SENSE(cmd(a, c, buf, 255), 5, 0x39, 0), "MODE SENSE saved values -> 39/00");
+	c[2] = 0x1C;
+	CHECK(SENSE(cmd(a, c, buf, 255), 5, 0x24, 0), "MODE SENSE unknown page -> 24/00");
+	memset(c, 0, 16); c[0] = 0x28; c[1] = 0x18; put_be16(&c[7], 1);
+	CHECK(GOOD(cmd(a, c, buf, 512)), "READ(10) DPO+FUA -> GOOD");
+
+	/* EXTENDED COPY: an identification CSCD with LU ID TYPE 11b, one segment a -> b */
+	memset(p, 0, sizeof(p));
+	put_be16(&p[2], 32);
+	put_be32(&p[8], 28);
+	memset(c, 0, 16); c[0] = 0x12; c[1] = 1; c[2] = 0x83; c[4] = 64;
+	cmd(b, c, buf, 64);
+	p[16] = 0xE4; p[17] = 0xC0;
+	memcpy(&p[20], &buf[4], 20);
+	put_be24(&p[45], 512);
+	p[48] = 0x02; put_be16(&p[50], 0x18); put_be16(&p[52], 0xFFFF); put_be16(&p[54], 0);
+	put_be16(&p[58], 16); put_be64(&p[60], 0); put_be64(&p[68], 40000);
+	cdb16(c, 0x83, 0x00, 0, sizeof(p));
+	r = cmd(a, c, p, sizeof(p));
+	CHECK(GOOD(r) && same(a, 0, b, 40000 * 512, 16 * 512), "XCOPY: LU ID TYPE 11b in an 0xE4 CSCD is ignored");
+	put_be64(&p[68], b->lbas - 8);
+	r = cmd(a, c, p, sizeof(p));
+	CHECK(SENSE(r, 0xA, 0x0D, 0x02) && get_be32(&r.sense[3]) == b->lbas - 8,
+	      "XCOPY segment past the destination's end -> COPY ABORTED 0D/02, LBA in INFORMATION");
+	cdb16(c, 0x83, 0x00, 0, 16 + 8192 + 1);
+	{
+		uint8_t *big = calloc(1, 16 + 8192 + 1);
+
+		put_be16(&big[2], 32);
+		put_be32(&big[8], 8192);
+		CHECK(SENSE(cmd(a, c, big, 16 + 8192 + 1), 5, 0x1A, 0), "XCOPY list past 8192 bytes -> 1A/00");
+		free(big);
+	}
+}
+
 /* max_tokens: the process runs out of token memory (55/0D) until one dies */
 static void t_max_tokens(struct tcmu_device *a)
 {
@@ -785,6 +893,7 @@ int main(int argc, char **argv)
 	t_token_basic(a, b);
 	t_token_errors(a, b, k4);
 	t_xcopy(a, b, k4);
+	t_peer(a, b);
 	t_pit();
 	t_knobs();
 	t_faults();
