@@ -11,9 +11,9 @@
 #   pass       the handler passes (a test the suite skipped on it counts as skipped, not pass)
 #   REGRESSION the handler fails, or the suite skips on it, a test LIO passes: counted
 #              failed, the run fails
-#   expected   listed in peer-expected.txt (the standard decides against the suite, README
-#              "Peer suite"): counted passed only while the handler still fails it exactly
-#              there; an expected difference that passes is counted failed (stale list)
+#   expected   listed in peer-expected.txt with the verdict the standard leads to (README
+#              "Peer suite"): a listed fail is counted passed, a listed skip skipped, only
+#              while the handler's verdict is exactly that; any other is counted failed
 #   both-fail  the handler and LIO fail it: reported, counted skipped (not a pass)
 # Last line: "N passed, N failed, N skipped"; exit 1 on any failure, 2 if the set-up fails.
 set -u
@@ -81,7 +81,7 @@ function parse(file) {
     let v = /(^|\.\.\.|\n)FAILED/.test(body) ? 'fail' : /(^|\.\.\.|\n)passed/.test(body) ? 'pass' : 'fail';
     if (v === 'pass' && /\[SKIPPED\]/.test(body)) v = 'skip';
     const why = cur.body.filter(l => /\[(FAILED|FAILURE|SKIPPED)\]|^\s+\d+\. /.test(l)).slice(0, 4).map(l => l.trim());
-    res.set(`${suite}.${cur.name}`, { v, why });
+    res.set(`SCSI.${suite}.${cur.name}`, { v, why });
     cur = null;
   };
   for (const line of text.split('\n')) {
@@ -102,8 +102,9 @@ function parse(file) {
 const lio = parse(lioLog), odx = parse(odxLog);
 const expected = new Map();
 for (const l of fs.readFileSync(expFile, 'utf8').split('\n')) {
-  const m = /^(SCSI\.\S+)\s+(.*)$/.exec(l.trim());
-  if (m) expected.set(m[1], m[2]);
+  const m = /^(SCSI\.\S+)\s+(fail|skip)\s+(.*)$/.exec(l.trim());
+  if (m) expected.set(m[1], { v: m[2], why: m[3] });
+  else if (l.trim() && !l.startsWith('#')) { console.log(`not ok peer-expected.txt - bad line: ${l}`); process.exitCode = 1; }
 }
 let pass = 0, fail = 0, skip = 0;
 const out = (tag, name, extra) => console.log(`${tag} ${name}${extra ? ' - ' + extra : ''}`);
@@ -115,8 +116,10 @@ for (const [name, o] of odx.res) {
   const both = `odx ${o.v}, lio ${l.v}`;
   const why = o.why.join(' | ');
   if (expected.has(name)) {
-    if (o.v === 'fail') { pass++; out('ok', name, `expected difference (${expected.get(name)}); ${both}`); }
-    else { fail++; out('not ok', name, `listed in peer-expected.txt but ${both}: remove it from the list`); }
+    const e = expected.get(name);
+    if (o.v !== e.v) { fail++; out('not ok', name, `peer-expected.txt says ${e.v}, but ${both}: update the list`); }
+    else if (e.v === 'fail') { pass++; out('ok', name, `expected difference: ${e.why}; ${both}`); }
+    else { skip++; out('ok', name, `# SKIP expected difference: ${e.why}; ${both}: ${why}`); }
   } else if (o.v === 'pass') { pass++; out('ok', name, l.v === 'pass' ? '' : both); }
   else if (o.v === 'skip' && l.v === 'pass') { fail++; out('not ok', name, `REGRESSION (not done here, LIO passes) ${both}: ${why}`); }
   else if (o.v === 'skip') { skip++; out('ok', name, `# SKIP ${both}: ${why}`); }
@@ -126,5 +129,5 @@ for (const [name, o] of odx.res) {
 for (const name of lio.res.keys()) if (!odx.res.has(name)) { fail++; out('not ok', name, 'ran on lio, not on odx'); }
 for (const name of expected.keys()) if (!process.env.PEER_TESTS && !odx.res.has(name)) { fail++; out('not ok', name, 'in peer-expected.txt but not run'); }
 console.log(`${pass} passed, ${fail} failed, ${skip} skipped`);
-process.exit(fail ? 1 : 0);
+process.exit(fail || process.exitCode ? 1 : 0);
 EOF
