@@ -97,6 +97,7 @@ loop_addr() { echo "$(cat $CFG/loopback/$1/tpgt_1/address):$2"; }
 #                                                 demo mode stays on for other initiators
 #   lio_iscsi_portal IQN TPGT on|off              enable/disable one portal (path failure)
 #   lio_iscsi_export IQN BACKSTORE_DIR PORTAL...  the three above for one LUN 0, then enable
+#   lio_iscsi_remove IQN                          remove one target (its LUN links, not the backstores)
 #   lio_iscsi_teardown                            remove every iSCSI target (before backstores)
 # No authentication: the lab's portals listen on 127.0.0.1 only.
 lio_iscsi_up() {
@@ -156,21 +157,27 @@ lio_iscsi_export() {
   for tpg in $CFG/iscsi/$iqn/tpgt_*; do echo 1 > "$tpg/enable" || return 1; done
 }
 
+lio_iscsi_remove() {
+  local t=$CFG/iscsi/$1 tpg x
+  [ -d "$t" ] || return 0
+  for tpg in "$t"/tpgt_*; do
+    [ -d "$tpg" ] || continue
+    echo 0 > "$tpg/enable" 2>/dev/null
+    for x in "$tpg"/acls/*/lun_*; do [ -d "$x" ] && { find "$x" -maxdepth 1 -type l -delete; rmdir "$x"; }; done
+    for x in "$tpg"/acls/*; do [ -d "$x" ] && rmdir "$x"; done
+    for x in "$tpg"/lun/lun_*; do [ -d "$x" ] && { find "$x" -maxdepth 1 -type l -delete; rmdir "$x"; }; done
+    for x in "$tpg"/np/*; do [ -d "$x" ] && rmdir "$x"; done
+    rmdir "$tpg"
+  done
+  rmdir "$t"
+}
+
 lio_iscsi_teardown() {
-  local t tpg x
+  local t
   [ -d $CFG/iscsi ] || return 0
   for t in $CFG/iscsi/*/; do
-    [ -d "$t" ] && [ "${t##*/iscsi/}" != discovery_auth/ ] || continue
-    for tpg in "$t"tpgt_*; do
-      [ -d "$tpg" ] || continue
-      echo 0 > "$tpg/enable" 2>/dev/null
-      for x in "$tpg"/acls/*/lun_*; do [ -d "$x" ] && { find "$x" -maxdepth 1 -type l -delete; rmdir "$x"; }; done
-      for x in "$tpg"/acls/*; do [ -d "$x" ] && rmdir "$x"; done
-      for x in "$tpg"/lun/lun_*; do [ -d "$x" ] && { find "$x" -maxdepth 1 -type l -delete; rmdir "$x"; }; done
-      for x in "$tpg"/np/*; do [ -d "$x" ] && rmdir "$x"; done
-      rmdir "$tpg"
-    done
-    rmdir "$t"
+    t=${t%/}; t=${t##*/}
+    [ "$t" != discovery_auth ] && lio_iscsi_remove "$t"
   done
   return 0
 }

@@ -40,18 +40,30 @@ lio_user peerodx "odx/$W/peerodx.img?block_size=512" $((MB<<20)) peer7e0d1 512 |
 lio_fileio peerfio "$W/peerfio.img" $((MB<<20)) peer7f1 || die "fileio backstore"
 lio_iscsi_export $IQN_ODX $CFG/core/user_0/peerodx $PORTAL || die "iSCSI export of the odx LUN"
 lio_iscsi_export $IQN_FIO $CFG/core/fileio_0/peerfio $PORTAL || die "iSCSI export of the fileio LUN"
+IQN_MP=iqn.2003-01.org.odxcp.lab:peer-mp
 cleanup() {
-  local t
-  for t in $IQN_ODX $IQN_FIO; do
-    [ -d $CFG/iscsi/$t ] || continue
-    echo 0 > $CFG/iscsi/$t/tpgt_1/enable 2>/dev/null
-    find $CFG/iscsi/$t/tpgt_1/lun -mindepth 2 -maxdepth 2 -type l -delete 2>/dev/null
-    rmdir $CFG/iscsi/$t/tpgt_1/lun/lun_0 $CFG/iscsi/$t/tpgt_1/np/* $CFG/iscsi/$t/tpgt_1 $CFG/iscsi/$t 2>/dev/null
-  done
+  lio_iscsi_remove $IQN_ODX; lio_iscsi_remove $IQN_FIO; lio_iscsi_remove $IQN_MP
   rmdir $CFG/core/user_0/peerodx $CFG/core/fileio_0/peerfio 2>/dev/null
   rm -rf "$W"
 }
 trap cleanup EXIT
+
+# ---- the lab's iSCSI helpers themselves: two portals, one switched off and on -------
+: > "$W/lab-checks"
+lab_check() { local d=$1; shift; if "$@" >/dev/null 2>&1; then echo "ok $d"; else echo "not ok $d"; fi >> "$W/lab-checks"; }
+inq() { timeout 30 iscsi-inq "iscsi://$1/$IQN_MP/0"; }
+if lio_iscsi_export $IQN_MP $CFG/core/fileio_0/peerfio $PORTAL 127.0.0.1:3261; then
+  lab_check "lab iSCSI: LUN reachable on portal 1 ($PORTAL)" inq $PORTAL
+  lab_check "lab iSCSI: LUN reachable on portal 2 (127.0.0.1:3261)" inq 127.0.0.1:3261
+  lio_iscsi_portal $IQN_MP 2 off
+  lab_check "lab iSCSI: portal 2 off: no login there" bash -c "! timeout 30 iscsi-inq iscsi://127.0.0.1:3261/$IQN_MP/0"
+  lab_check "lab iSCSI: portal 2 off: portal 1 still answers" inq $PORTAL
+  lio_iscsi_portal $IQN_MP 2 on
+  lab_check "lab iSCSI: portal 2 on again" inq 127.0.0.1:3261
+else
+  echo "not ok lab iSCSI: export with two portals" >> "$W/lab-checks"
+fi
+lio_iscsi_remove $IQN_MP
 
 # ---- run the suite on each LUN ------------------------------------------------------
 # CUnit's verbose run: "Suite: S", then "  Test: T ...passed|FAILED" with the suite's own
@@ -67,9 +79,9 @@ run_suite lio $IQN_FIO
 run_suite odx $IQN_ODX
 
 # ---- verdicts -----------------------------------------------------------------------
-node - "$OUTD/peer-lio.log" "$OUTD/peer-odx.log" "$HERE/peer-expected.txt" <<'EOF'
+node - "$OUTD/peer-lio.log" "$OUTD/peer-odx.log" "$HERE/peer-expected.txt" "$W/lab-checks" <<'EOF'
 const fs = require('fs');
-const [lioLog, odxLog, expFile] = process.argv.slice(2);
+const [lioLog, odxLog, expFile, labChecks] = process.argv.slice(2);
 // Per test: 'pass' | 'skip' | 'fail', and the first lines the suite logged for it.
 function parse(file) {
   const text = fs.readFileSync(file, 'utf8');
@@ -108,6 +120,10 @@ for (const l of fs.readFileSync(expFile, 'utf8').split('\n')) {
 }
 let pass = 0, fail = 0, skip = 0;
 const out = (tag, name, extra) => console.log(`${tag} ${name}${extra ? ' - ' + extra : ''}`);
+for (const l of fs.readFileSync(labChecks, 'utf8').split('\n').filter(Boolean)) {
+  console.log(l);
+  if (l.startsWith('ok ')) pass++; else fail++;
+}
 for (const p of [['lio', lio], ['odx', odx]]) if (p[1].bad) { fail++; out('not ok', `${p[0]} results`, p[1].bad); }
 if (odx.res.size === 0) { fail++; out('not ok', 'odx', 'no test ran'); }
 if (lio.res.size === 0) { fail++; out('not ok', 'lio', 'no test ran'); }
