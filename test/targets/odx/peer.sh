@@ -71,7 +71,7 @@ lio_iscsi_remove $IQN_MP
 run_suite() {
   local name=$1 iqn=$2 t0=$SECONDS
   echo "# iscsi-test-cu on $name ($iqn) ..."
-  (cd "$W" && timeout 900 iscsi-test-cu --dataloss --verbose --test="$TESTS" "iscsi://$PORTAL/$iqn/0") \
+  (cd "$W" && timeout 400 iscsi-test-cu --dataloss --verbose --test="$TESTS" "iscsi://$PORTAL/$iqn/0") \
     > "$OUTD/peer-$name.log" 2>&1
   echo "# $name: exit $?, $((SECONDS-t0)) s"
 }
