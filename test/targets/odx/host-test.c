@@ -744,6 +744,55 @@ static void t_peer(struct tcmu_device *a, struct tcmu_device *b)
 	memset(c, 0, 16); c[0] = 0x28; c[1] = 0x18; put_be16(&c[7], 1);
 	CHECK(GOOD(cmd(a, c, buf, 512)), "READ(10) DPO+FUA -> GOOD");
 
+	/* REPORT SUPPORTED OPERATION CODES */
+	memset(c, 0, 16); c[0] = 0xA3; c[1] = 0x0C; put_be32(&c[6], 4096);
+	r = cmd(a, c, buf, 4096);
+	{
+		uint32_t len = get_be32(buf), ndesc = len / 8;
+		int seen = 0;
+
+		for (uint32_t i = 0; i < ndesc; i++) {
+			const uint8_t *e = &buf[4 + 8 * i];
+
+			if (e[0] == 0x28 && !(e[5] & 1) && get_be16(&e[6]) == 10) seen |= 1;
+			if (e[0] == 0x83 && get_be16(&e[2]) == 0x11 && (e[5] & 1)) seen |= 2;
+			if (e[0] == 0x2F) seen |= 4;
+		}
+		CHECK(GOOD(r) && len % 8 == 0 && seen == 7 && read_len == (long)(4 + len),
+		      "RSOC all: READ(10), WRITE USING TOKEN (SERVACTV), VERIFY(10) listed (%x)", seen);
+	}
+	c[2] = 0x81; c[3] = 0x2A;
+	r = cmd(a, c, buf, 4096);
+	CHECK(GOOD(r) && (buf[1] & 0x87) == 0x83 && get_be16(&buf[2]) == 10 && buf[4] == 0x2A && buf[5] == 0x18 &&
+	      get_be16(&buf[14]) == 0x0A && read_len == 4 + 10 + 12,
+	      "RSOC one command WRITE(10) with timeouts: supported, usage DPO/FUA, no WRPROTECT");
+	c[2] = 0x01; c[3] = 0x83;
+	CHECK(SENSE(cmd(a, c, buf, 4096), 5, 0x24, 0), "RSOC by opcode alone for 0x83 (has SAs) -> 24/00");
+	c[2] = 0x02; c[3] = 0x28;
+	CHECK(SENSE(cmd(a, c, buf, 4096), 5, 0x24, 0), "RSOC by opcode+SA for READ(10) (none) -> 24/00");
+	c[2] = 0x02; c[3] = 0x84; put_be16(&c[4], 0x07);
+	r = cmd(a, c, buf, 4096);
+	CHECK(GOOD(r) && (buf[1] & 7) == 3 && buf[4] == 0x84 && buf[5] == 0x1F, "RSOC RRTI by opcode+SA");
+	c[2] = 0x01; c[3] = 0xC7; put_be16(&c[4], 0);
+	r = cmd(a, c, buf, 4096);
+	CHECK(GOOD(r) && (buf[1] & 7) == 1, "RSOC unknown opcode: SUPPORT 001b");
+	c[2] = 0x05;
+	CHECK(SENSE(cmd(a, c, buf, 4096), 5, 0x24, 0), "RSOC REPORTING OPTIONS 101b -> 24/00");
+	for (int it = 0; it < 3000; it++) {	/* random RSOC / MODE SENSE / VERIFY CDBs: ASan watches */
+		static const uint8_t opsx[] = { 0xA3, 0x1A, 0x5A, 0x2F, 0xAF, 0x8F };
+		size_t len = (size_t)(rand() % 600);
+
+		for (int i = 1; i < 16; i++)
+			c[i] = (uint8_t)rand();
+		c[0] = opsx[rand() % sizeof(opsx)];
+		if (c[0] == 0xA3)
+			c[1] = 0x0C;
+		if (c[0] == 0x8F && rand() % 2)
+			put_be64(&c[2], (uint64_t)(rand() % 1000));
+		cmd(a, c, len ? buf : NULL, len);
+	}
+	CHECK(1, "random RSOC / MODE SENSE / VERIFY CDBs survived");
+
 	/* EXTENDED COPY: an identification CSCD with LU ID TYPE 11b, one segment a -> b */
 	memset(p, 0, sizeof(p));
 	put_be16(&p[2], 32);

@@ -220,6 +220,9 @@ int odx_inquiry(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, 
 		struct odx_sense *s);
 int odx_mode_sense(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
 		   struct odx_sense *s);
+/* odx_rsoc.c: REPORT SUPPORTED OPERATION CODES */
+int odx_rsoc(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
+	     struct odx_sense *s);
 void odx_make_naa(const char *serial, uint8_t naa[16]);
 void odx_make_naa_hashed(const char *serial, uint8_t naa[16]);
 /* the 32-byte 0xE4 identification CSCD descriptor for d (ref 5.3) */

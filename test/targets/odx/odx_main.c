@@ -700,6 +700,11 @@ static int handle_cmd(struct tcmu_device *tdev, struct tcmur_cmd *tcmur_cmd)
 	case 0x2F: case 0xAF: case 0x8F:	/* VERIFY(10/12/16) */
 		rc = do_verify(d, cdb, iov, cnt, &s);
 		break;
+	case 0xA3:				/* MAINTENANCE IN */
+		if ((cdb[1] & 0x1F) != 0x0C)
+			return TCMU_STS_NOT_HANDLED;	/* RTPG...: tcmu-runner's */
+		rc = odx_rsoc(d, cdb, iov, cnt, &s);
+		break;
 	case 0x1A: case 0x5A:			/* MODE SENSE(6/10) */
 		rc = odx_mode_sense(d, cdb, iov, cnt, &s);
 		break;
