@@ -292,6 +292,20 @@ static struct res write10(struct tcmu_device *d, uint32_t lba, uint16_t n, uint8
 	return r;
 }
 
+static int is_pattern(struct tcmu_device *d, uint64_t off, size_t len, uint8_t v)
+{
+	uint8_t *b = malloc(len);
+	int fd = open(path_of(d), O_RDONLY), ok;
+
+	ok = fd >= 0 && pread(fd, b, len, (off_t)off) == (ssize_t)len;
+	for (size_t i = 0; ok && i < len; i++)
+		ok = b[i] == v;
+	if (fd >= 0)
+		close(fd);
+	free(b);
+	return ok;
+}
+
 /* ---- tests ---- */
 
 static void t_inquiry(struct tcmu_device *a)
@@ -729,6 +743,33 @@ static void t_peer(struct tcmu_device *a, struct tcmu_device *b)
 	put_be64(&c[2], 300);
 	CHECK(SENSE(cmd(a, c, buf, 100), 5, 0x24, 0), "VERIFY with a short data-out -> 24/00");
 
+	/* WRITE AND VERIFY, COMPARE AND WRITE */
+	memset(buf, 0x3C, 4096);
+	memset(c, 0, 16); c[0] = 0x2E; c[1] = 0x02; put_be32(&c[2], 320); put_be16(&c[7], 8);
+	r = cmd(a, c, buf, 4096);
+	CHECK(GOOD(r) && is_pattern(a, 320 * 512, 4096, 0x3C), "WRITE AND VERIFY(10) BYTCHK=01 writes and compares");
+	c[1] = 0x22;
+	CHECK(SENSE(cmd(a, c, buf, 4096), 5, 0x24, 0), "WRITE AND VERIFY(10) WRPROTECT=1 -> 24/00");
+	memset(c, 0, 16); c[0] = 0x8E; c[1] = 0x06; put_be64(&c[2], 320); put_be32(&c[10], 1);
+	CHECK(SENSE(cmd(a, c, buf, 512), 5, 0x24, 0), "WRITE AND VERIFY(16) BYTCHK=11 -> 24/00");
+	memset(c, 0, 16); c[0] = 0xAE; put_be32(&c[2], 320); put_be32(&c[6], 8);
+	CHECK(SENSE(cmd(a, c, buf, 100), 5, 0x24, 0), "WRITE AND VERIFY(12) short data-out -> 24/00");
+	memset(buf, 0x3C, 512);
+	memset(buf + 512, 0x4D, 512);
+	memset(c, 0, 16); c[0] = 0x89; put_be64(&c[2], 320); c[13] = 1;
+	r = cmd(a, c, buf, 1024);
+	CHECK(GOOD(r) && is_pattern(a, 320 * 512, 512, 0x4D) && is_pattern(a, 321 * 512, 512, 0x3C),
+	      "COMPARE AND WRITE: equal, so the second block is written");
+	r = cmd(a, c, buf, 1024);
+	CHECK(SENSE(r, 0xE, 0x1D, 0) && get_be32(&r.sense[3]) == 0 && is_pattern(a, 320 * 512, 512, 0x4D),
+	      "COMPARE AND WRITE again: MISCOMPARE at offset 0, nothing written");
+	c[13] = 2;
+	CHECK(SENSE(cmd(a, c, buf, 2048), 5, 0x24, 0), "COMPARE AND WRITE of 2 blocks (limit 1) -> 24/00");
+	c[13] = 1; c[1] = 0x40;
+	CHECK(SENSE(cmd(a, c, buf, 1024), 5, 0x24, 0), "COMPARE AND WRITE WRPROTECT=2 -> 24/00");
+	c[1] = 0; c[13] = 1;
+	CHECK(SENSE(cmd(a, c, buf, 600), 5, 0x24, 0), "COMPARE AND WRITE short data-out -> 24/00");
+
 	/* MODE SENSE: DPOFUA, since READ/WRITE take DPO and FUA */
 	memset(c, 0, 16); c[0] = 0x1A; c[2] = 0x3F; c[4] = 255;
 	r = cmd(a, c, buf, 255);
@@ -779,7 +820,7 @@ static void t_peer(struct tcmu_device *a, struct tcmu_device *b)
 	c[2] = 0x05;
 	CHECK(SENSE(cmd(a, c, buf, 4096), 5, 0x24, 0), "RSOC REPORTING OPTIONS 101b -> 24/00");
 	for (int it = 0; it < 3000; it++) {	/* random RSOC / MODE SENSE / VERIFY CDBs: ASan watches */
-		static const uint8_t opsx[] = { 0xA3, 0x1A, 0x5A, 0x2F, 0xAF, 0x8F };
+		static const uint8_t opsx[] = { 0xA3, 0x1A, 0x5A, 0x2F, 0xAF, 0x8F, 0x2E, 0xAE, 0x8E, 0x89 };
 		size_t len = (size_t)(rand() % 600);
 
 		for (int i = 1; i < 16; i++)
@@ -787,11 +828,13 @@ static void t_peer(struct tcmu_device *a, struct tcmu_device *b)
 		c[0] = opsx[rand() % sizeof(opsx)];
 		if (c[0] == 0xA3)
 			c[1] = 0x0C;
-		if (c[0] == 0x8F && rand() % 2)
+		if ((c[0] == 0x8F || c[0] == 0x8E || c[0] == 0x89) && rand() % 2)
 			put_be64(&c[2], (uint64_t)(rand() % 1000));
+		if (c[0] == 0x89 && rand() % 2)
+			c[13] = 1;
 		cmd(a, c, len ? buf : NULL, len);
 	}
-	CHECK(1, "random RSOC / MODE SENSE / VERIFY CDBs survived");
+	CHECK(1, "random RSOC / MODE SENSE / VERIFY / WRITE AND VERIFY / COMPARE AND WRITE CDBs survived");
 
 	/* EXTENDED COPY: an identification CSCD with LU ID TYPE 11b, one segment a -> b */
 	memset(p, 0, sizeof(p));

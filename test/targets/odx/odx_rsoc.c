@@ -2,8 +2,8 @@
  * odx handler: REPORT SUPPORTED OPERATION CODES (MAINTENANCE IN, SA 0x0C;
  * SPC-4 6.35). Lists what this handler answers itself, plus TEST UNIT READY
  * (tcmu-runner) and REPORT LUNS (the kernel). tcmu-runner's other emulations
- * (MODE SELECT, START STOP UNIT, COMPARE AND WRITE, WRITE AND VERIFY, FORMAT
- * UNIT, RTPG) and the kernel's PERSISTENT RESERVE are left out (README).
+ * (MODE SELECT, START STOP UNIT, FORMAT UNIT, RTPG) and the kernel's
+ * PERSISTENT RESERVE are left out (README).
  *
  * CDB USAGE DATA marks the bits the device server looks at. RDPROTECT/
  * WRPROTECT/VRPROTECT are not marked: only 0 is accepted (no protection
@@ -34,6 +34,7 @@ static const struct opdesc ops[] = {
 	{ 0x25, 0, false, 10, { 0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, 0 },		/* READ CAPACITY(10) */
 	{ 0x28, 0, false, 10, { 0x28, 0x18, FF4, 0, 0xFF, 0xFF, 0 }, 0 },	/* READ(10) */
 	{ 0x2A, 0, false, 10, { 0x2A, 0x18, FF4, 0, 0xFF, 0xFF, 0 }, 0 },	/* WRITE(10) */
+	{ 0x2E, 0, false, 10, { 0x2E, 0x12, FF4, 0, 0xFF, 0xFF, 0 }, 0 },	/* WRITE AND VERIFY(10) */
 	{ 0x2F, 0, false, 10, { 0x2F, 0x16, FF4, 0, 0xFF, 0xFF, 0 }, 0 },	/* VERIFY(10) */
 	{ 0x35, 0, false, 10, { 0x35, 0, FF4, 0, 0xFF, 0xFF, 0 }, 0 },		/* SYNCHRONIZE CACHE(10) */
 	{ 0x41, 0, false, 10, { 0x41, 0, FF4, 0, 0xFF, 0xFF, 0 }, 0 },		/* WRITE SAME(10) */
@@ -50,6 +51,8 @@ static const struct opdesc ops[] = {
 	{ 0x84, 0x08, true, 16, { 0x84, 0x1F, 0, 0, 0, 0, 0, 0, 0, 0, FF4, 0, 0 }, 2 },	/* REPORT ALL ROD TOKENS */
 	{ 0x88, 0, false, 16, { 0x88, 0x18, FF8, FF4, 0, 0 }, 0 },		/* READ(16) */
 	{ 0x8A, 0, false, 16, { 0x8A, 0x18, FF8, FF4, 0, 0 }, 0 },		/* WRITE(16) */
+	{ 0x89, 0, false, 16, { 0x89, 0x18, FF8, 0, 0, 0, 0xFF, 0, 0 }, 0 },	/* COMPARE AND WRITE */
+	{ 0x8E, 0, false, 16, { 0x8E, 0x12, FF8, FF4, 0, 0 }, 0 },		/* WRITE AND VERIFY(16) */
 	{ 0x8F, 0, false, 16, { 0x8F, 0x16, FF8, FF4, 0, 0 }, 0 },		/* VERIFY(16) */
 	{ 0x91, 0, false, 16, { 0x91, 0, FF8, FF4, 0, 0 }, 0 },			/* SYNCHRONIZE CACHE(16) */
 	{ 0x93, 0, false, 16, { 0x93, 0x01, FF8, FF4, 0, 0 }, 0 },		/* WRITE SAME(16) */
@@ -58,6 +61,7 @@ static const struct opdesc ops[] = {
 	{ 0xA3, 0x0C, true, 12, { 0xA3, 0x1F, 0x87, 0xFF, 0xFF, 0xFF, FF4, 0, 0 }, 0 },	/* this one */
 	{ 0xA8, 0, false, 12, { 0xA8, 0x18, FF4, FF4, 0, 0 }, 0 },		/* READ(12) */
 	{ 0xAA, 0, false, 12, { 0xAA, 0x18, FF4, FF4, 0, 0 }, 0 },		/* WRITE(12) */
+	{ 0xAE, 0, false, 12, { 0xAE, 0x12, FF4, FF4, 0, 0 }, 0 },		/* WRITE AND VERIFY(12) */
 	{ 0xAF, 0, false, 12, { 0xAF, 0x16, FF4, FF4, 0, 0 }, 0 },		/* VERIFY(12) */
 };
 

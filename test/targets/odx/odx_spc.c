@@ -445,7 +445,7 @@ static size_t vpd_tpc(struct odx_dev *d, uint8_t *b)
 static size_t vpd_block_limits(struct odx_dev *d, uint8_t *b, uint32_t max_xfer)
 {
 	put_be16(&b[2], 0x3C);
-	b[5] = 1;				/* COMPARE AND WRITE: tcmu-runner's emulation */
+	b[5] = 1;				/* MAXIMUM COMPARE AND WRITE LENGTH (ODX_MAX_CAW) */
 	put_be16(&b[6], 1);
 	put_be32(&b[8], max_xfer);
 	put_be32(&b[12], max_xfer);

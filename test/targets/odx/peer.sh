@@ -27,7 +27,7 @@ die() { echo "peer.sh: $*" >&2; exit 2; }
 command -v iscsi-test-cu >/dev/null || die "iscsi-test-cu missing (Debian libiscsi-bin; test/lab/setup.sh installs it)"
 
 # The SPC/SBC families the handler implements or routes through its read/write callouts.
-TESTS=${PEER_TESTS:-SCSI.Inquiry,SCSI.ReadCapacity10,SCSI.ReadCapacity16,SCSI.Read6,SCSI.Read10,SCSI.Read12,SCSI.Read16,SCSI.Write10,SCSI.Write12,SCSI.Write16,SCSI.Verify10,SCSI.Verify12,SCSI.Verify16,SCSI.WriteSame10,SCSI.WriteSame16,SCSI.TestUnitReady,SCSI.ReportSupportedOpcodes,SCSI.ModeSense6,SCSI.Unmap,SCSI.GetLBAStatus,SCSI.ExtendedCopy,SCSI.ReceiveCopyResults}
+TESTS=${PEER_TESTS:-SCSI.Inquiry,SCSI.ReadCapacity10,SCSI.ReadCapacity16,SCSI.Read6,SCSI.Read10,SCSI.Read12,SCSI.Read16,SCSI.Write10,SCSI.Write12,SCSI.Write16,SCSI.WriteVerify10,SCSI.WriteVerify12,SCSI.WriteVerify16,SCSI.CompareAndWrite,SCSI.Verify10,SCSI.Verify12,SCSI.Verify16,SCSI.WriteSame10,SCSI.WriteSame16,SCSI.TestUnitReady,SCSI.ReportSupportedOpcodes,SCSI.ModeSense6,SCSI.Unmap,SCSI.GetLBAStatus,SCSI.ExtendedCopy,SCSI.ReceiveCopyResults}
 MB=32
 PORTAL=127.0.0.1:3260
 IQN_ODX=iqn.2003-01.org.odxcp.lab:peer-odx
