@@ -819,22 +819,33 @@ static void t_peer(struct tcmu_device *a, struct tcmu_device *b)
 	CHECK(GOOD(r) && (buf[1] & 7) == 1, "RSOC unknown opcode: SUPPORT 001b");
 	c[2] = 0x05;
 	CHECK(SENSE(cmd(a, c, buf, 4096), 5, 0x24, 0), "RSOC REPORTING OPTIONS 101b -> 24/00");
-	for (int it = 0; it < 3000; it++) {	/* random RSOC / MODE SENSE / VERIFY CDBs: ASan watches */
+	{	/* random RSOC / MODE SENSE / VERIFY / WRITE AND VERIFY / COMPARE AND WRITE CDBs */
 		static const uint8_t opsx[] = { 0xA3, 0x1A, 0x5A, 0x2F, 0xAF, 0x8F, 0x2E, 0xAE, 0x8E, 0x89 };
-		size_t len = (size_t)(rand() % 600);
+		int answered = 0, good = 0, sensed = 0;
 
-		for (int i = 1; i < 16; i++)
-			c[i] = (uint8_t)rand();
-		c[0] = opsx[rand() % sizeof(opsx)];
-		if (c[0] == 0xA3)
-			c[1] = 0x0C;
-		if ((c[0] == 0x8F || c[0] == 0x8E || c[0] == 0x89) && rand() % 2)
-			put_be64(&c[2], (uint64_t)(rand() % 1000));
-		if (c[0] == 0x89 && rand() % 2)
-			c[13] = 1;
-		cmd(a, c, len ? buf : NULL, len);
+		for (int it = 0; it < 3000; it++) {
+			size_t len = (size_t)(rand() % 600);
+
+			for (int i = 1; i < 16; i++)
+				c[i] = (uint8_t)rand();
+			c[0] = opsx[rand() % sizeof(opsx)];
+			if (c[0] == 0xA3)
+				c[1] = 0x0C;
+			if ((c[0] == 0x8F || c[0] == 0x8E || c[0] == 0x89) && rand() % 2)
+				put_be64(&c[2], (uint64_t)(rand() % 1000));
+			if (c[0] == 0x89 && rand() % 2)
+				c[13] = 1;
+			r = cmd(a, c, len ? buf : NULL, len);
+			/* every answer is GOOD or CHECK CONDITION with fixed-format sense */
+			answered += GOOD(r) || (r.sts == TCMU_STS_PASSTHROUGH_ERR && r.sense[0] && (r.sense[0] & 0x7F) == 0x70);
+			good += GOOD(r);
+			sensed += r.sts == TCMU_STS_PASSTHROUGH_ERR;
+		}
+		memset(c, 0, 16); c[0] = 0x28; put_be32(&c[2], 0); put_be16(&c[7], 1);
+		CHECK(answered == 3000 && good > 0 && sensed > 0 && GOOD(cmd(a, c, buf, 512)),
+		      "3000 random RSOC/MODE SENSE/VERIFY/WRITE AND VERIFY/COMPARE AND WRITE CDBs: each GOOD or "
+		      "CHECK CONDITION with sense (%d, %d GOOD, %d CHECK), READ works after", answered, good, sensed);
 	}
-	CHECK(1, "random RSOC / MODE SENSE / VERIFY / WRITE AND VERIFY / COMPARE AND WRITE CDBs survived");
 
 	/* EXTENDED COPY: an identification CSCD with LU ID TYPE 11b, one segment a -> b */
 	memset(p, 0, sizeof(p));
