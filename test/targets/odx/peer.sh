@@ -10,7 +10,7 @@
 # Verdict per test (iscsi-test-cu's own CUnit result lines, kept in $LAB_OUT/peer-*.log):
 #   pass       the handler passes (a test the suite skipped on it counts as skipped, not pass)
 #   REGRESSION the handler fails, or the suite skips on it, a test LIO passes: counted
-#              failed, the run fails
+#              failed, the run fails (a failure where LIO skipped is counted failed too)
 #   expected   listed in peer-expected.txt with the verdict the standard leads to (README
 #              "Peer suite"): a listed fail is counted passed, a listed skip skipped, only
 #              while the handler's verdict is exactly that; any other is counted failed
