@@ -93,7 +93,9 @@ function parse(file) {
     let v = /(^|\.\.\.|\n)FAILED/.test(body) ? 'fail' : /(^|\.\.\.|\n)passed/.test(body) ? 'pass' : 'fail';
     if (v === 'pass' && /\[SKIPPED\]/.test(body)) v = 'skip';
     const why = cur.body.filter(l => /\[(FAILED|FAILURE|SKIPPED)\]|^\s+\d+\. /.test(l)).slice(0, 4).map(l => l.trim());
-    res.set(`SCSI.${suite}.${cur.name}`, { v, why });
+    // where CUnit saw the assertions fail ("1. test_x.c:71  - ...")
+    const at = cur.body.map(l => /^\s+\d+\. (\S+:\d+)\s+-/.exec(l)).filter(Boolean).map(m => m[1]).sort().join(',');
+    res.set(`SCSI.${suite}.${cur.name}`, { v, why, at });
     cur = null;
   };
   for (const line of text.split('\n')) {
@@ -114,8 +116,8 @@ function parse(file) {
 const lio = parse(lioLog), odx = parse(odxLog);
 const expected = new Map();
 for (const l of fs.readFileSync(expFile, 'utf8').split('\n')) {
-  const m = /^(SCSI\.\S+)\s+(fail|skip)\s+(.*)$/.exec(l.trim());
-  if (m) expected.set(m[1], { v: m[2], why: m[3] });
+  const m = /^(SCSI\.\S+)\s+(fail|skip)(?:\s+at=(\S+))?\s+(.*)$/.exec(l.trim());
+  if (m) expected.set(m[1], { v: m[2], at: (m[3] || '').split(',').filter(Boolean).sort().join(','), why: m[4] });
   else if (l.trim() && !l.startsWith('#')) { console.log(`not ok peer-expected.txt - bad line: ${l}`); process.exitCode = 1; }
 }
 let pass = 0, fail = 0, skip = 0;
@@ -134,6 +136,7 @@ for (const [name, o] of odx.res) {
   if (expected.has(name)) {
     const e = expected.get(name);
     if (o.v !== e.v) { fail++; out('not ok', name, `peer-expected.txt says ${e.v}, but ${both}: update the list`); }
+    else if (e.v === 'fail' && e.at !== o.at) { fail++; out('not ok', name, `peer-expected.txt says it fails at ${e.at || '?'}, it fails at ${o.at}: ${why}`); }
     else if (e.v === 'fail') { pass++; out('ok', name, `expected difference: ${e.why}; ${both}`); }
     else { skip++; out('ok', name, `# SKIP expected difference: ${e.why}; ${both}: ${why}`); }
   } else if (o.v === 'pass') { pass++; out('ok', name, both); }
