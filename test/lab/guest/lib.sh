@@ -87,9 +87,9 @@ loop_addr() { echo "$(cat $CFG/loopback/$1/tpgt_1/address):$2"; }
 # open-iscsi. Each portal of a target gets a TPG of its own (tpgt_1 for the first portal,
 # tpgt_2 for the second...), every TPG exports the same LUNs: for multipath, an initiator
 # logs into both portals and sees one LU through two target ports, and one path fails by
-# disabling its TPG (lio_iscsi_portal IQN 2 off: LIO drops that TPG's sessions at once and
-# refuses new logins there) while the other keeps working. Several targets may share a
-# portal (LIO shares network portals between TPGs).
+# disabling its TPG (lio_iscsi_portal IQN 2 off: no login there any more; peer.sh checks
+# that, and that portal 1 keeps answering) while the other keeps working. Several targets
+# may share a portal (LIO shares network portals between TPGs).
 #   lio_iscsi_up                                  modules + loopback interface (idempotent)
 #   lio_iscsi_target IQN PORTAL [PORTAL...]       TPGs with their portals (IP:PORT), demo mode
 #   lio_iscsi_lun IQN LUN BACKSTORE_DIR           export a backstore as LUN in every TPG
