@@ -5,6 +5,7 @@
 #   counts_init DIR                      state lives in DIR (a fresh directory)
 #   counts_json SUITE FILE RC            counts from the mocha reporter's JSON file
 #   counts_line SUITE tests|checks LOG RC  counts from the last "N passed, N failed" line
+#                                        (", N skipped" may follow)
 #   counts_lab SUITE json|line RUNNER... a lab runner (test/lab/run.sh ...); the counts come
 #                                        from the run directory it says it created
 #   counts_total                         the summary; the last line is
@@ -40,10 +41,10 @@ counts_json() {
 
 counts_line() {
   local suite=$1 kind=$2 log=$3 rc=$4 line
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" 2>/dev/null | tail -n1)
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" 2>/dev/null | tail -n1)
   [ -n "$line" ] || { counts_problem "$suite" "reported no counts (exit $rc): it crashed or did not finish"; return 0; }
-  set -- $line
-  counts_record "$suite" "$kind" "$rc" "$1" "$3" 0
+  set -- ${line//,/}
+  counts_record "$suite" "$kind" "$rc" "$1" "$3" "${5:-0}"
 }
 
 counts_lab() {

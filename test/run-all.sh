@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: the unit suite and the ODX handler's host test on this machine, then the
-# integration suite and the handler's conformance suite inside the lab VM against real
-# kernel SCSI targets. ODXCP_SKIP_LAB=1 skips the lab, and says so loudly.
+# integration suite, the handler's conformance suite and the peer suite (libiscsi's
+# iscsi-test-cu) inside the lab VM against real kernel SCSI targets. ODXCP_SKIP_LAB=1
+# skips the lab, and says so loudly.
 # The total counts only what this run executed (test/counts.sh); the last line is
 # "total: N passed, N failed, N skipped".
 set -uo pipefail
@@ -36,6 +37,10 @@ else
   # gets a VM of its own: it creates and removes LUNs of its own with other knobs. Its
   # "N passed, N failed" line is read from that run's guest log.
   counts_lab odx-conformance line bash test/lab/run.sh 'bash test/targets/odx/conformance.sh'
+  # A peer's suite: libiscsi's iscsi-test-cu against an odx LUN and a LIO fileio LUN over
+  # LIO's iSCSI target, failing when the handler fails a test LIO passes; its last line is
+  # "N passed, N failed, N skipped" (~2 min, a VM of its own).
+  counts_lab odx-peer line bash test/lab/run.sh 'bash test/targets/odx/peer.sh'
 fi
 
 counts_total

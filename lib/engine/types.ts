@@ -72,9 +72,10 @@ export interface CopyOptions {
 export interface CopyProgress {
   /** Bytes known to be on the destination (copied + zeroed + skipped). */
   bytesDone: bigint;
-  copiedBytes: bigint;
-  zeroedBytes: bigint;
-  skippedBytes: bigint;
+  /** The split of bytesDone (a copy always sets them; other producers of progress may not). */
+  copiedBytes?: bigint;
+  zeroedBytes?: bigint;
+  skippedBytes?: bigint;
   totalBytes: bigint;
   byMethod: Record<CopyMethod, bigint>;
   elapsedMs: number;

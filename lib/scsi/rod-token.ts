@@ -196,3 +196,27 @@ export function decodeReportAllRodTokens(buf: Buffer): ReportAllRodTokens {
   }
   return { availableData, tokens, truncated: trunc };
 }
+
+/** Logical block lengths a real LUN can have (512, 520, 4096, 4160...; ref 8.4). */
+export function plausibleBlockLength(n: number): boolean {
+  return Number.isInteger(n) && n >= 256 && n <= 1 << 20;
+}
+
+/**
+ * Why `tok` cannot be a ROD token, or undefined when it can (ref 6.1, 6.2): a reserved ROD type,
+ * a ROD TOKEN LENGTH other than 0x01F8 for a 512-byte token, an impossible logical block length
+ * in the block device data, or a byte count no block device has or not in whole blocks. The
+ * token's tail is random by design, so nothing else is checked.
+ */
+export function rodTokenProblem(tok: RodToken): string | undefined {
+  if (rodTypeName(tok.rodType).startsWith('reserved')) return `ROD type 0x${tok.rodType.toString(16).padStart(8, '0')} is reserved`;
+  if (tok.raw.length === ROD_TOKEN_LENGTH && tok.rodTokenLength !== ROD_TOKEN_LENGTH_FIELD) {
+    return `ROD TOKEN LENGTH is 0x${tok.rodTokenLength.toString(16).padStart(4, '0')}, not 0x01F8 for a 512-byte token`;
+  }
+  const bl = tok.blockDevice?.blockLength;
+  if (bl !== undefined && !plausibleBlockLength(bl)) return `its block device data gives a logical block length of ${bl} bytes`;
+  const n = tok.numberOfBytesRepresented;
+  if (n !== undefined && n > (1n << 64n) - 1n) return `it claims to represent ${n} bytes, more than any LUN holds`;
+  if (n !== undefined && bl !== undefined && n % BigInt(bl) !== 0n) return `it represents ${n} bytes, not a whole number of its ${bl}-byte blocks`;
+  return undefined;
+}

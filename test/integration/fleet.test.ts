@@ -7,8 +7,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
-import { BatchRefused, clearPairCache, copyMany, readJournal, resume, runBatch, type BatchJob, type CopyManyResult } from '../../lib/engine';
+import { spawn, spawnSync } from 'node:child_process';
+import { BatchRefused, clearPairCache, copyMany, readJournal, runBatch, type BatchJob, type CopyManyResult } from '../../lib/engine';
 import { backing, CommandTrace, lun, pattern, RuntimeOdxTarget, sleep, writeBacking, type Dispatched, type LabLun } from './lab';
 
 const MiB = 1024 * 1024;
@@ -107,13 +107,12 @@ describe('fleet: fan-out, batches, resume', function () {
     assert.deepEqual(r.entries.slice(0, 3).map((e) => e.result!.method), ['xcopy', 'odx', 'host'], 'LIO\'s copy manager, the ODX handler\'s tokens, the host path');
   });
 
-  it('a 256 MiB journalled copy killed with SIGKILL mid-way, then resumed: the destination equals the source, and the resumed run copied only what the journal had not confirmed', async () => {
+  it('odxcp copy --journal of 256 MiB killed with SIGKILL mid-way, then odxcp resume: the destination equals the source, and the resumed run copied only what the journal had not confirmed', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'odxcp-resume-'));
     const journal = path.join(dir, 'copy.journal');
     const length = 256 * MiB;
-    const engine = path.resolve(__dirname, '..', '..', 'lib', 'engine');
-    const script = `require(${JSON.stringify(engine)}).copy({ src: ${JSON.stringify(L.fsrc!.sg)}, dst: ${JSON.stringify(L.fdst!.sg)}, length: ${length}, tokenSize: 8 * 1024 * 1024, journal: ${JSON.stringify(journal)} }).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(3); });`;
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'odxcp');
+    const child = spawn(process.execPath, [bin, 'copy', L.fsrc!.sg, L.fdst!.sg, '--length', '256M', '--token-size', '8M', '--journal', journal, '--progress=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     const exited = new Promise<NodeJS.Signals | number | null>((res) => child.on('exit', (c, s) => res(s ?? c)));
@@ -140,9 +139,11 @@ describe('fleet: fan-out, batches, resume', function () {
       assert.ok(backing(L.fdst!, o, n).equals(backing(L.fsrc!, o, n)), `journalled extent ${o}+${n} is on the destination`);
     }
     await sleep(1500); // the killed process's last commands end on the array
-    const r = await resume(journal);
-    assert.equal(r.confirmedBytes, confirmed);
-    assert.equal(r.copiedBytes, BigInt(length) - confirmed, 'only what the journal had not confirmed');
+    const res = spawnSync(process.execPath, [bin, 'resume', journal, '--json', '--progress=none'], { encoding: 'utf8' });
+    assert.equal(res.status, 0, res.stderr);
+    const r = JSON.parse(res.stdout) as { confirmedBytes: number; copiedBytes: number; complete: boolean; synced: boolean };
+    assert.equal(BigInt(r.confirmedBytes), confirmed);
+    assert.equal(BigInt(r.copiedBytes), BigInt(length) - confirmed, 'only what the journal had not confirmed');
     assert.equal(r.complete, true);
     assert.equal(r.synced, true);
     assert.ok(backing(L.fdst!, 0, length).equals(backing(L.fsrc!, 0, length)), 'the destination equals the source');

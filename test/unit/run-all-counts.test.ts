@@ -59,6 +59,18 @@ describe('npm test counting (test/counts.sh)', function () {
     assert.ok(!r.out.includes('FAILED'), r.out);
   });
 
+  it('a suite line with ", N skipped" (the peer suite) adds its skips; a failure in it fails the run', function () {
+    let r = run(`${unitOk}; ${hostOk}
+      counts_lab odx-peer line fake_lab 0 guest.log '104 passed, 0 failed, 15 skipped'`);
+    assert.equal(r.status, 0, r.out);
+    assert.equal(r.lines.at(-1), 'total: 107 passed, 0 failed, 16 skipped', r.out);
+    r = run(`${unitOk}; ${hostOk}
+      counts_lab odx-peer line fake_lab 1 guest.log '103 passed, 1 failed, 15 skipped'`);
+    assert.notEqual(r.status, 0, r.out);
+    assert.ok(r.lines.includes('  odx-peer: 1 failed'), r.out);
+    assert.equal(r.lines.at(-1), 'total: 106 passed, 1 failed, 16 skipped', r.out);
+  });
+
   it('a lab runner whose guest crashed: no counts, an old run directory is not read, the run fails', function () {
     const r = run(`${unitOk}; ${hostOk}
       counts_lab lab json fake_lab 125 guest.log 'kernel panic'`);

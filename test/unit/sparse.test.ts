@@ -9,7 +9,7 @@ import { lbaStatusMap, planSparse, type SparseInput } from '../../lib/engine/spa
 import { HostMethod } from '../../lib/engine/methods/host';
 import { TokenMethod } from '../../lib/engine/methods/token';
 import type { OpenedPair, PlanDetails } from '../../lib/engine/plan';
-import type { CopyMethod, CopyOptions } from '../../lib/engine/types';
+import type { CopyMethod, CopyOptions, CopyProgress } from '../../lib/engine/types';
 import { zeroRange } from '../../lib/tokens/zero';
 import { FakeLun, fillPattern, type FakeKnobs } from './helpers/fake-lun';
 
@@ -231,11 +231,11 @@ describe('sparse copies on the model', () => {
     const src = thinSource();
     const dst = new FakeLun({ blocks: BLOCKS, thin: {} });
     dst.deallocate(0, 100);
-    let last: { bytesDone: bigint; copiedBytes: bigint; zeroedBytes: bigint; skippedBytes: bigint } | undefined;
+    let last: CopyProgress | undefined;
     await copyThin(src, dst, { progressIntervalMs: 0, onProgress: (p) => (last = p) });
     assert.ok(last);
     assert.equal(last.bytesDone, BigInt(BLOCKS * BS));
-    assert.equal(last.bytesDone, last.copiedBytes + last.zeroedBytes + last.skippedBytes);
+    assert.equal(last.bytesDone, last.copiedBytes! + last.zeroedBytes! + last.skippedBytes!);
     assert.equal(last.skippedBytes, 100n * 512n);
   });
 });

@@ -6,11 +6,14 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { EncodedCommand } from '../../lib/native';
 import { ScsiError } from '../../lib/scsi/errors';
+import type { CommandOptions, CommandResult } from '../../lib/scsi/transport';
 import { UsageError } from '../../lib/errors';
 import { ROD_TYPE, ZERO_ROD_TOKEN } from '../../lib/scsi/rod-token';
 import {
   decodeTokenFile,
+  TokenFileError,
   encodeTokenFile,
   populateTokenFile,
   readTokenFile,
@@ -29,6 +32,9 @@ describe('token file format', () => {
   const token = Buffer.alloc(512, 0x33);
   token.writeUInt32BE(ROD_TYPE.ACCESS_UPON_REFERENCE, 0);
   token.writeUInt16BE(0x1f8, 6);
+  token.fill(0, 16, 128); // no creator CSCD; what it represents and its block device data:
+  token.writeBigUInt64BE(1048576n, 56);
+  token.writeUInt32BE(512, 96);
   const meta = { blockSize: 512, lba: 1234n, bytes: 1048576n, createdAt: new Date(1_700_000_000_123), inactivityTimeout: 90 };
 
   it('round-trips the header fields and the 512 token bytes; the token is the last 512 bytes', () => {
@@ -63,8 +69,8 @@ describe('token file format', () => {
     const f = encodeTokenFile(meta, token);
     const flipped = Buffer.from(f);
     flipped[300] = (flipped[300] as number) ^ 1;
-    assert.throws(() => decodeTokenFile(flipped, 'x'), (e: unknown) => e instanceof UsageError && /CRC-32/.test(e.message));
-    assert.throws(() => decodeTokenFile(f.subarray(0, 100), 'x'), (e: unknown) => e instanceof UsageError && /corrupt/.test(e.message));
+    assert.throws(() => decodeTokenFile(flipped, 'x'), (e: unknown) => e instanceof TokenFileError && /CRC-32/.test(e.message));
+    assert.throws(() => decodeTokenFile(f.subarray(0, 100), 'x'), (e: unknown) => e instanceof TokenFileError && /truncated/.test(e.message));
     const v2 = Buffer.from(f);
     v2.writeUInt16BE(2, 8);
     assert.throws(() => decodeTokenFile(v2, 'x'), /version 2 is not supported/);
@@ -106,6 +112,27 @@ describe('populateTokenFile / writeTokenFile against a fake LUN', () => {
     assert.ok(lun.mem.subarray(2000 * 512, 2256 * 512).equals(before.subarray(100 * 512, 356 * 512)));
     assert.ok(lun.mem.subarray(0, 2000 * 512).equals(before.subarray(0, 2000 * 512)), 'nothing before the range changed');
     assert.ok(lun.mem.subarray(2256 * 512).equals(before.subarray(2256 * 512)), 'nothing after the range changed');
+  });
+
+  it('checks the output before POPULATE TOKEN; a write failing after it says the token is left to expire, and when (issue 14)', async () => {
+    const lun = new FakeLun();
+    await assert.rejects(populateTokenFile({ device: lun, offset: 0, length: 512, out: path.join(tmp, 'missing-dir', 'x.tok') }), (e: unknown) => e instanceof TokenFileError && /directory .*missing-dir does not exist/.test(e.message));
+    assert.deepEqual(lun.log, [], 'nothing was sent');
+    // The directory goes away while the token is being made: the token exists and cannot be saved.
+    const dir = fs.mkdtempSync(path.join(tmp, 'out-'));
+    class Vanishing extends FakeLun {
+      override async command(cmd: EncodedCommand, o: CommandOptions = {}): Promise<CommandResult> {
+        if (cmd.cdb[0] === 0x83 && ((cmd.cdb[1] as number) & 0x1f) === 0x10) fs.rmSync(dir, { recursive: true, force: true });
+        return super.command(cmd, o);
+      }
+    }
+    const v = new Vanishing();
+    await assert.rejects(populateTokenFile({ device: v, offset: 0, length: 512 * 8, out: path.join(dir, 't.tok') }), (e: unknown) => {
+      assert.ok(e instanceof TokenFileError, String(e));
+      assert.match(e.message, /t\.tok: cannot write the token file: ENOENT .*; the token populated on .* was not saved and is left to expire \(odxcp cannot delete a token without writing data\): it expires after 60 s unused/);
+      return true;
+    });
+    assert.deepEqual(v.log.map((l) => l.op), ['PT'], 'the token was made, and nothing wrote data to delete it');
   });
 
   it('refuses to replace an existing token file without overwrite', async () => {
@@ -196,6 +223,8 @@ describe('populateTokenFile / writeTokenFile against a fake LUN', () => {
     const lun = new FakeLun();
     const t = Buffer.alloc(512, 1);
     t.writeUInt32BE(ROD_TYPE.ACCESS_UPON_REFERENCE, 0);
+    t.writeUInt16BE(0x1f8, 6);
+    t.fill(0, 16, 128);
     const tf = decodeTokenFile(encodeTokenFile({ blockSize: 512, lba: 0n, bytes: 512n * 8n, createdAt: new Date(), inactivityTimeout: 0 }, t));
     await assert.rejects(writeTokenFile({ device: lun, token: tf, offset: 0 }), (e: unknown) => e instanceof TokenWriteError && e.bytesWritten === 0n && /23\/04/.test(e.message));
   });
