@@ -9,7 +9,8 @@
 // the last line of a finished copy says so.
 //   {"odxcp":"journal","version":1,"createdAt":"…","src":{"path","naa","blockSize"},"dst":{…},
 //    "srcOffset":"0","dstOffset":"0","length":"268435456","mode":"auto","sync":true}
-//   {"offset":"0","length":"8388608","method":"odx"}          (relative to the copy's start)
+//   {"offset":"0","length":"8388608","method":"odx"}          (relative to the copy's start;
+//                                     method odx/xcopy/host, or zero/skip for a thin source's holes)
 //   {"done":true,"complete":true,"synced":true}
 // Byte counts are decimal strings (they may pass 2^53).
 import * as fs from 'node:fs';
