@@ -327,7 +327,7 @@ export async function planCopy(o: CopyOptions): Promise<CopyPlan> {
   try {
     return (await planPair(pair, o)).plan;
   } finally {
-    pair.close();
+    await pair.close();
   }
 }
 
@@ -338,7 +338,7 @@ export async function copy(o: CopyOptions): Promise<CopyResult> {
     const details = await planPair(pair, o);
     return await runPlanned(pair, details, o);
   } finally {
-    pair.close();
+    await pair.close();
   }
 }
 

@@ -17,7 +17,7 @@ async function open(p: string, exclusive = false): Promise<ScsiDevice> {
   opened.push(d);
   return d;
 }
-after(() => opened.forEach((d) => d.close()));
+after(() => Promise.all(opened.map((d) => d.close())));
 
 /** The serial boot.sh gave the LUN (LIO and tcmu-runner derive the NAA-6 from it). */
 const serialOf = (l: LabLun) => l.serial;
@@ -96,10 +96,10 @@ describe('device layer on real LUNs', function () {
     const d = await open(l.sg, true);
     assert.ok(d.exclusive);
     await assert.rejects(ScsiDevice.open(l.sd, { exclusive: true }), (e: unknown) => e instanceof DeviceError && /in use|busy/i.test((e as Error).message));
-    d.close();
+    await d.close();
     const again = await ScsiDevice.open(l.sd, { exclusive: true });
     assert.ok(again.exclusive);
-    again.close(); // later specs use fio2 as a destination
+    await again.close(); // later specs use fio2 as a destination
   });
 
   it('runs many commands concurrently on one device, on the addon\'s own threads', async () => {
@@ -142,7 +142,7 @@ describe('READ(16) / WRITE(16) round trips against the backing files', () => {
       const back = await cmds.read16(src.data, { lba: 100, blocks: 4, blockSize: bs });
       assert.ok(back.equals(backing(l, 100 * bs, 4 * bs)));
     } finally {
-      src.close();
+      await src.close();
     }
     const dst = await open(l.sg, true);
     try {
@@ -154,13 +154,13 @@ describe('READ(16) / WRITE(16) round trips against the backing files', () => {
       assert.equal(dst.stats.commands, before + 1, 'counted with the device');
       assert.ok(backing(l, 200 * bs, 4 * bs).equals(data), 'written through the exclusive block node fd');
     } finally {
-      dst.close();
+      await dst.close();
     }
     const viaSg = await ScsiDevice.open(l.sg, { dataNode: 'command' });
     try {
       assert.equal(viaSg.dataNode, l.sg, "dataNode: 'command' keeps data on the sg node");
     } finally {
-      viaSg.close();
+      await viaSg.close();
     }
   });
 
