@@ -503,6 +503,34 @@ describe('native transport: teardown with requests in flight', () => {
   });
 });
 
+describe('native transport: process exit with commands outstanding', () => {
+  for (const how of ['process.exit()', 'an uncaught exception']) {
+    it(`${how} with handles queued, in flight and closing ends the process cleanly`, function () {
+      this.timeout(30000);
+      const script = `
+        const b = require(${JSON.stringify(nativeJs)}).loadNative();
+        const req = { cdb: Buffer.alloc(16), direction: 'from-device', data: Buffer.alloc(65536), timeoutMs: 1000 };
+        const busy = b.testing.adopt('/dev/null', { kind: 'sg' });
+        const closing = b.testing.adopt('/dev/null', { kind: 'block' });
+        for (let i = 0; i < 300; i++) { b.execute(busy, req).catch(() => {}); b.execute(closing, req).catch(() => {}); }
+        b.close(closing).catch(() => {});
+        console.log('queued ' + (busy.queued + closing.queued));
+        ${how === 'process.exit()' ? 'process.exit(7);' : "throw new Error('boom');"}`;
+      const r = spawnSync(process.execPath, ['-e', script], { env: process.env, encoding: 'utf8', timeout: 25000 });
+      assert.equal(r.signal, null, `child killed by ${r.signal}: ${r.stderr}`);
+      assert.match(r.stdout, /^queued [1-9]\d*\n$/, 'commands were still queued in the handles');
+      if (how === 'process.exit()') {
+        assert.equal(r.status, 7, r.stderr);
+        assert.equal(r.stderr, '');
+      } else {
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /Error: boom/);
+        assert.doesNotMatch(r.stderr, /odxcp|napi|Assertion|Aborted|AddressSanitizer|runtime error/i);
+      }
+    });
+  }
+});
+
 describe('native transport: randomized arguments never crash', () => {
   it('2000 random execute/open/close calls, random close()s included, throw TypeError/RangeError or settle with a code', async () => {
     let seed = 0x5eed;
