@@ -200,6 +200,7 @@ export interface NativeThreadStats {
   /** Threads the addon has started (its own, not libuv's pool). */
   threads: number;
   idle: number;
+  /** Opens and commands handed to the threads, not yet completed; not those still waiting in a handle's queue. */
   inFlight: number;
 }
 
