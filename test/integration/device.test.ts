@@ -232,7 +232,7 @@ function traceScsiDispatch(addresses: string[]): { stop(): Dispatch[] } {
 }
 
 describe('native handle on a real sg node', () => {
-  it('close() with 40 READ(16)s queued and in flight: all complete with the first LUN\'s data; none reach the LUN opened meanwhile (kernel trace)', async function () {
+  it('close() with 40 READ(16)s queued and in flight: all complete with the first LUN\'s data; none reach the second LUN, opened meanwhile and then on the freed number (kernel trace)', async function () {
     const native = loadNative();
     const a = lun('fio0'); // random bytes (boot.sh)
     const b = lun('fio1');
@@ -267,9 +267,15 @@ describe('native handle on a real sg node', () => {
       const outcomes = await Promise.all(results);
       await closed;
       assert.equal(handle.state, 'closed');
-      others.push((await native.open(b.sg, { write: true, exclusive: false })).handle);
       assert.ok(openedWhileDraining.length > 0, 'the second LUN was opened while the first handle drained');
       assert.ok(!openedWhileDraining.includes(n), `a handle opened while the first drained got its number ${n}`);
+      // Now the number is free: open the second LUN until it has it, then try the closed handle.
+      while (!others.some((h) => h.fd === n) && others.length < 128) others.push((await native.open(b.sg, { write: true, exclusive: false })).handle);
+      assert.ok(others.some((h) => h.fd === n), `the second LUN got number ${n} once the first handle had closed it`);
+      await assert.rejects(
+        native.execute(handle, { cdb: native.encoders.read16({ lba: 0, blocks: 1 }).cdb, direction: 'from-device', data: Buffer.alloc(bs), timeoutMs: 60_000 }),
+        (e: { code?: string }) => e.code === 'ECLOSED',
+      );
       outcomes.forEach((r, i) => {
         assert.deepEqual([r.status, r.hostStatus, r.driverStatus, r.resid], [0, 0, 0, 0], `READ(16) ${i}`);
         const want = backing(a, lbaOf(i) * bs, blocks * bs);
@@ -277,7 +283,7 @@ describe('native handle on a real sg node', () => {
         assert.ok(!bufs[i].equals(backing(b, lbaOf(i) * bs, blocks * bs)), `READ(16) ${i}: not the second LUN's`);
       });
       dispatches = trace.stop();
-      this.test!.title += ` [second LUN opened ${openedWhileDraining.length}x while draining; reopened as fd ${others[others.length - 1].fd}, first was fd ${n}]`;
+      this.test!.title += ` [fd ${n}; the second LUN opened ${openedWhileDraining.length}x while it drained (fds ${openedWhileDraining.join(',')}), then ${others.length - openedWhileDraining.length}x more to get ${n}]`;
     } finally {
       dispatches ??= trace.stop();
       await Promise.all(others.map((h) => native.close(h)));
