@@ -2,8 +2,10 @@
 // (lib/native.ts), the SCSI layer (lib/scsi: decoders, errors, one function per command,
 // retry policy), the device layer (lib/device). The copy engine and the CLI build on these.
 export * from './scsi/decoders';
+export * from './errors';
 export * from './scsi/errors';
-export { EXIT_CODES, exitCodeFor, exitCodeForCategory, exitCodeForErrno, type ExitCodeEntry } from './scsi/exit-codes';
+export { ParseError } from './scsi/bytes';
+export { EXIT_CODES, exitCodeFor, exitCodeForCategory, exitCodeForErrno, type ExitCodeEntry } from './cli/exit-status';
 export * as commands from './scsi/commands';
 export {
   DEFAULT_RETRY,

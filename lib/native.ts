@@ -152,6 +152,8 @@ export interface NativeEncoders {
   read16(o: { lba: U64; blocks: number; fua?: boolean; dpo?: boolean; group?: number }): EncodedCommand;
   write16(o: { lba: U64; blocks: number; fua?: boolean; dpo?: boolean; group?: number }): EncodedCommand;
   synchronizeCache16(o: { lba?: U64; blocks?: number; immed?: boolean; group?: number }): EncodedCommand;
+  /** The 10-byte form: 32-bit LBA, 16-bit NUMBER OF LOGICAL BLOCKS (0: to the end of the medium). */
+  synchronizeCache10(o: { lba?: number; blocks?: number; immed?: boolean; group?: number }): EncodedCommand;
   /** With `block` the data-out is that one logical block; without, NDOB=1 and no data. */
   writeSame16(o: { lba: U64; blocks: number; unmap?: boolean; anchor?: boolean; block?: Buffer; group?: number }): EncodedCommand;
   identificationCscdDescriptor(o: IdentificationCscdInput): Buffer;

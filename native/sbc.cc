@@ -1,6 +1,6 @@
 // SBC block commands used around a copy: READ CAPACITY(16), READ(16), WRITE(16),
-// SYNCHRONIZE CACHE(16), WRITE SAME(16). Read copy-offload-reference.md 4.1-4.4.
-// All are 16-byte CDBs: LBA in bytes 2-9, a 32-bit count in 10-13, GROUP NUMBER in byte 14.
+// SYNCHRONIZE CACHE(16) and (10), WRITE SAME(16). Read copy-offload-reference.md 4.1-4.4.
+// The 16-byte CDBs: LBA in bytes 2-9, a 32-bit count in 10-13, GROUP NUMBER in byte 14.
 #include "be.h"
 #include "encoders.h"
 #include "fields.h"
@@ -10,6 +10,7 @@ namespace {
 
 constexpr uint8_t kRead16 = 0x88;
 constexpr uint8_t kWrite16 = 0x8A;
+constexpr uint8_t kSynchronizeCache10 = 0x35;
 constexpr uint8_t kSynchronizeCache16 = 0x91;
 constexpr uint8_t kWriteSame16 = 0x93;
 constexpr uint8_t kServiceActionIn16 = 0x9E;
@@ -68,6 +69,25 @@ Napi::Value synchronizeCache16(const Napi::CallbackInfo& info) {
   return ToJs(info.Env(), BlockCommand16(o, kSynchronizeCache16, immed ? 0x02 : 0x00, lba, blocks, Direction::kNone));
 }
 
+// SBC-3 5.22: the 10-byte form, for targets that refuse the 16-byte one. Byte 1 bit 1 IMMED;
+// 2-5 LBA (32 bit); 6 GROUP NUMBER; 7-8 NUMBER OF LOGICAL BLOCKS (16 bit, 0 = to the end).
+Napi::Value synchronizeCache10(const Napi::CallbackInfo& info) {
+  Fields o(info.Env(), "synchronizeCache10", info[0], "", true);
+  const uint64_t lba = o.Uint("lba", 0, kMaxU32, 0);
+  const uint64_t blocks = o.Uint("blocks", 0, kMaxU16, 0);
+  const bool immed = o.Bool("immed", false);
+  const uint64_t group = o.Uint("group", 0, kMaxU5, 0);
+  if (blocks != 0 && lba > kMaxU32 - (blocks - 1)) {
+    o.ThrowRange(o.Name("lba") + " + " + o.Name("blocks") + " - 1 must not exceed 4294967295 (lba " +
+                 std::to_string(lba) + ", blocks " + std::to_string(blocks) + ")");
+  }
+  Encoded e = NewCommand(10, kSynchronizeCache10, immed ? 0x02 : 0x00, Direction::kNone);
+  PutBe32(&e.cdb[2], static_cast<uint32_t>(lba));
+  e.cdb[6] = static_cast<uint8_t>(group);
+  PutBe16(&e.cdb[7], static_cast<uint32_t>(blocks));
+  return ToJs(info.Env(), e);
+}
+
 // ref 4.4: byte 1 bit 4 ANCHOR, bit 3 UNMAP, bit 0 NDOB. With `block` the data-out is that
 // block; without it NDOB=1 and nothing is sent. NUMBER OF BLOCKS 0 would mean "to the end of
 // the medium", so 0 is refused: that must never happen by accident.
@@ -96,6 +116,8 @@ void RegisterSbcEncoders(Napi::Env env, Napi::Object encoders) {
   encoders.Set("write16", Napi::Function::New<Guard<write16>>(env, "write16"));
   encoders.Set("synchronizeCache16",
                Napi::Function::New<Guard<synchronizeCache16>>(env, "synchronizeCache16"));
+  encoders.Set("synchronizeCache10",
+               Napi::Function::New<Guard<synchronizeCache10>>(env, "synchronizeCache10"));
   encoders.Set("writeSame16", Napi::Function::New<Guard<writeSame16>>(env, "writeSame16"));
 }
 

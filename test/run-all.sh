@@ -1,43 +1,26 @@
 #!/usr/bin/env bash
 # `npm test`: the unit suite and the ODX handler's host test on this machine, then the
-# integration suite and the handler's conformance suite inside the lab VM against real
-# kernel SCSI targets. ODXCP_SKIP_LAB=1 skips the lab, and says so loudly.
+# integration suite, the handler's conformance suite and the peer suite (libiscsi's
+# iscsi-test-cu) inside the lab VM against real kernel SCSI targets. ODXCP_SKIP_LAB=1
+# skips the lab, and says so loudly.
+# The total counts only what this run executed (test/counts.sh); the last line is
+# "total: N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. test/counts.sh
 COUNTS=$(mktemp -d)
 trap 'rm -rf "$COUNTS"' EXIT
+counts_init "$COUNTS"
 
 npx tsc -p . || { echo "typescript build failed"; exit 1; }
 ODXCP_SUITE=unit ODXCP_COUNTS_FILE="$COUNTS/unit.json" npx mocha
-UNIT_RC=$?
-
-# counted SUITE CMD...: run a command that ends with a line "N passed, N failed", show its
-# output, record the counts for the total; its status is the command's (1 when it said no
-# counts: a suite that reports nothing has not passed).
-counted() {
-  local suite=$1 line rc
-  shift
-  "$@" | tee "$COUNTS/$suite.log"
-  rc=${PIPESTATUS[0]}
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$COUNTS/$suite.log" | tail -n1)
-  rm -f "$COUNTS/$suite.log"
-  if [ -n "$line" ]; then
-    set -- $line
-    echo "{\"suite\":\"$suite\",\"passed\":$1,\"failed\":$3,\"skipped\":0}" > "$COUNTS/$suite.json"
-  else
-    echo "$suite: no counts reported"
-    [ "$rc" = 0 ] && rc=1
-  fi
-  return "$rc"
-}
+counts_json unit "$COUNTS/unit.json" $?
 
 # The ODX handler under ASan/UBSan on this machine, with stand-ins for tcmu-runner (seconds;
-# the conformance suite below is its real-kernel proof).
-counted odx-host bash test/targets/odx/host-test.sh
-HT_RC=$?
-[ $HT_RC = 0 ] || UNIT_RC=$HT_RC
+# the conformance suite below is its real-kernel proof). Its CHECKs are assertions, not tests.
+bash test/targets/odx/host-test.sh | tee "$COUNTS/odx-host.log"
+counts_line odx-host checks "$COUNTS/odx-host.log" "${PIPESTATUS[0]}"
 
-LAB_RC=0
 if [ "${ODXCP_SKIP_LAB:-}" = 1 ]; then
   cat <<'MSG'
 
@@ -48,26 +31,16 @@ if [ "${ODXCP_SKIP_LAB:-}" = 1 ]; then
 
 MSG
 else
-  # The guest writes its counts into the shared run directory; the lab runner prints them.
-  bash test/lab/run.sh --integration
-  LAB_RC=$?
-  LAST=$(ls -1dt lab-out/run-* 2>/dev/null | head -n1)
-  [ -n "$LAST" ] && [ -f "$LAST/counts.json" ] && cp "$LAST/counts.json" "$COUNTS/lab.json"
-  if [ ! -f "$COUNTS/lab.json" ]; then
-    echo "lab: the integration suite reported no counts"
-    [ $LAB_RC = 0 ] && LAB_RC=1
-  fi
+  # The guest writes the reporter's counts into the run directory the runner created.
+  counts_lab lab json bash test/lab/run.sh --integration
   # The ODX handler's conformance suite (sg3_utils, ddpt, cmp against the backing files)
-  # gets a VM of its own: it creates and removes LUNs of its own with other knobs.
-  counted odx-conformance bash test/lab/run.sh 'bash test/targets/odx/conformance.sh'
-  CONF_RC=$?
-  [ $CONF_RC = 0 ] || LAB_RC=$CONF_RC
+  # gets a VM of its own: it creates and removes LUNs of its own with other knobs. Its
+  # "N passed, N failed" line is read from that run's guest log.
+  counts_lab odx-conformance line bash test/lab/run.sh 'bash test/targets/odx/conformance.sh'
+  # A peer's suite: libiscsi's iscsi-test-cu against an odx LUN and a LIO fileio LUN over
+  # LIO's iSCSI target, failing when the handler fails a test LIO passes; its last line is
+  # "N passed, N failed, N skipped" (~2 min, a VM of its own).
+  counts_lab odx-peer line bash test/lab/run.sh 'bash test/targets/odx/peer.sh'
 fi
 
-node -e '
-const fs = require("fs"); const dir = process.argv[1];
-let p = 0, f = 0, s = 0;
-for (const n of fs.readdirSync(dir)) { const c = JSON.parse(fs.readFileSync(dir + "/" + n)); p += c.passed; f += c.failed; s += c.skipped; }
-console.log(`total: ${p} passed, ${f} failed, ${s} skipped`);
-' "$COUNTS"
-[ $UNIT_RC = 0 ] && [ $LAB_RC = 0 ]
+counts_total

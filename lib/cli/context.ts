@@ -4,12 +4,14 @@
 import { ScsiDevice } from '../device/device';
 import * as engine from '../engine';
 import type { CopyOptions, CopyPlan, CopyResult } from '../engine/types';
-import { AbortedError, OdxcpError } from '../scsi/errors';
-import { exitCodeFor } from '../scsi/exit-codes';
+import { AbortedError, OdxcpError } from '../errors';
+import { exitCodeFor } from './exit-status';
 import { populateTokenFile, readTokenFile, writeTokenFile } from '../tokens/token-file';
 import { TokenWriteError } from '../tokens/token-ops';
 import { zeroRange, ZeroError } from '../tokens/zero';
-import type { OutStream } from './progress';
+import type { OutStream, ProgressEvent, ProgressReporter } from './progress';
+import { RunState } from './output';
+import { toJson } from './json';
 import { describeDevice, type DeviceInfo } from './describe';
 import { constants as osConstants } from 'node:os';
 
@@ -36,6 +38,8 @@ export interface CliContext {
   /** Leave now (a second Ctrl-C while a command is in flight). */
   exit(code: number): void;
   now(): Date;
+  /** What happened to stdout/stderr during this run (main() makes a fresh one). */
+  run: RunState;
 }
 
 async function geometry(p: string): Promise<Geometry> {
@@ -67,6 +71,7 @@ export function defaultContext(): CliContext {
     },
     exit: (code) => process.exit(code),
     now: () => new Date(),
+    run: new RunState(),
   };
 }
 
@@ -92,10 +97,34 @@ export function cliExitCode(e: unknown): number {
   return exitCodeFor(cur);
 }
 
-/** One line for an error: the message's first line, with the class name for foreign errors. */
+/**
+ * One line for an error, with the class name for foreign errors. Control characters (a path
+ * with a newline in it) are escaped rather than cutting the line, so the reason stays on it.
+ */
 export function errorLine(e: unknown): string {
   const msg = e instanceof OdxcpError ? e.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  return msg.split('\n')[0] ?? '';
+  return oneLineText(msg);
+}
+
+/** `s` on one line: newlines and other control characters as \n, \r, \t or \xNN. */
+export function oneLineText(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
+/** The `error` member of a --json result. */
+export function jsonErrorMember(e: unknown, exitCode: number): { message: string; code: string | null; exitCode: number } {
+  const code = (e as { code?: unknown })?.code;
+  return { message: errorLine(e), code: typeof code === 'string' ? code : null, exitCode };
+}
+
+/**
+ * With --json, a failure that has no account still prints one JSON object on stdout:
+ * `{"complete":false,"error":{...}}` plus whatever `extra` the command learned. Once per run.
+ */
+export function printJsonError(ctx: CliContext, e: unknown, exitCode: number, extra: Record<string, unknown> = {}): void {
+  if (ctx.run.stdoutWritten) return;
+  ctx.stdout.write(`${toJson({ ...extra, complete: false, error: jsonErrorMember(e, exitCode) })}\n`);
 }
 
 /** Print `odxcp: <message>` (and, with ODXCP_DEBUG=1, the stacks) and return the exit status. */
@@ -118,11 +147,16 @@ export interface AbortState {
   readonly received: NodeJS.Signals | undefined;
 }
 
+/** Signals that stop a command cleanly (SIGHUP: the terminal or ssh session went away). */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /**
- * Run `fn` with an AbortSignal tied to SIGINT/SIGTERM: the first signal asks the operation to
- * stop cleanly (it then reports what it did), a second one leaves at once.
+ * Run `fn` with an AbortSignal tied to SIGINT/SIGTERM/SIGHUP: the first signal asks the
+ * operation to stop cleanly (it then reports what it did). A second one leaves at once without
+ * waiting for the commands in flight; `leaving(sig)` prints what is known by then (the last
+ * progress), since the account the operation would have returned will never come.
  */
-export async function withSignals<T>(ctx: CliContext, fn: (s: AbortState) => Promise<T>): Promise<T> {
+export async function withSignals<T>(ctx: CliContext, fn: (s: AbortState) => Promise<T>, leaving?: (sig: NodeJS.Signals, first: NodeJS.Signals) => void): Promise<T> {
   const ac = new AbortController();
   let received: NodeJS.Signals | undefined;
   const state: AbortState = {
@@ -132,14 +166,43 @@ export async function withSignals<T>(ctx: CliContext, fn: (s: AbortState) => Pro
     },
   };
   const handler = (sig: NodeJS.Signals) => () => {
-    if (received) ctx.exit(signalExitCode(received));
+    if (received) {
+      try {
+        if (leaving) leaving(sig, received);
+        else ctx.stderr.write(`odxcp: ${sig} again: leaving without waiting for the commands in flight\n`);
+      } finally {
+        ctx.exit(signalExitCode(received));
+      }
+      return;
+    }
     received = sig;
     ac.abort(new AbortedError(`interrupted by ${sig}`, { signal: sig }));
   };
-  const off = [ctx.onSignal('SIGINT', handler('SIGINT')), ctx.onSignal('SIGTERM', handler('SIGTERM'))];
+  const off = STOP_SIGNALS.map((sig) => ctx.onSignal(sig, handler(sig)));
   try {
     return await fn(state);
   } finally {
     for (const f of off) f();
   }
+}
+
+/** The last progress a command saw: all a second signal can report. */
+export interface LastProgress {
+  last?: ProgressEvent;
+}
+
+/**
+ * withSignals' `leaving` for a command with progress: the `done` record, the --json object and
+ * one line saying how much was at least `verb` (copied, zeroed, written) by the last report.
+ */
+export function reportLeaving(ctx: CliContext, reporter: ProgressReporter, seen: LastProgress, verb: string, json: boolean, extra: Record<string, unknown> = {}) {
+  return (sig: NodeJS.Signals, first: NodeJS.Signals): void => {
+    const code = signalExitCode(first);
+    const last = seen.last;
+    const account = { bytes: last?.bytesDone ?? null, length: last?.totalBytes ?? null, exact: false };
+    reporter.finish({ ok: false, ...account, exitCode: code });
+    if (json) printJsonError(ctx, new AbortedError(`${sig} again: left without waiting for the commands in flight`, { signal: first }), code, { ...extra, ...account });
+    const done = last ? `at least ${last.bytesDone} of ${last.totalBytes} bytes were ${verb} (the last progress report)` : 'no progress was reported yet';
+    ctx.stderr.write(`odxcp: ${sig} again: leaving without waiting for the commands in flight; ${done}\n`);
+  };
 }

@@ -3,10 +3,11 @@
 // with progress and SIGINT wired, and print the account.
 import { Command } from 'commander';
 import type { CopyMode, CopyOptions, CopyResult } from '../engine/types';
-import { UsageError } from '../scsi/errors';
-import { cliExitCode, errorLine, reportError, signalExitCode, withSignals, type CliContext, type Geometry } from './context';
+import { UsageError } from '../errors';
+import { cliExitCode, errorLine, jsonErrorMember, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type Geometry, type LastProgress } from './context';
 import { ddListIdUsage, ddRange, parseDdArgs, SG_XCOPY_HELP, type DdOperands } from './dd-operands';
 import { toJson } from './json';
+import { checkDevicePath, refuseRepeats } from './options';
 import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
 import { formatBytes, parseCount, parseSeconds, parseSize, resolveSize, type SizeSpec } from './sizes';
 
@@ -20,6 +21,7 @@ export interface CopyCliOptions {
   mode?: string;
   fallback?: boolean;
   verify?: boolean;
+  sync?: boolean;
   json?: boolean;
   progress?: string;
   maxInFlight?: string;
@@ -36,6 +38,8 @@ export interface CopyRequest {
   mode: CopyMode;
   fallback: boolean;
   verify: boolean;
+  /** SYNCHRONIZE CACHE of the destination range after the copy (--no-sync turns it off). */
+  sync: boolean;
   json: boolean;
   progress: ProgressKind;
   maxInFlight?: number;
@@ -45,28 +49,29 @@ export interface CopyRequest {
 /** Declare the copy options on a command (shared by `copy`, the sg_xcopy form and `info`). */
 export function addCopyOptions(cmd: Command, which: 'all' | 'plan' = 'all'): Command {
   cmd
-    .option('--src-offset <size>', 'byte offset in SRC (K/M/G/T = powers of 1024; Nb = N source blocks)')
-    .option('--dst-offset <size>', 'byte offset in DST (Nb = N destination blocks)')
-    .option('--length <size>', 'bytes to copy (Nb = N source blocks; default: the rest of SRC)')
+    .option('--src-offset <size>', 'byte offset in SRC (K/M/G/T = powers of 1024; Nb = N logical blocks of SRC; default 0)')
+    .option('--dst-offset <size>', 'byte offset in DST (Nb = N logical blocks of DST; default 0)')
+    .option('--length <size>', 'bytes to copy, more than 0 (Nb = N logical blocks of SRC; default: the rest of SRC)')
     .option('--mode <mode>', `copy method: ${COPY_MODES.join('|')} (default auto: the best the pair supports)`);
   if (which === 'plan') return cmd;
   return cmd
     .option('--no-fallback', 'fail instead of continuing on the host when an offload fails')
     .option('--verify', 're-read both ranges after the copy and compare them')
-    .option('--json', 'print the result as one JSON object on stdout')
-    .option('--progress <kind>', `progress: ${PROGRESS_KINDS.join('|')} (json: NDJSON on stderr; default auto: a bar on a terminal)`)
+    .option('--no-sync', 'skip SYNCHRONIZE CACHE of the destination range after the copy (default: flush it; a failing flush fails the copy)')
+    .option('--json', 'print the result as one JSON object on stdout (on any failure too: complete false and an error member)')
+    .option('--progress <kind>', `progress: ${PROGRESS_KINDS.join('|')} (json: NDJSON on stderr, always ending with a done record; default auto: a bar on a terminal)`)
     .option('--max-in-flight <n>', 'offload commands in flight at once, 1..64 (default 4)')
-    .option('--token-size <size>', 'bytes one ROD token represents (Nb = source blocks)')
+    .option('--token-size <size>', 'bytes one ROD token represents, more than 0 (Nb = logical blocks of SRC)')
     .option('--timeout <seconds>', 'SG_IO timeout for each command');
 }
 
-/** Syntax checks of every option (no device needed). */
+/** Syntax checks of every option, and every check that needs no device. */
 export function parseCopyArgs(o: CopyCliOptions): CopyRequest {
   const mode = (o.mode ?? 'auto') as CopyMode;
   if (!COPY_MODES.includes(mode)) throw new UsageError(`--mode: '${o.mode}' is not one of ${COPY_MODES.join(', ')}`);
   const progress = (o.progress ?? 'auto') as ProgressKind;
   if (!PROGRESS_KINDS.includes(progress)) throw new UsageError(`--progress: '${o.progress}' is not one of ${PROGRESS_KINDS.join(', ')}`);
-  const req: CopyRequest = { mode, progress, fallback: o.fallback !== false, verify: o.verify === true, json: o.json === true };
+  const req: CopyRequest = { mode, progress, fallback: o.fallback !== false, verify: o.verify === true, sync: o.sync !== false, json: o.json === true };
   if (o.srcOffset !== undefined) req.srcOffset = parseSize(o.srcOffset, '--src-offset');
   if (o.dstOffset !== undefined) req.dstOffset = parseSize(o.dstOffset, '--dst-offset');
   if (o.length !== undefined) req.length = parseSize(o.length, '--length');
@@ -74,7 +79,19 @@ export function parseCopyArgs(o: CopyCliOptions): CopyRequest {
   if (o.maxInFlight !== undefined) req.maxInFlight = parseCount(o.maxInFlight, '--max-in-flight', 1, 64);
   if (o.timeout !== undefined) req.timeoutMs = parseSeconds(o.timeout, '--timeout');
   if (mode === 'host' && req.tokenSize) throw new UsageError('--token-size: not used with --mode host');
+  // Zero is zero in bytes and in blocks: say so before any device is opened.
+  if (req.length?.value === 0n) throw new UsageError('--length: must be more than 0');
+  if (req.tokenSize?.value === 0n) throw new UsageError('--token-size: must be more than 0');
   return req;
+}
+
+/** The sg_xcopy form takes its range from skip=/seek=/count=, never from the options. */
+export function checkDdRequest(req: CopyRequest, dd: DdOperands): void {
+  if (req.srcOffset || req.dstOffset || req.length) {
+    const [opt, operand] = req.srcOffset ? ['--src-offset', 'skip='] : req.dstOffset ? ['--dst-offset', 'seek='] : ['--length', 'count='];
+    throw new UsageError(`${opt}: not with if=/of=; use ${operand} (in blocks) instead`);
+  }
+  if (dd.count === 0n) throw new UsageError('count=0: nothing to copy (count= is in blocks and must be more than 0)');
 }
 
 /**
@@ -84,6 +101,7 @@ export function parseCopyArgs(o: CopyCliOptions): CopyRequest {
 export function resolveCopyOptions(src: string, dst: string, req: CopyRequest, sg: Geometry, dg: Geometry, dd?: DdOperands): CopyOptions {
   const opts: CopyOptions = { src, dst, mode: req.mode, fallback: req.fallback };
   if (req.verify) opts.verify = true;
+  if (!req.sync) opts.sync = false;
   if (req.maxInFlight !== undefined) opts.maxInFlight = req.maxInFlight;
   if (req.timeoutMs !== undefined) opts.timeoutMs = req.timeoutMs;
   if (req.tokenSize) {
@@ -92,9 +110,7 @@ export function resolveCopyOptions(src: string, dst: string, req: CopyRequest, s
     opts.tokenSize = t;
   }
   if (dd) {
-    if (req.srcOffset || req.dstOffset || req.length) {
-      throw new UsageError(`${req.srcOffset ? '--src-offset' : req.dstOffset ? '--dst-offset' : '--length'}: use skip=, seek= and count= with if=/of=`);
-    }
+    checkDdRequest(req, dd);
     const r = ddRange(dd, sg, dg);
     opts.srcOffset = r.srcOffset;
     opts.dstOffset = r.dstOffset;
@@ -131,14 +147,14 @@ export function resolveCopyOptions(src: string, dst: string, req: CopyRequest, s
 /** The --json result: the engine's account plus whether it is complete. */
 export function copyResultJson(r: CopyResult, error?: unknown, exitCode?: number): Record<string, unknown> {
   const out: Record<string, unknown> = { ...r, complete: r.bytes === r.length };
-  if (error !== undefined) out.error = { message: errorLine(error), code: (error as { code?: unknown }).code ?? null, exitCode: exitCode ?? null };
+  if (error !== undefined) out.error = jsonErrorMember(error, exitCode ?? cliExitCode(error));
   return out;
 }
 
-/** The text account of a copy. */
-export function copySummaryLines(r: CopyResult): string[] {
+/** The text account of a copy; `rate: false` when time=1 prints the rate in sg_xcopy's form. */
+export function copySummaryLines(r: CopyResult, o: { rate?: boolean } = {}): string[] {
   const secs = r.elapsedMs / 1000;
-  const rate = secs > 0 ? `, ${formatBytes(Math.round(Number(r.bytes) / secs))}/s` : '';
+  const rate = secs > 0 && o.rate !== false ? `, ${formatBytes(Math.round(Number(r.bytes) / secs))}/s` : '';
   const lines = [
     `copied ${r.bytes} of ${r.length} bytes (${formatBytes(r.bytes)}) from ${r.src}+${r.srcOffset} to ${r.dst}+${r.dstOffset} in ${secs.toFixed(2)} s${rate}`,
     `  method ${r.method} (planned ${r.plannedMethod}): offloaded ${r.offloadedBytes} bytes, host ${r.hostBytes} bytes (odx ${r.byMethod.odx}, xcopy ${r.byMethod.xcopy}, host ${r.byMethod.host})`,
@@ -148,6 +164,7 @@ export function copySummaryLines(r: CopyResult): string[] {
     lines.push(`  fallback at +${f.offset}: ${f.from} -> host for ${f.length} bytes${f.wholeCopy ? ' (rest of the copy)' : ''}: ${f.reason}`);
   }
   if (r.truncations > 0) lines.push(`  truncated transfers re-driven: ${r.truncations}`);
+  lines.push(r.synced ? `  flushed: ${r.syncForm ?? 'SYNCHRONIZE CACHE'} over the destination range` : '  not flushed (--no-sync)');
   if (r.verified !== undefined) lines.push(`  verified: ${r.verified ? 'source and destination match' : 'no'}`);
   return lines;
 }
@@ -160,22 +177,36 @@ function accountOf(e: unknown): CopyResult | undefined {
 /** Run a copy whose options are resolved; prints the account. Returns the exit status. */
 export async function runResolvedCopy(ctx: CliContext, opts: CopyOptions, req: CopyRequest, extra: { time?: boolean } = {}): Promise<number> {
   const kind = chooseProgress(req.progress, req.json, ctx.stderr);
-  const reporter = makeProgress(kind, ctx.stderr);
+  const reporter = makeProgress(kind, ctx.stderr, ctx.run);
   let result: CopyResult;
   let aborted: NodeJS.Signals | undefined;
+  const seen: LastProgress = {};
+  const leaving = reportLeaving(ctx, reporter, seen, 'copied', req.json);
   try {
-    result = await withSignals(ctx, async (s) => {
-      try {
-        return await ctx.copy({ ...opts, signal: s.signal, onProgress: (p) => reporter.onProgress(p) });
-      } finally {
-        aborted = s.received;
-      }
-    });
+    result = await withSignals(
+      ctx,
+      async (s) => {
+        try {
+          return await ctx.copy({
+            ...opts,
+            signal: s.signal,
+            onProgress: (p) => {
+              seen.last = p;
+              reporter.onProgress(p);
+            },
+          });
+        } finally {
+          aborted = s.received;
+        }
+      },
+      leaving,
+    );
   } catch (e) {
     const account = accountOf(e);
     const code = aborted ? signalExitCode(aborted) : cliExitCode(e);
-    reporter.finish(account ? { ok: false, bytes: account.bytes, length: account.length, exitCode: code } : { ok: false, exitCode: code });
+    reporter.finish(account ? { ok: false, bytes: account.bytes, length: account.length, exitCode: code } : { ok: false, exitCode: code, error: errorLine(e) });
     if (req.json && account) ctx.stdout.write(`${toJson(copyResultJson(account, e, code))}\n`);
+    else if (req.json) printJsonError(ctx, e, code);
     const copied = account ? `: ${account.bytes} of ${account.length} bytes copied (${formatBytes(account.bytes)}; offloaded ${account.offloadedBytes}, host ${account.hostBytes})` : '';
     if (aborted) {
       ctx.stderr.write(`odxcp: aborted by ${aborted}${copied || `: ${errorLine(e)}`}\n`);
@@ -186,7 +217,7 @@ export async function runResolvedCopy(ctx: CliContext, opts: CopyOptions, req: C
   }
   reporter.finish({ ok: true, bytes: result.bytes, length: result.length, offloadedBytes: result.offloadedBytes, hostBytes: result.hostBytes, method: result.method });
   if (req.json) ctx.stdout.write(`${toJson(copyResultJson(result))}\n`);
-  else ctx.stdout.write(`${copySummaryLines(result).join('\n')}\n`);
+  else ctx.stdout.write(`${copySummaryLines(result, { rate: !extra.time }).join('\n')}\n`);
   if (extra.time) {
     const secs = result.elapsedMs / 1000;
     ctx.stderr.write(`time to transfer data: ${secs.toFixed(6)} secs${secs > 0 ? ` at ${(Number(result.bytes) / secs / 1e6).toFixed(2)} MB/sec` : ''}\n`);
@@ -202,31 +233,44 @@ async function geometries(ctx: CliContext, src: string, dst: string): Promise<[G
 
 /** `odxcp copy SRC DST [options]`. */
 export async function copyCommand(ctx: CliContext, src: string, dst: string, o: CopyCliOptions): Promise<number> {
+  checkDevicePath(src, 'SRC');
+  checkDevicePath(dst, 'DST');
   const req = parseCopyArgs(o);
   const [sg, dg] = await geometries(ctx, src, dst);
   return runResolvedCopy(ctx, resolveCopyOptions(src, dst, req, sg, dg), req);
 }
 
 /** The sg_xcopy form: operands, then the odxcp copy options among the rest. */
-export async function ddCommand(ctx: CliContext, args: readonly string[]): Promise<number> {
+export async function ddCommand(ctx: CliContext, args: readonly string[], version?: string): Promise<number> {
   if (args.includes('-h') || args.includes('--help')) {
     ctx.stdout.write(`${SG_XCOPY_HELP.trimStart()}\n`);
     return 0;
   }
+  // sg_xcopy takes -V/--version among its operands and prints only the version.
+  if (version !== undefined && (args.includes('-V') || args.includes('--version'))) {
+    ctx.stdout.write(`${version}\n`);
+    return 0;
+  }
   const dd = parseDdArgs(args, ctx.env);
-  const cmd = addCopyOptions(new Command('odxcp'))
+  const cmd = refuseRepeats(addCopyOptions(new Command('odxcp')))
     .exitOverride()
-    .allowExcessArguments(false)
+    .allowExcessArguments(true)
     .configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
   let o: CopyCliOptions;
   try {
     cmd.parse(dd.options, { from: 'user' });
     o = cmd.opts<CopyCliOptions>();
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     const m = e instanceof Error ? e.message.replace(/^error: /, '').split('\n').join(' ') : String(e);
     throw new UsageError(m);
   }
+  if (cmd.args.length > 0) {
+    const words = cmd.args.map((w) => `'${w}'`).join(', ');
+    throw new UsageError(`${words} not understood: not an sg_xcopy operand (if=, of=, bs=, count=, skip=, seek=, ...) nor an option (options start with --)`);
+  }
   const req = parseCopyArgs(o);
+  checkDdRequest(req, dd);
   const [sg, dg] = await geometries(ctx, dd.if, dd.of);
   return runResolvedCopy(ctx, resolveCopyOptions(dd.if, dd.of, req, sg, dg, dd), req, { time: dd.time });
 }

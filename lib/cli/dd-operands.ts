@@ -10,11 +10,13 @@
 // - list_id=/id_usage= go to the engine for EXTENDED COPY (id_usage=disable is LIST ID USAGE 11b,
 //   which needs list_id=0). --on_src/--on_dst (or iflag=xcopy / oflag=xcopy, or the
 //   XCOPY_TO_SRC / XCOPY_TO_DST environment variables, as sg_xcopy) pick where it is sent.
-// - conv= is ignored (as sg_xcopy does); time=1 prints the elapsed time and rate on stderr;
-//   verbose=N / -v are accepted (ODXCP_DEBUG=1 is odxcp's debug switch). Operands that change
-//   the EXTENDED COPY segment (bpt, cat, dc, fco, prio, app) or the file handling (iflag/oflag
-//   other than xcopy, excl, null) are refused rather than silently ignored.
-import { UsageError } from '../scsi/errors';
+// - conv= is ignored (as sg_xcopy does); time=1 prints the elapsed time and rate on stderr (in
+//   sg_xcopy's MB/sec, and the account then leaves its MiB/s rate out); verbose=N / -v are
+//   accepted (ODXCP_DEBUG=1 is odxcp's debug switch); -V / --version print the version.
+//   Operands that change the EXTENDED COPY segment (bpt, cat, dc, fco, prio, app) or the file
+//   handling (iflag/oflag flags other than xcopy, and oflag=excl which odxcp always does) are
+//   refused rather than silently ignored.
+import { UsageError } from '../errors';
 import { parseSgNumber, U64_MAX } from './sizes';
 
 export interface DdOperands {
@@ -52,8 +54,11 @@ export const SG_XCOPY_HELP = `
 sg_xcopy form (for scripts written for sg_xcopy; odxcp still picks the best method):
   odxcp if=SRC of=DST [bs=BS] [count=N] [skip=N] [seek=N] [list_id=ID]
         [id_usage=hold|discard|disable] [--on_src|--on_dst] [time=0|1] [copy options]
-  count/skip/seek are in blocks (sg3_utils numbers: 2k, 0x100, 100h); bs= must equal the
-  LUNs' logical block size; count defaults to the rest of SRC (cut to fit DST).
+  count/skip/seek are in blocks, as sg3_utils numbers: 2k, 0x100, 100h, and a b suffix
+  multiplies by 512 as in sg3_utils (in --options, Nb means N logical blocks instead).
+  bs= must equal the LUNs' logical block size; count defaults to the rest of SRC (cut to fit
+  DST). iflag=xcopy / oflag=xcopy send EXTENDED COPY to SRC / DST; oflag=excl is what odxcp
+  does anyway; other flags are refused. -V prints the version.
   The copy options are those of \`odxcp copy --help\`.`;
 
 /** odxcp's subcommands: an argument list starting with one of them is not the sg_xcopy form. */
@@ -166,8 +171,12 @@ export function parseDdArgs(args: readonly string[], env: Readonly<Record<string
         const where = key === 'iflag' ? 'src' : 'dst';
         if (flagOn && flagOn !== where) throw new UsageError('iflag=xcopy and oflag=xcopy: give only one');
         flagOn = where;
-      } else if (f !== 'excl' && f !== 'null' && f !== '') {
-        throw new UsageError(`${key}=: flag '${f}' is not supported by odxcp (supported: xcopy, excl, null)`);
+      } else if (key === 'oflag' && f === 'excl') {
+        // What odxcp does anyway: the destination is always opened exclusively.
+      } else if (f !== '') {
+        const why =
+          f === 'excl' ? 'odxcp opens the source shared, as reading needs; only oflag=excl is accepted (odxcp always opens the destination exclusively)' : f === 'null' ? 'odxcp copies between LUNs; there is no null file to read or write' : 'it changes the file handling';
+        throw new UsageError(`${key}=: flag '${f}' is not supported by odxcp (${why}; supported: ${key === 'iflag' ? 'xcopy' : 'xcopy, excl'})`);
       }
     }
   }
@@ -215,6 +224,16 @@ export function ddRange(dd: DdOperands, src: DdGeometry, dst: DdGeometry): DdRan
   if (dd.count !== undefined) {
     length = dd.count * sbs;
     if (length > U64_MAX) throw new UsageError(`count=${dd.count}: more than 2^64-1 bytes`);
+    // Said in blocks and naming count=, as the user counted (the engine would say it in bytes).
+    if (srcOffset + length > src.bytes) {
+      throw new UsageError(`count=${dd.count}: skip=${dd.skip} + count=${dd.count} runs past the end of if=${dd.if} (${src.bytes / sbs} blocks)`);
+    }
+    if (length % dbs !== 0n) {
+      throw new UsageError(`count=${dd.count}: ${dd.count} blocks of ${src.blockSize} bytes are not a whole number of of=${dd.of}'s ${dst.blockSize}-byte blocks`);
+    }
+    if (dstOffset + length > dst.bytes) {
+      throw new UsageError(`count=${dd.count}: seek=${dd.seek} + ${length / dbs} blocks runs past the end of of=${dd.of} (${dst.bytes / dbs} blocks)`);
+    }
   } else {
     const srcRest = src.bytes - srcOffset;
     const dstRest = dst.bytes - dstOffset;

@@ -1,9 +1,10 @@
 // `odxcp info DEV...`: what each LUN supports; for a pair SRC DST also the engine's plan: which
 // method a copy would use, why the others would not be, and the chunk sizes.
 import type { CopyPlan } from '../engine/types';
-import { UsageError } from '../scsi/errors';
-import type { CliContext } from './context';
-import { parseCopyArgs, resolveCopyOptions, type CopyCliOptions } from './copy';
+import { UsageError } from '../errors';
+import { cliExitCode, printJsonError, type CliContext } from './context';
+import { checkDevicePath } from './options';
+import { parseCopyArgs, resolveCopyOptions, type CopyCliOptions, type CopyRequest } from './copy';
 import { deviceInfoLines, type DeviceInfo } from './describe';
 import { toJson } from './json';
 import { formatBytes } from './sizes';
@@ -30,9 +31,18 @@ export function planLines(p: CopyPlan): string[] {
 export async function infoCommand(ctx: CliContext, devices: string[], o: InfoCliOptions): Promise<number> {
   const planOpts = o.srcOffset !== undefined || o.dstOffset !== undefined || o.length !== undefined || o.mode !== undefined;
   if (planOpts && devices.length !== 2) throw new UsageError('--src-offset/--dst-offset/--length/--mode: only with a pair, odxcp info SRC DST');
+  for (const d of devices) checkDevicePath(d, 'DEVICE');
+  const req = devices.length === 2 ? parseCopyArgs({ srcOffset: o.srcOffset, dstOffset: o.dstOffset, length: o.length, mode: o.mode }) : undefined;
   const infos: DeviceInfo[] = [];
   for (const d of devices) {
-    const i = await ctx.describeDevice(d);
+    let i: DeviceInfo;
+    try {
+      i = await ctx.describeDevice(d);
+    } catch (e) {
+      // What was learned about the devices before this one is still worth printing.
+      if (o.json && infos.length > 0) printJsonError(ctx, e, cliExitCode(e), devices.length === 2 ? { src: infos[0], dst: null } : { devices: infos });
+      throw e;
+    }
     infos.push(i);
     if (!o.json) ctx.stdout.write(`${deviceInfoLines(i).join('\n')}\n`);
   }
@@ -42,9 +52,13 @@ export async function infoCommand(ctx: CliContext, devices: string[], o: InfoCli
   }
   const [src, dst] = devices as [string, string];
   const [si, di] = infos as [DeviceInfo, DeviceInfo];
-  const req = parseCopyArgs({ srcOffset: o.srcOffset, dstOffset: o.dstOffset, length: o.length, mode: o.mode });
-  const copyOpts = resolveCopyOptions(src, dst, req, si, di);
-  const plan = await ctx.planCopy(copyOpts);
+  let plan: CopyPlan;
+  try {
+    plan = await ctx.planCopy(resolveCopyOptions(src, dst, req as CopyRequest, si, di));
+  } catch (e) {
+    if (o.json) printJsonError(ctx, e, cliExitCode(e), { src: si, dst: di, plan: null });
+    throw e;
+  }
   if (o.json) ctx.stdout.write(`${toJson({ src: si, dst: di, plan })}\n`);
   else ctx.stdout.write(`${planLines(plan).join('\n')}\n`);
   return 0;

@@ -1,19 +1,21 @@
 // The odxcp command line. Commands are thin: parse, call the library, print, map the error
-// to an exit code (lib/scsi/exit-codes.ts, the table the README prints). Every failure is one
+// to an exit code (lib/cli/exit-status.ts, the table the README prints). Every failure is one
 // line `odxcp: <message>` on stderr (stacks only with ODXCP_DEBUG=1).
 import { Command, CommanderError } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultContext, reportError, type CliContext } from './context';
+import { cliExitCode, defaultContext, jsonErrorMember, oneLineText, reportError, type CliContext } from './context';
 import { addCopyOptions, copyCommand, ddCommand, type CopyCliOptions } from './copy';
-import { isDdForm, SG_XCOPY_HELP } from './dd-operands';
+import { isDdForm, SG_XCOPY_HELP, SUBCOMMANDS } from './dd-operands';
 import { exitCodesMarkdown } from './exit-codes';
 import { infoCommand, type InfoCliOptions } from './info';
 import { tokenInfoCommand, tokenPopulateCommand, tokenWriteCommand, type TokenPopulateCliOptions, type TokenWriteCliOptions } from './token';
 import { zeroCommand, type ZeroCliOptions } from './zero';
-import { EXIT_CODES } from '../scsi/exit-codes';
-import { UsageError } from '../scsi/errors';
-import { toJson } from './json';
+import { EXIT_CODES } from './exit-status';
+import { UsageError } from '../errors';
+import { toJson, toJsonLine } from './json';
+import { explainExcessArguments, refuseRepeats } from './options';
+import { guardStream, OUTPUT_LOST_EXIT, RunState, settle } from './output';
 
 export { toJson } from './json';
 export type { CliContext } from './context';
@@ -33,6 +35,12 @@ function oneLine(s: string): string {
     .join(' ');
 }
 
+const EXIT_HELP = `
+Exit status (sg3_utils' values; \`odxcp exit-codes\` prints the table): 0 success, 1 usage error,
+  15 device or file problem, 2-99 the SCSI error category, 120 the command completed but its
+  output could not be written (a full disk, a closed pipe), 128+N stopped by signal N (130 for
+  SIGINT, 143 SIGTERM, 129 SIGHUP; a second signal leaves without waiting).`;
+
 function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
   const program = new Command();
   program
@@ -45,7 +53,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
       writeErr: (s) => ctx.stderr.write(s),
       outputError: (s, write) => write(`odxcp: ${oneLine(s)}\n`),
     })
-    .addHelpText('after', SG_XCOPY_HELP);
+    .addHelpText('after', `${SG_XCOPY_HELP}\n${EXIT_HELP}`);
 
   addCopyOptions(
     program
@@ -75,9 +83,9 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .command('populate')
     .description('POPULATE TOKEN on a range of DEV and save the token to a file (mode 0600)')
     .argument('<device>', 'source LUN')
-    .option('--offset <size>', 'byte offset of the range (Nb = blocks; default 0)')
-    .option('--length <size>', 'bytes the token represents (Nb = blocks)')
-    .option('--out <file>', 'token file to write')
+    .option('--offset <size>', 'byte offset of the range (Nb = logical blocks; default 0)')
+    .option('--length <size>', 'bytes the token represents, more than 0 (Nb = logical blocks)')
+    .option('--out <file>', 'token file to write (checked before the token is made; if writing still fails, the token is left to expire)')
     .option('--inactivity-timeout <seconds>', 'how long the token lives unused (default: the device default)')
     .option('--force', 'replace an existing token file')
     .option('--json', 'print the result as JSON')
@@ -92,13 +100,14 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .option('--rod-offset <size>', 'start this many bytes into the token (default 0)')
     .option('--length <size>', 'bytes to write (default: all the token represents after --rod-offset)')
     .option('--delete-token', 'ask the target to delete the token after the last write')
+    .option('--no-sync', 'skip SYNCHRONIZE CACHE of the written range afterwards (default: flush it; a failing flush fails the command)')
     .option('--json', 'print the result as JSON')
     .option('--progress <kind>', 'auto|bar|json|none')
     .option('--timeout <seconds>', 'SG_IO timeout for each command')
     .action(async (device: string, o: TokenWriteCliOptions) => done(await tokenWriteCommand(ctx, device, o)));
   token
     .command('info')
-    .description('decode a token file: ROD type, length, creator LU, bytes represented, block device data')
+    .description('decode a token file: ROD type, length, creator LU, bytes represented, block device data, age (a creation time in the future is flagged); exit 15 if it is not a valid token file')
     .argument('<file>', 'token file (odxcp format or a bare 512-byte token)')
     .option('--json', 'print JSON')
     .action(async (file: string, o: { json?: boolean }) => done(await tokenInfoCommand(ctx, file, o)));
@@ -108,8 +117,9 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .description('zero a range: block device zero token, else WRITE SAME(16), else WRITE(16)')
     .argument('<device>', 'LUN (opened exclusively: refused when mounted or in use)')
     .option('--offset <size>', 'byte offset (Nb = blocks; default 0)')
-    .option('--length <size>', 'bytes to zero (Nb = blocks)')
+    .option('--length <size>', 'bytes to zero, more than 0 (Nb = logical blocks)')
     .option('--method <method>', 'auto|token|write-same|write (default auto)')
+    .option('--no-sync', 'skip SYNCHRONIZE CACHE of the written range afterwards (default: flush it; a failing flush fails the command)')
     .option('--json', 'print the result as JSON')
     .option('--progress <kind>', 'auto|bar|json|none')
     .option('--timeout <seconds>', 'SG_IO timeout for each command')
@@ -123,7 +133,36 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
       ctx.stdout.write(`${o.json ? toJson(EXIT_CODES) : exitCodesMarkdown()}\n`);
       done(0);
     });
+  refuseRepeats(program);
+  explainExcessArguments(program);
   return program;
+}
+
+/** `--json` among the arguments: an error must then still print one JSON object. */
+function wantsJson(args: readonly string[]): boolean {
+  return args.includes('--json');
+}
+
+/** `--progress json`: the NDJSON stream on stderr must end with a `done` record. */
+function wantsProgressJson(args: readonly string[]): boolean {
+  return args.some((a, i) => a === '--progress=json' || (a === '--progress' && args[i + 1] === 'json'));
+}
+
+/** `odxcp help WORD` for a WORD that is no command: commander would print the general help. */
+function checkHelpTopic(args: readonly string[]): void {
+  if (args[0] !== 'help' || args.length < 2) return;
+  const topic = args[1] as string;
+  const known = SUBCOMMANDS.filter((c) => c !== 'help');
+  if (!known.includes(topic)) throw new UsageError(`help: '${topic}' is not a command (commands: ${known.join(', ')})`);
+}
+
+/** After an error: the JSON object and the `done` record the arguments promised, if not yet out. */
+function promisedRecords(ctx: CliContext, args: readonly string[], e: unknown, code: number): void {
+  if (wantsProgressJson(args) && !ctx.run.doneWritten) {
+    ctx.run.doneWritten = true;
+    ctx.stderr.write(`${toJsonLine({ event: 'done', ok: false, exitCode: code, error: jsonErrorMember(e, code).message })}\n`);
+  }
+  if (wantsJson(args) && !ctx.run.stdoutWritten) ctx.stdout.write(`${toJson({ complete: false, error: jsonErrorMember(e, code) })}\n`);
 }
 
 /**
@@ -131,16 +170,40 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
  * of the context (the engine, devices, streams) for tests. Resolves with the exit status.
  */
 export async function main(argv: string[], overrides: Partial<CliContext> = {}): Promise<number> {
-  const ctx: CliContext = { ...defaultContext(), ...overrides };
+  const base: CliContext = { ...defaultContext(), ...overrides };
+  const run = new RunState();
+  // A full or closed stdout/stderr must not crash odxcp or stop a copy (output.ts).
+  const ctx: CliContext = { ...base, run, stdout: guardStream(base.stdout, 'stdout', run), stderr: guardStream(base.stderr, 'stderr', run) };
   const args = argv.slice(2);
   let code = 0;
   try {
     // sg_xcopy's operand form has no subcommand: recognise it before commander sees it.
-    if (isDdForm(args)) return await ddCommand(ctx, args);
-    await buildProgram(ctx, (c) => (code = c)).parseAsync(args, { from: 'user' });
-    return code;
+    if (isDdForm(args)) code = await ddCommand(ctx, args, version());
+    else {
+      checkHelpTopic(args);
+      await buildProgram(ctx, (c) => (code = c)).parseAsync(args, { from: 'user' });
+    }
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
-    return reportError(ctx, e);
+    if (e instanceof CommanderError) {
+      code = e.exitCode === 0 ? 0 : 1;
+      if (code !== 0) promisedRecords(ctx, args, new UsageError(oneLineText(e.message.replace(/^error: /, ''))), code);
+    } else {
+      code = reportError(ctx, e);
+      promisedRecords(ctx, args, e, cliExitCode(e));
+    }
   }
+  return outputStatus(ctx, code);
+}
+
+/**
+ * The exit status once the outputs have had their say: a command that succeeded but whose
+ * stdout or stderr was lost (ENOSPC, EPIPE...) exits 120, with a line on the other stream if
+ * that one still works. A failure keeps its own status.
+ */
+async function outputStatus(ctx: CliContext, code: number): Promise<number> {
+  await settle();
+  if (ctx.run.lost.size === 0 || code !== 0) return code;
+  const [which, why] = [...ctx.run.lost][0] as ['stdout' | 'stderr', string];
+  if (!ctx.run.lost.has('stderr')) ctx.stderr.write(`odxcp: ${which}: ${why}: output lost (the command itself completed); exit status ${OUTPUT_LOST_EXIT}\n`);
+  return OUTPUT_LOST_EXIT;
 }

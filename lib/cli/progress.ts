@@ -59,13 +59,24 @@ function clock(ms: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
 
-/** One bar line, at most `width` columns: "[#####-----]  45.0%  29 MiB/64 MiB  52 MiB/s odx ETA 0:01". */
+/** Columns to draw in: a terminal that reports 0 (or nothing sensible) columns gets 80. */
+export function barWidth(columns: number | undefined): number {
+  return columns !== undefined && Number.isFinite(columns) && columns >= 1 ? Math.floor(columns) : 80;
+}
+
+/**
+ * One bar line, at most `width` - 1 columns: "[#####-----]  45.0%  29 MiB/64 MiB  52 MiB/s odx
+ * ETA 0:01". Below 20 columns only the percentage is drawn, so a narrow terminal still shows
+ * something other than carriage returns.
+ */
 export function renderBar(p: ProgressEvent, width = 80): string {
   const frac = p.totalBytes > 0n ? Number((p.bytesDone * 10000n) / p.totalBytes) / 10000 : 1;
   const rate = p.elapsedMs > 0 ? (Number(p.bytesDone) * 1000) / p.elapsedMs : 0;
   const left = Number(p.totalBytes - p.bytesDone);
   const eta = rate > 0 ? clock((left / rate) * 1000) : '-:--';
-  const tail = ` ${(frac * 100).toFixed(1).padStart(5)}%  ${formatBytes(p.bytesDone)}/${formatBytes(p.totalBytes)}  ${formatBytes(Math.round(rate))}/s${p.method ? ` ${p.method}` : ''}  ETA ${eta}`;
+  const pct = `${(frac * 100).toFixed(1).padStart(5)}%`;
+  if (width < 20) return pct.trim();
+  const tail = ` ${pct}  ${formatBytes(p.bytesDone)}/${formatBytes(p.totalBytes)}  ${formatBytes(Math.round(rate))}/s${p.method ? ` ${p.method}` : ''}  ETA ${eta}`;
   const barWidth = Math.max(10, Math.min(40, width - tail.length - 3));
   const filled = Math.min(barWidth, Math.floor(frac * barWidth));
   const line = `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]${tail}`;
@@ -78,18 +89,27 @@ export function chooseProgress(kind: ProgressKind, json: boolean, stderr: OutStr
   return !json && stderr.isTTY === true ? 'bar' : 'none';
 }
 
-export function makeProgress(kind: Exclude<ProgressKind, 'auto'>, stderr: OutStream): ProgressReporter {
+/** Where the NDJSON stream records that it ended with its `done` record. */
+export interface DoneFlag {
+  doneWritten: boolean;
+}
+
+export function makeProgress(kind: Exclude<ProgressKind, 'auto'>, stderr: OutStream, run?: DoneFlag): ProgressReporter {
   if (kind === 'json') {
     return {
       onProgress: (p) => stderr.write(`${toJsonLine(progressRecord(p))}\n`),
-      finish: (summary) => stderr.write(`${toJsonLine({ event: 'done', ...(summary ?? {}) })}\n`),
+      finish: (summary) => {
+        if (run?.doneWritten) return;
+        if (run) run.doneWritten = true;
+        stderr.write(`${toJsonLine({ event: 'done', ...(summary ?? {}) })}\n`);
+      },
     };
   }
   if (kind === 'bar') {
     let drawn = 0;
     return {
       onProgress: (p) => {
-        const line = renderBar(p, stderr.columns ?? 80);
+        const line = renderBar(p, barWidth(stderr.columns));
         stderr.write(`\r${line}${' '.repeat(Math.max(0, drawn - line.length))}`);
         drawn = line.length;
       },

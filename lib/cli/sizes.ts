@@ -8,7 +8,7 @@
 // sg_xcopy-style operands (count=, skip=, seek=, bs=): sg3_utils' numeric arguments, so scripts
 // keep their meaning: multiplicative suffixes (c w b k K KiB KB m M MiB MB g G GiB GB t T TiB TB
 // p P PiB PB; note `b` is x512 there), hex as 0x1F or 1Fh, and N x M / N + M expressions.
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 
 export const U64_MAX = (1n << 64n) - 1n;
 

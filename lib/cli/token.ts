@@ -1,11 +1,12 @@
 // `odxcp token populate|write|info`: token files for handing a copy to another host. The work
 // is in lib/tokens/token-file.ts; these parse, call it and print.
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 import { describeRodToken } from '../scsi/rod-token';
-import { tokenFileInfo, TOKEN_FILE_LENGTH, type TokenFileInfo } from '../tokens/token-file';
+import { checkTokenFileOut, tokenFileInfo, TOKEN_FILE_LENGTH, type TokenFileInfo } from '../tokens/token-file';
 import { TokenWriteError } from '../tokens/token-ops';
-import { reportError, signalExitCode, withSignals, type CliContext } from './context';
+import { cliExitCode, oneLineText, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type LastProgress } from './context';
 import { toJson } from './json';
+import { checkDevicePath } from './options';
 import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
 import { formatBytes, parseSeconds, parseSize, resolveSize, type SizeSpec } from './sizes';
 
@@ -36,12 +37,16 @@ export interface TokenPopulateCliOptions {
 }
 
 export async function tokenPopulateCommand(ctx: CliContext, device: string, o: TokenPopulateCliOptions): Promise<number> {
-  if (!o.out) throw new UsageError('--out: missing the token file to write');
+  checkDevicePath(device, 'DEVICE');
+  if (o.out === undefined) throw new UsageError('--out: missing the token file to write');
   if (o.length === undefined) throw new UsageError('--length: missing (bytes the token should represent; Nb = blocks)');
   const offsetSpec = parseSize(o.offset ?? '0', '--offset');
   const lengthSpec = parseSize(o.length, '--length');
+  if (lengthSpec.value === 0n) throw new UsageError('--length: must be more than 0');
   const timeoutMs = o.timeout !== undefined ? parseSeconds(o.timeout, '--timeout') : undefined;
   const inact = inactivity(o.inactivityTimeout);
+  // Before the token exists: a token that cannot be saved would stay live on the array.
+  checkTokenFileOut(o.out, o.force === true);
   const offset = (await sizeOnDevice(ctx, device, offsetSpec, '--offset')) as bigint;
   const length = (await sizeOnDevice(ctx, device, lengthSpec, '--length')) as bigint;
   const r = await withSignals(ctx, (s) =>
@@ -72,26 +77,31 @@ export interface TokenWriteCliOptions {
   rodOffset?: string;
   length?: string;
   deleteToken?: boolean;
+  sync?: boolean;
   json?: boolean;
   progress?: string;
   timeout?: string;
 }
 
 export async function tokenWriteCommand(ctx: CliContext, device: string, o: TokenWriteCliOptions): Promise<number> {
+  checkDevicePath(device, 'DEVICE');
   if (!o.in) throw new UsageError('--in: missing the token file to read');
   const progress = (o.progress ?? 'auto') as ProgressKind;
   if (!PROGRESS_KINDS.includes(progress)) throw new UsageError(`--progress: '${o.progress}' is not one of ${PROGRESS_KINDS.join(', ')}`);
   const offsetSpec = parseSize(o.offset ?? '0', '--offset');
   const rodSpec = o.rodOffset !== undefined ? parseSize(o.rodOffset, '--rod-offset') : undefined;
   const lengthSpec = o.length !== undefined ? parseSize(o.length, '--length') : undefined;
+  if (lengthSpec?.value === 0n) throw new UsageError('--length: must be more than 0');
   const timeoutMs = o.timeout !== undefined ? parseSeconds(o.timeout, '--timeout') : undefined;
   const tf = ctx.readTokenFile(o.in);
   const offset = (await sizeOnDevice(ctx, device, offsetSpec, '--offset')) as bigint;
   const rodOffset = await sizeOnDevice(ctx, device, rodSpec, '--rod-offset');
   const length = await sizeOnDevice(ctx, device, lengthSpec, '--length');
-  const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr);
+  const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr, ctx.run);
   const start = Date.now();
   let aborted: NodeJS.Signals | undefined;
+  const seen: LastProgress = {};
+  const leaving = reportLeaving(ctx, reporter, seen, 'written', o.json === true, { device });
   try {
     const r = await withSignals(ctx, async (s) => {
       try {
@@ -102,29 +112,31 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
           rodOffset,
           length,
           deleteToken: o.deleteToken === true,
+          sync: o.sync !== false,
           timeoutMs,
           signal: s.signal,
-          onProgress: (p) => reporter.onProgress({ bytesDone: p.bytesWritten, totalBytes: p.totalBytes, elapsedMs: Date.now() - start, method: 'odx' }),
+          onProgress: (p) => {
+            seen.last = { bytesDone: p.bytesWritten, totalBytes: p.totalBytes, elapsedMs: Date.now() - start, method: 'odx' };
+            reporter.onProgress(seen.last);
+          },
         });
       } finally {
         aborted = s.received;
       }
-    });
+    }, leaving);
     reporter.finish({ ok: true, bytes: r.bytesWritten });
     if (o.json) ctx.stdout.write(`${toJson({ ...r, complete: r.bytesWritten === r.requestedBytes })}\n`);
     else {
       ctx.stdout.write(
-        `wrote ${r.bytesWritten} bytes (${formatBytes(r.bytesWritten)}) to ${r.device}+${r.offset} from ${o.in} (ROD offset ${r.rodOffset}) with ${r.commands} WRITE USING TOKEN${r.commands === 1 ? '' : 's'}${r.truncations ? `, ${r.truncations} truncated and re-driven` : ''}\n`,
+        `wrote ${r.bytesWritten} bytes (${formatBytes(r.bytesWritten)}) to ${r.device}+${r.offset} from ${o.in} (ROD offset ${r.rodOffset}) with ${r.commands} WRITE USING TOKEN${r.commands === 1 ? '' : 's'}${r.truncations ? `, ${r.truncations} truncated and re-driven` : ''}; ${r.synced ? 'flushed' : 'not flushed (--no-sync)'}\n`,
       );
     }
     return 0;
   } catch (e) {
     const written = e instanceof TokenWriteError ? e : undefined;
     const code = aborted ? signalExitCode(aborted) : undefined;
-    reporter.finish({ ok: false, bytes: written?.bytesWritten ?? null });
-    if (o.json && written) {
-      ctx.stdout.write(`${toJson({ device, offset, bytesWritten: written.bytesWritten, exact: written.exact, complete: false, error: { message: written.message, code: written.code } })}\n`);
-    }
+    reporter.finish({ ok: false, bytes: written?.bytesWritten ?? null, exitCode: code ?? cliExitCode(e) });
+    if (o.json) printJsonError(ctx, e, code ?? cliExitCode(e), written ? { device, offset, bytesWritten: written.bytesWritten, exact: written.exact } : { device, offset });
     if (code !== undefined) {
       ctx.stderr.write(`odxcp: aborted by ${aborted}${written ? `: ${written.exact ? '' : 'at least '}${written.bytesWritten} bytes written` : ''}\n`);
       return code;
@@ -134,7 +146,7 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
 }
 
 export function tokenInfoLines(file: string, i: TokenFileInfo): string[] {
-  const lines = [`${file}: ${i.format === 'odxcp' ? `odxcp token file v${i.version} (${TOKEN_FILE_LENGTH} bytes)` : 'bare 512-byte ROD token'}`];
+  const lines = [`${oneLineText(file)}: ${i.format === 'odxcp' ? `odxcp token file v${i.version} (${TOKEN_FILE_LENGTH} bytes)` : 'bare 512-byte ROD token'}`];
   lines.push(`  ROD type 0x${i.rodType.toString(16).padStart(8, '0')} (${i.rodTypeName}), ROD TOKEN LENGTH ${i.rodTokenLength}${i.truncated ? ' (truncated)' : ''}`);
   if (i.copyManagerRodTokenId) lines.push(`  copy manager token id ${i.copyManagerRodTokenId}`);
   if (i.bytes !== undefined) lines.push(`  represents ${i.bytes} bytes (${formatBytes(i.bytes)})${i.lba !== undefined ? ` from LBA ${i.lba}` : ''}${i.blockSize ? ` of ${i.blockSize}-byte blocks` : ''}`);
@@ -150,12 +162,15 @@ export function tokenInfoLines(file: string, i: TokenFileInfo): string[] {
   if (i.targetDeviceDescriptor) lines.push(`  target device: ${i.targetDeviceDescriptor.designatorTypeName} ${i.targetDeviceDescriptor.designator}`);
   if (i.createdAt) {
     const timeout = i.inactivityTimeout ? `${i.inactivityTimeout} s` : 'the device default';
-    lines.push(`  created ${i.createdAt} (${i.ageSeconds} s ago); inactivity timeout ${timeout}`);
+    const age = i.inFuture ? `${i.futureSeconds} s in the future` : `${i.ageSeconds} s ago`;
+    lines.push(`  created ${i.createdAt} (${age}); inactivity timeout ${timeout}`);
   }
+  for (const w of i.warnings) lines.push(`  warning: ${w}`);
   return lines;
 }
 
 export async function tokenInfoCommand(ctx: CliContext, file: string, o: { json?: boolean }): Promise<number> {
+  if (file === '') throw new UsageError('FILE: empty path (give the token file to decode)');
   const info = tokenFileInfo(ctx.readTokenFile(file), ctx.now());
   if (o.json) ctx.stdout.write(`${toJson(info)}\n`);
   else ctx.stdout.write(`${tokenInfoLines(file, info).join('\n')}\n`);

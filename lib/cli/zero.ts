@@ -1,8 +1,9 @@
 // `odxcp zero DEV --offset N --length N [--method auto|token|write-same|write]`; the policy is
 // in lib/tokens/zero.ts.
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 import { ZERO_METHODS, ZeroError, type ZeroMethod, type ZeroResult } from '../tokens/zero';
-import { reportError, signalExitCode, withSignals, type CliContext } from './context';
+import { cliExitCode, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type LastProgress } from './context';
+import { checkDevicePath } from './options';
 import { toJson } from './json';
 import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
 import { formatBytes, parseSeconds, parseSize } from './sizes';
@@ -12,6 +13,7 @@ export interface ZeroCliOptions {
   offset?: string;
   length?: string;
   method?: string;
+  sync?: boolean;
   json?: boolean;
   progress?: string;
   timeout?: string;
@@ -23,10 +25,12 @@ export function zeroSummaryLines(r: ZeroResult): string[] {
     `  method ${r.method} (token ${r.byMethod.token}, write-same ${r.byMethod['write-same']}, write ${r.byMethod.write} bytes)`,
   ];
   for (const f of r.fallbacks) lines.push(`  fallback at +${f.offset}: ${f.from} -> ${f.to}: ${f.reason}`);
+  lines.push(r.synced ? '  flushed: SYNCHRONIZE CACHE over the range' : '  not flushed (--no-sync)');
   return lines;
 }
 
 export async function zeroCommand(ctx: CliContext, device: string, o: ZeroCliOptions): Promise<number> {
+  checkDevicePath(device, 'DEVICE');
   if (o.length === undefined) throw new UsageError('--length: missing (bytes to zero; Nb = blocks)');
   const method = (o.method ?? 'auto') as 'auto' | ZeroMethod;
   if (method !== 'auto' && !ZERO_METHODS.includes(method)) throw new UsageError(`--method: '${o.method}' is not one of auto, ${ZERO_METHODS.join(', ')}`);
@@ -34,26 +38,46 @@ export async function zeroCommand(ctx: CliContext, device: string, o: ZeroCliOpt
   if (!PROGRESS_KINDS.includes(progress)) throw new UsageError(`--progress: '${o.progress}' is not one of ${PROGRESS_KINDS.join(', ')}`);
   const offsetSpec = parseSize(o.offset ?? '0', '--offset');
   const lengthSpec = parseSize(o.length, '--length');
+  if (lengthSpec.value === 0n) throw new UsageError('--length: must be more than 0');
   const timeoutMs = o.timeout !== undefined ? parseSeconds(o.timeout, '--timeout') : undefined;
   const offset = (await sizeOnDevice(ctx, device, offsetSpec, '--offset')) as bigint;
   const length = (await sizeOnDevice(ctx, device, lengthSpec, '--length')) as bigint;
-  const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr);
+  const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr, ctx.run);
   let aborted: NodeJS.Signals | undefined;
+  const seen: LastProgress = {};
+  const leaving = reportLeaving(ctx, reporter, seen, 'zeroed', o.json === true);
   try {
-    const r = await withSignals(ctx, async (s) => {
-      try {
-        return await ctx.zeroRange({ device, offset, length, method, timeoutMs, signal: s.signal, onProgress: (p) => reporter.onProgress(p) });
-      } finally {
-        aborted = s.received;
-      }
-    });
+    const r = await withSignals(
+      ctx,
+      async (s) => {
+        try {
+          return await ctx.zeroRange({
+            device,
+            offset,
+            length,
+            method,
+            sync: o.sync !== false,
+            timeoutMs,
+            signal: s.signal,
+            onProgress: (p) => {
+              seen.last = p;
+              reporter.onProgress(p);
+            },
+          });
+        } finally {
+          aborted = s.received;
+        }
+      },
+      leaving,
+    );
     reporter.finish({ ok: true, bytes: r.bytes, method: r.method });
     ctx.stdout.write(o.json ? `${toJson({ ...r, complete: true })}\n` : `${zeroSummaryLines(r).join('\n')}\n`);
     return 0;
   } catch (e) {
     const r = e instanceof ZeroError ? e.result : undefined;
-    reporter.finish({ ok: false, bytes: r?.bytes ?? null });
-    if (o.json && r) ctx.stdout.write(`${toJson({ ...r, complete: false, error: { message: (e as Error).message, code: (e as ZeroError).code } })}\n`);
+    const code = aborted ? signalExitCode(aborted) : cliExitCode(e);
+    reporter.finish({ ok: false, bytes: r?.bytes ?? null, exitCode: code });
+    if (o.json) printJsonError(ctx, e, code, r ? { ...r } : {});
     if (aborted) {
       ctx.stderr.write(`odxcp: aborted by ${aborted}${r ? `: ${r.bytes} of ${r.length} bytes zeroed` : ''}\n`);
       return signalExitCode(aborted);

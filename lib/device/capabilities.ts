@@ -3,7 +3,8 @@
 // 7.6). Each decision carries a one-line reason, so `odxcp info` can say why.
 import * as cmds from '../scsi/commands';
 import { ScsiError } from '../scsi/errors';
-import { findTpcDescriptor, type VpdBlockLimits, type VpdThirdPartyCopy } from '../scsi/spc';
+import type { VpdBlockLimits } from '../scsi/spc';
+import { findTpcDescriptor, type VpdThirdPartyCopy } from '../scsi/tpc-vpd';
 import { supportsLid1BlockCopy, type OperatingParameters } from '../scsi/tpc';
 import type { ScsiTransport } from '../scsi/transport';
 

@@ -2,7 +2,8 @@
 // links), commands sent through its sg node when there is one, identity/capacity/copy
 // capabilities probed once and cached, and the retry policy applied to every command.
 import { loadNative, type EncodedCommand, type NativeExecuteRequest, type NativeExecuteResult, type NativeHandle } from '../native';
-import { DeviceError, ScsiError } from '../scsi/errors';
+import { ScsiError } from '../scsi/errors';
+import { DeviceError } from '../errors';
 import { DEFAULT_RETRY, runCommand, type CommandOptions, type CommandResult, type RetryPolicy, type RetryStats, type ScsiTransport } from '../scsi/transport';
 import * as cmds from '../scsi/commands';
 import { inspectNode, queueLimits, scsiNodesOf, usersOf, type NodeInfo, type QueueLimits, type ScsiNodes } from './sysfs';

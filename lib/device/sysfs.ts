@@ -3,7 +3,7 @@
 // so unit tests can point it at a tree they build.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DeviceError } from '../scsi/errors';
+import { DeviceError } from '../errors';
 
 /** The sg driver's character major (Documentation/admin-guide/devices.txt). */
 export const SG_MAJOR = 21;
@@ -62,6 +62,41 @@ export function splitDev(rdev: number): { major: number; minor: number } {
   return { major, minor };
 }
 
+/** What to do about an errno met while looking a device path up. */
+function pathAdvice(code: string): string {
+  switch (code) {
+    case 'ENOENT':
+      return 'no such device';
+    case 'EACCES':
+      return 'permission denied while looking the path up: a directory on the way is not searchable by this user (check its permissions, or run as root)';
+    case 'ELOOP':
+      return 'too many levels of symbolic links (a symlink loop?): give the device node itself, e.g. /dev/sgN';
+    case 'ENOTDIR':
+      return 'a component of the path is not a directory';
+    case 'ENAMETOOLONG':
+      return 'the path is too long';
+    default:
+      return `cannot look the path up (${code})`;
+  }
+}
+
+/**
+ * The sysfs directory of a device number. None means the node is stale: made by hand (mknod) or
+ * left behind after the device went away, with no driver behind that number.
+ */
+function sysfsOf(given: string, kind: 'char' | 'block', major: number, minor: number, roots: Roots): string {
+  const dir = path.join(roots.sys, 'dev', kind, `${major}:${minor}`);
+  try {
+    return fs.realpathSync(dir);
+  } catch {
+    throw new DeviceError({
+      path: given,
+      code: 'ENXIO',
+      message: `${given}: no device behind this node (${kind} ${major}:${minor} is not in sysfs: a stale node, or the device was removed)`,
+    });
+  }
+}
+
 /** stat a node and classify it; throws DeviceError with a one-line reason. */
 export function inspectNode(given: string, roots: Roots = DEFAULT_ROOTS): NodeInfo {
   let real: string;
@@ -69,25 +104,25 @@ export function inspectNode(given: string, roots: Roots = DEFAULT_ROOTS): NodeIn
     real = fs.realpathSync(given);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'ENOENT';
-    throw new DeviceError({ path: given, code, message: `${given}: ${code === 'ENOENT' ? 'no such device' : code}` });
+    throw new DeviceError({ path: given, code, message: `${given}: ${pathAdvice(code)}` });
   }
   let st: fs.Stats;
   try {
     st = fs.statSync(real);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new DeviceError({ path: given, code, message: `${given}: cannot stat (${code})` });
+    throw new DeviceError({ path: given, code, message: `${given}: ${pathAdvice(code)}` });
   }
   const { major, minor } = splitDev(st.rdev);
   if (st.isCharacterDevice()) {
     if (major !== SG_MAJOR) {
       throw new DeviceError({ path: given, code: 'NOT_SCSI', message: `${given}: not a SCSI generic (/dev/sgN) or SCSI disk node` });
     }
-    const name = path.basename(fs.realpathSync(path.join(roots.sys, 'dev', 'char', `${major}:${minor}`)));
+    const name = path.basename(sysfsOf(given, 'char', major, minor, roots));
     return { given, real, kind: 'sg', major, minor, name };
   }
   if (st.isBlockDevice()) {
-    const sysdir = path.join(roots.sys, 'dev', 'block', `${major}:${minor}`);
+    const sysdir = sysfsOf(given, 'block', major, minor, roots);
     if (fs.existsSync(path.join(sysdir, 'partition'))) {
       const whole = path.basename(path.dirname(fs.realpathSync(sysdir)));
       throw new DeviceError({ path: given, code: 'PARTITION', message: `${given} is a partition; give the whole disk (/dev/${whole})` });

@@ -12,10 +12,14 @@ export class Account {
   /** Bytes that crossed the host's SG_IO data buffers (READ data-in + WRITE data-out). */
   hostDataBytes = 0n;
 
+  /** Told after every change of what is on the destination (never while the account changes). */
+  onChange: (() => void) | undefined;
+
   record(offset: bigint, length: bigint, method: CopyMethod): void {
     if (length <= 0n) return;
     this.pieces.push({ offset, length, method });
     this.byMethod[method] += length;
+    this.onChange?.();
   }
 
   command(name: string, n = 1): void {

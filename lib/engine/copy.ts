@@ -3,12 +3,15 @@
 // retries what may succeed, hands the rest of the chunk (or of the whole copy) to the host
 // path from that exact offset, and stops with an exact account when even that fails.
 import * as cmds from '../scsi/commands';
-import { AbortedError, MiscompareError, OdxcpError, ScsiError, TransportError } from '../scsi/errors';
+import { flushRange, type FlushForm } from './flush';
+import { ScsiError } from '../scsi/errors';
+import { AbortedError, MiscompareError, OdxcpError } from '../errors';
 import { Account } from './account';
+import { classify } from './reactions';
 import { HostMethod } from './methods/host';
 import { TokenMethod } from './methods/token';
 import { XcopyMethod } from './methods/xcopy';
-import { CountingTransport, MethodError, StopRequested, type CopyMethodImpl, type LiveOperation, type MethodContext } from './methods/context';
+import { CountingTransport, MethodError, StopRequested, type CopyMethodImpl, type MethodContext } from './methods/context';
 import { rememberFailure } from './pair-cache';
 import { openPair, planPair, type OpenedPair, type PlanDetails } from './plan';
 import type { CopyMethod, CopyOptions, CopyPlan, CopyProgress, CopyResult, FallbackRecord } from './types';
@@ -22,59 +25,6 @@ export class CopyError extends OdxcpError {
   }
 }
 Object.defineProperty(CopyError.prototype, 'name', { value: 'CopyError' });
-
-/**
- * `repopulate`: the token is gone (expired, revoked, deleted...) but the pair can still
- * offload: a new POPULATE TOKEN from where the copy stopped (reference 2.6, 7.5).
- */
-type Decision = 'retry' | 'repopulate' | 'fallback-chunk' | 'fallback-copy' | 'fatal';
-
-/** ASCs after which this pair cannot offload at all (the array said so, not a passing state). */
-function pairCannotOffload(e: ScsiError): boolean {
-  const { senseKey: k, asc, ascq } = e;
-  if (asc === undefined) return false;
-  if (asc === 0x20 || asc === 0x24 || asc === 0x26 || asc === 0x1a) return k === 0x5 || k === 0xa; // opcode / field / list refused
-  if (asc === 0x08) return true; // LU communication failure (LIO block-size mismatch) / unreachable copy target
-  if (asc === 0x0d) return ascq === 0x02 || ascq === 0x03 || ascq === 0x04 || ascq === 0x05; // not reachable / wrong type / under/overrun
-  if (asc === 0x23) return ascq === 0x01 || ascq === 0x02 || ascq === 0x03 || ascq === 0x0a; // token type / remote use unsupported
-  return false;
-}
-
-/**
- * FreeBSD answers a busy list id with ILLEGAL REQUEST 26/00 (reference 8.6), the same code as
- * a field it does not accept: the first 26/00 to a token command is retried (with a new list
- * id, as every attempt has), a repeated one is taken as a refusal.
- */
-function maybeListIdBusy(e: ScsiError): boolean {
-  return e.opcode === 0x83 && (e.serviceAction === 0x10 || e.serviceAction === 0x11) && e.senseKey === 0x5 && e.asc === 0x26 && e.ascq === 0x00;
-}
-
-/** What to do after an offload method failed (reference 2.6 actions, bounded here). */
-export function classify(cause: unknown, previous?: unknown): Decision {
-  if (cause instanceof ScsiError && maybeListIdBusy(cause) && !(previous instanceof ScsiError && maybeListIdBusy(previous))) return 'retry';
-  if (cause instanceof ScsiError) {
-    const action = cause.copyAction;
-    if (action === undefined) {
-      // Status without sense: RESERVATION CONFLICT would stop the host path too.
-      return cause.category === 'RES_CONFLICT' ? 'fatal' : 'fallback-chunk';
-    }
-    switch (action) {
-      case 'repopulate':
-        return 'repopulate';
-      case 'retry':
-      case 'recheck':
-      case 'new-list-id':
-        return 'retry';
-      case 'fatal':
-        return 'fatal';
-      default:
-        return pairCannotOffload(cause) ? 'fallback-copy' : 'fallback-chunk';
-    }
-  }
-  if (cause instanceof TransportError) return 'fallback-chunk';
-  // A status reply without sense, a zero transfer count, an undecodable reply: try once more.
-  return 'retry';
-}
 
 const MAX_RETRIES_PER_CHUNK = 2;
 /**
@@ -96,7 +46,14 @@ export interface RunOptions {
   methods?: { offload?: CopyMethodImpl; host: CopyMethodImpl };
 }
 
-function makeResult(plan: CopyPlan, account: Account, started: number, verified?: boolean): CopyResult {
+/** How the end of a copy went beyond its data: the flush, and what the caller should know. */
+interface Closing {
+  synced: boolean;
+  syncForm?: FlushForm;
+  warnings: string[];
+}
+
+function makeResult(plan: CopyPlan, account: Account, started: number, closing: Closing, verified?: boolean): CopyResult {
   const offloaded = account.byMethod.odx + account.byMethod.xcopy;
   const host = account.byMethod.host;
   let method: CopyResult['method'];
@@ -124,7 +81,21 @@ function makeResult(plan: CopyPlan, account: Account, started: number, verified?
     elapsedMs: Date.now() - started,
     verified,
     truncations: account.truncations,
+    synced: closing.synced,
+    ...(closing.syncForm ? { syncForm: closing.syncForm } : {}),
+    ...(closing.warnings.length ? { warnings: [...closing.warnings] } : {}),
+    contiguousBytes: account.contiguousFromStart(),
   };
+}
+
+/**
+ * The one line a stopped copy reports: what is safe to resume from. A restart with offsets
+ * past the contiguous prefix could skip a gap, so it names the prefix, not the byte count.
+ */
+export function stopLine(what: string, r: CopyResult): string {
+  const prefix = r.contiguousBytes;
+  const more = r.bytes > prefix ? ` (${r.bytes - prefix} more bytes after a gap; see the extents)` : '';
+  return `${what}: the first ${prefix} bytes are copied; ${r.bytes} of ${r.length} bytes in all${more}`;
 }
 
 /** Run a planned copy on an opened pair. */
@@ -133,7 +104,10 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
   const started = Date.now();
   const account = new Account();
   let stop: 'abort' | 'fatal' | undefined;
-  const live = new Set<LiveOperation>();
+  // Fires on any stop (the caller's abort, or a fatal error of one chunk): the other chunks
+  // stop between commands, and what the arrays are running is aborted and waited for.
+  const stopping = new AbortController();
+  const closing: Closing = { synced: false, warnings: [] };
   const ctx: MethodContext = {
     src: new CountingTransport(pair.src, account),
     dst: new CountingTransport(pair.dst, account),
@@ -145,8 +119,7 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
     dstBlockSize: plan.dst.blockSize,
     account,
     timeoutMs: o.timeoutMs,
-    aborted: () => stop !== undefined,
-    live,
+    signal: stopping.signal,
   };
   const host = run.methods?.host ?? new HostMethod({ transferBytes: plan.hostTransferBytes, depth: details.hostDepth });
   let offload: CopyMethodImpl | undefined = run.methods?.offload;
@@ -163,28 +136,33 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
   let current: CopyMethodImpl = plan.method === 'host' || !offload ? host : offload;
   const fallback = o.fallback ?? true;
 
-  // ---- progress
+  // ---- progress: emitted after the account changed, never from inside it, so a listener
+  // cannot disturb what the methods record. One that throws is reported once and detached.
   const interval = o.progressIntervalMs ?? 200;
+  let listener = o.onProgress;
   let lastEmit = 0;
-  const emit = (force = false) => {
-    if (!o.onProgress) return;
-    const now = Date.now();
-    if (!force && now - lastEmit < interval) return;
-    lastEmit = now;
-    const p: CopyProgress = { bytesDone: account.bytes, totalBytes: plan.length, byMethod: { ...account.byMethod }, elapsedMs: now - started, method: current.name };
-    o.onProgress(p);
+  let scheduled: NodeJS.Immediate | undefined;
+  const emit = () => {
+    scheduled = undefined;
+    if (!listener) return;
+    lastEmit = Date.now();
+    const p: CopyProgress = { bytesDone: account.bytes, totalBytes: plan.length, byMethod: { ...account.byMethod }, elapsedMs: lastEmit - started, method: current.name };
+    try {
+      listener(p);
+    } catch (e) {
+      listener = undefined;
+      closing.warnings.push(`the progress listener threw and was detached: ${e instanceof Error ? e.message : String(e)}`);
+    }
   };
-  const record = account.record.bind(account);
-  account.record = (off, len, m) => {
-    record(off, len, m);
-    emit();
+  account.onChange = () => {
+    if (listener && !scheduled && Date.now() - lastEmit >= interval) scheduled = setImmediate(emit);
   };
 
-  // ---- abort: stop scheduling, and ask the arrays to stop what they are doing (reference 5.11)
+  // ---- abort: stop scheduling; the methods abort their lists and wait until they stopped
   const onAbort = () => {
     if (stop) return;
     stop = 'abort';
-    for (const op of live) cmds.copyOperationAbort(op.device, op.listId).catch(() => undefined);
+    stopping.abort();
   };
   if (o.signal?.aborted) onAbort();
   o.signal?.addEventListener('abort', onAbort);
@@ -209,6 +187,9 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         if (e instanceof StopRequested) throw e;
         if (!(e instanceof MethodError)) throw e;
         pos += e.progress;
+        // A failure during a stop is the stop's doing (our own abort), not the target's: no
+        // fallback, no pair remembered as unable to offload.
+        if (stop) throw new StopRequested();
         if (m === host) throw e.cause; // the buffered path failed too: stop with the account
         let decision = classify(e.cause, previous);
         previous = e.cause;
@@ -250,6 +231,7 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         if (!stop) {
           stop = 'fatal';
           fatal = e;
+          stopping.abort();
         }
         return;
       }
@@ -257,32 +239,53 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
   };
 
   try {
+    // Every worker returns only when its chunk's commands have ended and its lists stopped.
     await Promise.all(Array.from({ length: plan.maxInFlight }, worker));
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
+    if (scheduled) clearImmediate(scheduled);
+    account.onChange = undefined;
   }
-  emit(true);
+
+  // ---- flush what was written (also after a stop, so the reported extents are durable)
+  let syncError: unknown;
+  if ((o.sync ?? true) && account.bytes > 0n) {
+    const dbs = BigInt(plan.dst.blockSize);
+    try {
+      const f = await flushRange(ctx.dst, plan.dstOffset / dbs, plan.length / dbs, { timeoutMs: o.timeoutMs });
+      closing.synced = true;
+      closing.syncForm = f.form;
+    } catch (e) {
+      syncError = e;
+    }
+  }
+  emit();
 
   if (stop === 'abort') {
-    const r = makeResult(plan, account, started);
-    throw new CopyError(`copy aborted after ${r.bytes} of ${r.length} bytes`, 'ABORTED', r, new AbortedError('copy aborted by the caller'));
+    const r = makeResult(plan, account, started, closing);
+    throw new CopyError(stopLine('copy aborted', r), 'ABORTED', r, new AbortedError('copy aborted by the caller'));
   }
   if (stop === 'fatal') {
-    const r = makeResult(plan, account, started);
+    const r = makeResult(plan, account, started, closing);
     const msg = fatal instanceof Error ? fatal.message : String(fatal);
-    throw new CopyError(`copy failed after ${r.bytes} of ${r.length} bytes: ${msg}`, fatal instanceof OdxcpError ? fatal.code : 'COPY_FAILED', r, fatal);
+    throw new CopyError(`${stopLine('copy failed', r)}: ${msg}`, fatal instanceof OdxcpError ? fatal.code : 'COPY_FAILED', r, fatal);
+  }
+  if (syncError !== undefined) {
+    const r = makeResult(plan, account, started, closing);
+    const msg = syncError instanceof Error ? syncError.message : String(syncError);
+    throw new CopyError(`copy written but not flushed: SYNCHRONIZE CACHE failed on ${plan.dst.path}: ${msg}`, syncError instanceof OdxcpError ? syncError.code : 'SYNC_FAILED', r, syncError);
   }
 
   let verified: boolean | undefined;
   if (o.verify) {
     const diff = await compareRanges(pair, plan);
     if (diff !== undefined) {
-      const r = makeResult(plan, account, started, false);
+      const r = makeResult(plan, account, started, closing, false);
       throw new CopyError(`verify: destination differs from source at byte ${diff} of the copy`, 'MISCOMPARE', r, new MiscompareError({ message: `first difference at byte ${diff} of the copy`, offset: diff }));
     }
     verified = true;
   }
-  return makeResult(plan, account, started, verified);
+  return makeResult(plan, account, started, closing, verified);
 }
 
 /** Re-read both ranges and compare; the offset of the first difference, or undefined. */

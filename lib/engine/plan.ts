@@ -3,7 +3,7 @@
 // Nothing is written here; every refusal is a one-line UsageError or DeviceError.
 import { ScsiDevice } from '../device/device';
 import type { Capabilities } from '../device/capabilities';
-import { UsageError } from '../scsi/errors';
+import { UsageError } from '../errors';
 import type { IdentificationCscdInput, ListIdUsage } from '../native';
 import { knownFailure } from './pair-cache';
 import type { CopyMethod, CopyOptions, CopyPlan, MethodVerdict, PlannedDevice } from './types';
@@ -204,8 +204,10 @@ export async function planPair(pair: OpenedPair, o: CopyOptions): Promise<PlanDe
   hostTransfer = Number(roundDown(BigInt(hostTransfer), unit));
   if (hostTransfer < Number(unit)) hostTransfer = Number(unit);
 
-  const maxInFlight = o.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  let maxInFlight = o.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 64) throw new UsageError(`max in flight must be 1..64 (got ${maxInFlight})`);
+  // One list id names one list: with a fixed id, one EXTENDED COPY at a time (reference 7.4).
+  if (method === 'xcopy' && xcopyDetails?.listId !== undefined && xcopyDetails.listIdUsage !== 'none') maxInFlight = 1;
 
   const chunkBytes =
     method === 'odx' ? tokenBytes : method === 'xcopy' && xcopyDetails ? xcopyDetails.commandBytes : BigInt(hostTransfer) * 8n;

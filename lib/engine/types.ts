@@ -24,6 +24,12 @@ export interface CopyOptions {
   fallback?: boolean;
   /** Re-read both ranges after the copy and compare them. */
   verify?: boolean;
+  /**
+   * SYNCHRONIZE CACHE over the destination range after the last write (default true), on every
+   * method: a copy manager may leave offloaded data in its write cache too. A failing flush
+   * fails the copy.
+   */
+  sync?: boolean;
   /** Offload operations in flight at once (default 4, bounded by the targets' limits). */
   maxInFlight?: number;
   /** Bytes one ROD token represents (default: the targets' optimal/maximum, else 8 MiB). */
@@ -105,6 +111,14 @@ export interface CopyResult {
   verified?: boolean;
   /** Truncations the targets reported (short transfer counts re-driven). */
   truncations: number;
+  /** True when the destination accepted SYNCHRONIZE CACHE for the range after the last write. */
+  synced: boolean;
+  /** The form of SYNCHRONIZE CACHE the destination accepted, when it was flushed. */
+  syncForm?: string;
+  /** Bytes from the start of the copy with no gap: what a restart with offsets may skip. */
+  contiguousBytes: bigint;
+  /** Things the caller should know that did not stop the copy (a progress listener that threw). */
+  warnings?: string[];
 }
 
 /** Why a method would or would not be used for a pair (what `odxcp info SRC DST` prints). */

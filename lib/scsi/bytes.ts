@@ -8,7 +8,28 @@
 //    made from such views; never a view that extends past the bytes the caller gave us;
 //  - a structure's own length field is trusted only up to the buffer (`clampLength`): a short
 //    allocation length is normal in SCSI and is reported as `truncated`, not as an error.
-import { ParseError } from './errors';
+import { OdxcpError, setName } from '../errors';
+
+/** A reply from the target could not be decoded: truncated header or inconsistent lengths. */
+export class ParseError extends OdxcpError {
+  /** What was being decoded, e.g. "VPD page 0x83". */
+  readonly structure: string;
+  /** The field that could not be read or is inconsistent. */
+  readonly field: string;
+  /** Byte offset of that field within the structure. */
+  readonly offset: number;
+  /** Number of bytes the decoder had. */
+  readonly length: number;
+
+  constructor(structure: string, field: string, offset: number, length: number, detail?: string) {
+    super(`${structure}: ${field} at offset ${offset}: ${detail ?? 'out of range'} (buffer length ${length})`, 'PARSE');
+    this.structure = structure;
+    this.field = field;
+    this.offset = offset;
+    this.length = length;
+  }
+}
+setName(ParseError, 'ParseError');
 
 /** 2^53 - 1 as a bigint, for "does this 64-bit value fit in a JS number" checks. */
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);

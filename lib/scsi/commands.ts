@@ -18,7 +18,7 @@ import {
   decodeReceiveCopyStatusLid4,
   decodeReportAllRodTokens,
 } from './decoders';
-import { ParseError } from './errors';
+import { ParseError } from './bytes';
 
 const enc = () => loadNative().encoders;
 
@@ -111,8 +111,12 @@ export async function write16(
   return r;
 }
 
-export async function synchronizeCache16(t: ScsiTransport, o: { lba?: U64; blocks?: number } = {}): Promise<void> {
-  await t.command(enc().synchronizeCache16(o), { idempotent: true });
+export async function synchronizeCache16(t: ScsiTransport, o: { lba?: U64; blocks?: number; timeoutMs?: number } = {}): Promise<void> {
+  await t.command(enc().synchronizeCache16({ lba: o.lba, blocks: o.blocks }), { idempotent: true, timeoutMs: o.timeoutMs });
+}
+
+export async function synchronizeCache10(t: ScsiTransport, o: { lba?: number; blocks?: number; timeoutMs?: number } = {}): Promise<void> {
+  await t.command(enc().synchronizeCache10({ lba: o.lba, blocks: o.blocks }), { idempotent: true, timeoutMs: o.timeoutMs });
 }
 
 export async function writeSame16(

@@ -7,67 +7,14 @@
 // (include/sg_lib.h, sg_err_category_sense() in lib/sg_lib.c) so exit statuses can follow them.
 
 import type { NativeExecuteResult } from '../native';
-import { ascName, copyActionFor, senseKeyName, SENSE_KEY, type CopyAction } from './asc';
-import { hex2 } from './bytes';
+import { OdxcpError, setName } from '../errors';
+import { ascName, senseKeyName, SENSE_KEY } from './asc';
+import { hex2, ParseError } from './bytes';
 import { commandName as cdbCommandName, serviceActionOf } from './opcodes';
 import { decodeSense, decodeSenseHeader, type DecodedSense, type SenseKeySpecific } from './sense';
 
-function setName(ctor: { prototype: object }, name: string): void {
-  Object.defineProperty(ctor.prototype, 'name', { value: name, writable: true, configurable: true, enumerable: false });
-}
 
-/** Base class of every error odxcp throws on purpose. */
-export class OdxcpError extends Error {
-  /** Stable machine-readable code (e.g. 'USAGE', 'ILLEGAL_REQ', 'DID_TIME_OUT', 'EACCES'). */
-  readonly code: string;
 
-  constructor(message: string, code: string, options?: { cause?: unknown }) {
-    // The stack is captured once, below, without the constructor frames; skipping the capture
-    // Error() would do halves the cost of a ParseError (decoders may throw many while probing).
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-      super(message, options);
-    } finally {
-      Error.stackTraceLimit = limit;
-    }
-    this.code = code;
-    Error.captureStackTrace(this, new.target);
-  }
-}
-setName(OdxcpError, 'OdxcpError');
-
-/** Bad arguments (command line or API). */
-export class UsageError extends OdxcpError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'USAGE', options);
-  }
-}
-setName(UsageError, 'UsageError');
-
-/** Why a device could not be used: the errno code, or one of odxcp's own checks. */
-export type DeviceErrorCode = 'ENOENT' | 'EACCES' | 'EPERM' | 'EBUSY' | 'ENXIO' | 'ENODEV' | 'NOT_SCSI' | 'PARTITION' | 'MOUNTED' | 'NOT_BLOCK' | (string & {});
-
-export interface DeviceErrorInit {
-  path: string;
-  code: DeviceErrorCode;
-  errno?: number;
-  message?: string;
-  cause?: unknown;
-}
-
-/** The device cannot be used: open failed, no permission, not SCSI, a partition, busy, mounted. */
-export class DeviceError extends OdxcpError {
-  readonly path: string;
-  readonly errno: number | undefined;
-
-  constructor(init: DeviceErrorInit) {
-    super(init.message ?? `${init.path}: ${init.code}`, init.code, { cause: init.cause });
-    this.path = init.path;
-    this.errno = init.errno;
-  }
-}
-setName(DeviceError, 'DeviceError');
 
 /** Linux host_status (DID_*) names, ref 1.8. */
 export const HOST_STATUS_NAMES: ReadonlyMap<number, string> = new Map([
@@ -351,7 +298,7 @@ export class ScsiError extends OdxcpError {
    * UNIT ATTENTION (the condition is cleared by reporting it), BUSY and TASK SET FULL (SAM:
    * "try later"), NOT READY 04/01 (becoming ready) and 04/0A (ALUA state transition, transient
    * by definition), and ABORTED COMMAND other than protection errors (usually a transport
-   * hiccup). Everything else needs a decision (see copyAction).
+   * hiccup). Everything else needs a decision (the engine's, lib/engine/reactions.ts).
    */
   get isRetryable(): boolean {
     switch (this.category) {
@@ -365,12 +312,6 @@ export class ScsiError extends OdxcpError {
       default:
         return false;
     }
-  }
-
-  /** What a copy engine should do (ref 2.6, ours); undefined without a sense key. */
-  get copyAction(): CopyAction | undefined {
-    if (this.senseKey === undefined) return undefined;
-    return copyActionFor(this.senseKey, this.asc ?? 0, this.ascq ?? 0);
   }
 }
 setName(ScsiError, 'ScsiError');
@@ -397,60 +338,8 @@ function scsiMessage(
   return `${command}: ${statusName(status)} status`;
 }
 
-/** A reply from the target could not be decoded: truncated header or inconsistent lengths. */
-export class ParseError extends OdxcpError {
-  /** What was being decoded, e.g. "VPD page 0x83". */
-  readonly structure: string;
-  /** The field that could not be read or is inconsistent. */
-  readonly field: string;
-  /** Byte offset of that field within the structure. */
-  readonly offset: number;
-  /** Number of bytes the decoder had. */
-  readonly length: number;
 
-  constructor(structure: string, field: string, offset: number, length: number, detail?: string) {
-    super(`${structure}: ${field} at offset ${offset}: ${detail ?? 'out of range'} (buffer length ${length})`, 'PARSE');
-    this.structure = structure;
-    this.field = field;
-    this.offset = offset;
-    this.length = length;
-  }
-}
-setName(ParseError, 'ParseError');
 
-export interface MiscompareErrorInit {
-  message: string;
-  /** Byte offset of the first difference, when known. */
-  offset?: bigint;
-  /** LBA of the first differing block, when known. */
-  lba?: bigint;
-  cause?: unknown;
-}
-
-/** Source and destination differ after a copy (odxcp's own verify), or a target miscompare. */
-export class MiscompareError extends OdxcpError {
-  readonly offset: bigint | undefined;
-  readonly lba: bigint | undefined;
-
-  constructor(init: MiscompareErrorInit) {
-    super(init.message, 'MISCOMPARE', { cause: init.cause });
-    this.offset = init.offset;
-    this.lba = init.lba;
-  }
-}
-setName(MiscompareError, 'MiscompareError');
-
-/** The operation was stopped on purpose (SIGINT/SIGTERM, an AbortSignal). */
-export class AbortedError extends OdxcpError {
-  /** The signal that stopped us, when one did. */
-  readonly signal: NodeJS.Signals | undefined;
-
-  constructor(message = 'operation aborted', options?: { signal?: NodeJS.Signals; cause?: unknown }) {
-    super(message, 'ABORTED', { cause: options?.cause });
-    this.signal = options?.signal;
-  }
-}
-setName(AbortedError, 'AbortedError');
 
 /**
  * Turn one SG_IO result into an error, or undefined when the command succeeded.

@@ -5,51 +5,13 @@
 // (creator CSCD, target device descriptor) are decoded when they look valid and otherwise
 // reported as absent or with an error string, never by failing the whole token.
 
-import { ByteReader, hex2 } from './bytes';
-import { ParseError } from './errors';
+import { ByteReader, hex2, ParseError } from './bytes';
 import { decodeDesignationDescriptorAt, type DesignationDescriptor } from './spc';
-import { decodeIdentificationCscd, type IdentificationCscd } from './tpc';
+import { decodeIdentificationCscd, openAvailable, ROD_TYPE, rodTypeName, type IdentificationCscd } from './tpc';
+
+export { ROD_TYPE, ROD_TYPES, rodTypeName, type RodTypeEntry } from './tpc';
 
 /** ROD TYPE values (ref 6.2). */
-export const ROD_TYPE = {
-  COPY_MANAGER_INTERNAL: 0x00000000,
-  ACCESS_UPON_REFERENCE: 0x00010000,
-  POINT_IN_TIME_DEFAULT: 0x00800000,
-  POINT_IN_TIME_CHANGE_VULNERABLE: 0x00800001,
-  POINT_IN_TIME_PERSISTENT: 0x00800002,
-  POINT_IN_TIME_COPY_ON_WRITE: 0x00800003,
-  POINT_IN_TIME_ANY: 0x0080ffff,
-  BLOCK_DEVICE_ZERO: 0xffff0001,
-} as const;
-
-export interface RodTypeEntry {
-  /** First value of the range (the value itself for single entries). */
-  from: number;
-  /** Last value of the range (inclusive). */
-  to: number;
-  name: string;
-}
-
-/** ROD type table, single values and ranges (ref 6.2). Exact values are listed before ranges. */
-export const ROD_TYPES: readonly RodTypeEntry[] = [
-  { from: 0x00000000, to: 0x00000000, name: 'copy manager internal' },
-  { from: 0x00010000, to: 0x00010000, name: 'access upon reference' },
-  { from: 0x00800000, to: 0x00800000, name: 'point in time copy - default' },
-  { from: 0x00800001, to: 0x00800001, name: 'point in time copy - change vulnerable' },
-  { from: 0x00800002, to: 0x00800002, name: 'point in time copy - persistent' },
-  { from: 0x00800003, to: 0x00800003, name: 'point in time copy - copy on write' },
-  { from: 0x0080ffff, to: 0x0080ffff, name: 'point in time copy - any' },
-  { from: 0xffff0001, to: 0xffff0001, name: 'block device zero ROD token' },
-  { from: 0xff000000, to: 0xffffffef, name: 'device type specific' },
-  { from: 0xfffffff0, to: 0xffffffff, name: 'vendor specific' },
-];
-
-export function rodTypeName(v: number): string {
-  for (const e of ROD_TYPES) if (v >= e.from && v <= e.to) return e.name;
-  return `reserved (0x${v.toString(16).padStart(8, '0')})`;
-}
-
-/** Full token length, and the value of ROD TOKEN LENGTH (bytes after byte 7) in it (ref 6.1). */
 export const ROD_TOKEN_LENGTH = 512;
 export const ROD_TOKEN_LENGTH_FIELD = 0x01f8;
 
@@ -204,4 +166,57 @@ export function describeRodToken(tok: RodManagementToken): string {
   if (tok.numberOfBytesRepresented !== undefined) parts.push(`${tok.numberOfBytesRepresented} bytes`);
   if (tok.truncated) parts.push(`(truncated at ${tok.raw.length} of ${8 + tok.rodTokenLength} bytes, length field 0x${hex2(tok.rodTokenLength >> 8)}${hex2(tok.rodTokenLength & 0xff)})`);
   return parts.join(' ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// REPORT ALL ROD TOKENS, SA 0x08 (ref 5.12)
+
+export interface ReportAllRodTokens {
+  availableData: number;
+  /** ROD management tokens (the first 96 bytes of each token). */
+  tokens: RodManagementToken[];
+  truncated: boolean;
+}
+
+export const ROD_MANAGEMENT_TOKEN_LENGTH = 96;
+
+export function decodeReportAllRodTokens(buf: Buffer): ReportAllRodTokens {
+  const { r, availableData, claimedEnd, truncated } = openAvailable(buf, 'REPORT ALL ROD TOKENS data', 8);
+  if ((availableData - 4) % ROD_MANAGEMENT_TOKEN_LENGTH !== 0) {
+    r.fail('AVAILABLE DATA', 0, `${availableData - 4} bytes of token list is not a multiple of the 96-byte ROD management token`);
+  }
+  const tokens: RodManagementToken[] = [];
+  let trunc = truncated;
+  for (let off = 8; off < claimedEnd; off += ROD_MANAGEMENT_TOKEN_LENGTH) {
+    if (!r.has(off, ROD_MANAGEMENT_TOKEN_LENGTH)) {
+      trunc = true;
+      break;
+    }
+    tokens.push(decodeRodManagementToken(r.slice(off, ROD_MANAGEMENT_TOKEN_LENGTH, 'ROD management token')));
+  }
+  return { availableData, tokens, truncated: trunc };
+}
+
+/** Logical block lengths a real LUN can have (512, 520, 4096, 4160...; ref 8.4). */
+export function plausibleBlockLength(n: number): boolean {
+  return Number.isInteger(n) && n >= 256 && n <= 1 << 20;
+}
+
+/**
+ * Why `tok` cannot be a ROD token, or undefined when it can (ref 6.1, 6.2): a reserved ROD type,
+ * a ROD TOKEN LENGTH other than 0x01F8 for a 512-byte token, an impossible logical block length
+ * in the block device data, or a byte count no block device has or not in whole blocks. The
+ * token's tail is random by design, so nothing else is checked.
+ */
+export function rodTokenProblem(tok: RodToken): string | undefined {
+  if (rodTypeName(tok.rodType).startsWith('reserved')) return `ROD type 0x${tok.rodType.toString(16).padStart(8, '0')} is reserved`;
+  if (tok.raw.length === ROD_TOKEN_LENGTH && tok.rodTokenLength !== ROD_TOKEN_LENGTH_FIELD) {
+    return `ROD TOKEN LENGTH is 0x${tok.rodTokenLength.toString(16).padStart(4, '0')}, not 0x01F8 for a 512-byte token`;
+  }
+  const bl = tok.blockDevice?.blockLength;
+  if (bl !== undefined && !plausibleBlockLength(bl)) return `its block device data gives a logical block length of ${bl} bytes`;
+  const n = tok.numberOfBytesRepresented;
+  if (n !== undefined && n > (1n << 64n) - 1n) return `it claims to represent ${n} bytes, more than any LUN holds`;
+  if (n !== undefined && bl !== undefined && n % BigInt(bl) !== 0n) return `it represents ${n} bytes, not a whole number of its ${bl}-byte blocks`;
+  return undefined;
 }

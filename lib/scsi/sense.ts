@@ -6,8 +6,7 @@
 // claims more bytes than the sense data itself has is malformed and throws ParseError.
 
 import { ascName, senseKeyName, SENSE_KEY } from './asc';
-import { ByteReader, walkDescriptors } from './bytes';
-import { ParseError } from './errors';
+import { ByteReader, walkDescriptors, ParseError } from './bytes';
 
 /** ILLEGAL REQUEST: where in the CDB or parameter list the bad field is (ref 2.4). */
 export interface FieldPointerSks {

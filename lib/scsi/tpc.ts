@@ -3,12 +3,53 @@
 // (ref 5.10), REPORT ALL ROD TOKENS (ref 5.12), the 0xE4 identification CSCD descriptor (ref 5.3),
 // and the status / transfer-count-unit tables of ref 7.1 and 7.2.
 
-import { ByteReader, hex2 } from './bytes';
-import { ParseError } from './errors';
+import { ByteReader, hex2, ParseError } from './bytes';
 import { serviceActionName } from './opcodes';
-import { decodeRodManagementToken, type RodManagementToken } from './rod-token';
 import { decodeSense, type DecodedSense } from './sense';
 import { decodeDesignationDescriptorAt, peripheralDeviceTypeName, type DesignationDescriptor } from './spc';
+
+// ---------------------------------------------------------------------------------------------
+// ROD types (ref 6.2)
+
+export const ROD_TYPE = {
+  COPY_MANAGER_INTERNAL: 0x00000000,
+  ACCESS_UPON_REFERENCE: 0x00010000,
+  POINT_IN_TIME_DEFAULT: 0x00800000,
+  POINT_IN_TIME_CHANGE_VULNERABLE: 0x00800001,
+  POINT_IN_TIME_PERSISTENT: 0x00800002,
+  POINT_IN_TIME_COPY_ON_WRITE: 0x00800003,
+  POINT_IN_TIME_ANY: 0x0080ffff,
+  BLOCK_DEVICE_ZERO: 0xffff0001,
+} as const;
+
+export interface RodTypeEntry {
+  /** First value of the range (the value itself for single entries). */
+  from: number;
+  /** Last value of the range (inclusive). */
+  to: number;
+  name: string;
+}
+
+/** ROD type table, single values and ranges (ref 6.2). Exact values are listed before ranges. */
+export const ROD_TYPES: readonly RodTypeEntry[] = [
+  { from: 0x00000000, to: 0x00000000, name: 'copy manager internal' },
+  { from: 0x00010000, to: 0x00010000, name: 'access upon reference' },
+  { from: 0x00800000, to: 0x00800000, name: 'point in time copy - default' },
+  { from: 0x00800001, to: 0x00800001, name: 'point in time copy - change vulnerable' },
+  { from: 0x00800002, to: 0x00800002, name: 'point in time copy - persistent' },
+  { from: 0x00800003, to: 0x00800003, name: 'point in time copy - copy on write' },
+  { from: 0x0080ffff, to: 0x0080ffff, name: 'point in time copy - any' },
+  { from: 0xffff0001, to: 0xffff0001, name: 'block device zero ROD token' },
+  { from: 0xff000000, to: 0xffffffef, name: 'device type specific' },
+  { from: 0xfffffff0, to: 0xffffffff, name: 'vendor specific' },
+];
+
+export function rodTypeName(v: number): string {
+  for (const e of ROD_TYPES) if (v >= e.from && v <= e.to) return e.name;
+  return `reserved (0x${v.toString(16).padStart(8, '0')})`;
+}
+
+/** Full token length, and the value of ROD TOKEN LENGTH (bytes after byte 7) in it (ref 6.1). */
 
 // ---------------------------------------------------------------------------------------------
 // Status and unit tables (ref 7.1, 7.2, 5.6)
@@ -120,7 +161,7 @@ function withTransferredBytes<T extends HasTransferCount>(o: T): T & { transferr
 }
 
 /** Read AVAILABLE DATA (bytes 0-3), check the fixed part, and limit the reader. */
-function openAvailable(buf: Buffer, structure: string, fixedLen: number): { r: ByteReader; availableData: number; claimedEnd: number; truncated: boolean } {
+export function openAvailable(buf: Buffer, structure: string, fixedLen: number): { r: ByteReader; availableData: number; claimedEnd: number; truncated: boolean } {
   const whole = new ByteReader(buf, structure);
   whole.need(0, 4, 'AVAILABLE DATA');
   const availableData = whole.u32(0, 'AVAILABLE DATA');
@@ -386,34 +427,6 @@ export function decodeReceiveRodTokenInformation(buf: Buffer): RodTokenInformati
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------
-// REPORT ALL ROD TOKENS, SA 0x08 (ref 5.12)
-
-export interface ReportAllRodTokens {
-  availableData: number;
-  /** ROD management tokens (the first 96 bytes of each token). */
-  tokens: RodManagementToken[];
-  truncated: boolean;
-}
-
-export const ROD_MANAGEMENT_TOKEN_LENGTH = 96;
-
-export function decodeReportAllRodTokens(buf: Buffer): ReportAllRodTokens {
-  const { r, availableData, claimedEnd, truncated } = openAvailable(buf, 'REPORT ALL ROD TOKENS data', 8);
-  if ((availableData - 4) % ROD_MANAGEMENT_TOKEN_LENGTH !== 0) {
-    r.fail('AVAILABLE DATA', 0, `${availableData - 4} bytes of token list is not a multiple of the 96-byte ROD management token`);
-  }
-  const tokens: RodManagementToken[] = [];
-  let trunc = truncated;
-  for (let off = 8; off < claimedEnd; off += ROD_MANAGEMENT_TOKEN_LENGTH) {
-    if (!r.has(off, ROD_MANAGEMENT_TOKEN_LENGTH)) {
-      trunc = true;
-      break;
-    }
-    tokens.push(decodeRodManagementToken(r.slice(off, ROD_MANAGEMENT_TOKEN_LENGTH, 'ROD management token')));
-  }
-  return { availableData, tokens, truncated: trunc };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Identification CSCD descriptor 0xE4 (ref 5.3)

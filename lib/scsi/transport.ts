@@ -66,7 +66,7 @@ export const DEFAULT_RETRY: RetryPolicy = {
 export function defaultTimeoutMs(cdb: Buffer): number {
   const op = cdb[0];
   if (op === 0x83) return 600_000;
-  if (op === 0x93 || op === 0x91) return 300_000; // WRITE SAME / SYNCHRONIZE CACHE over a large range
+  if (op === 0x93 || op === 0x91 || op === 0x35) return 300_000; // WRITE SAME / SYNCHRONIZE CACHE over a large range
   return 60_000;
 }
 

@@ -23,12 +23,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ScsiDevice } from '../device/device';
-import { DeviceError, UsageError } from '../scsi/errors';
-import { decodeRodToken, ROD_TOKEN_LENGTH, type RodToken } from '../scsi/rod-token';
+import { writeThenFlush } from '../engine/flush';
+import { DeviceError, UsageError } from '../errors';
+import { decodeRodToken, plausibleBlockLength, ROD_TOKEN_LENGTH, rodTokenProblem, type RodToken } from '../scsi/rod-token';
 import type { DesignationDescriptor } from '../scsi/spc';
 import {
   blockRange,
   populate,
+  splitRanges,
   tokenLimits,
   writeUsingTokenLoop,
   type TokenTarget,
@@ -38,6 +40,20 @@ export const TOKEN_FILE_MAGIC = 'ODXCPTOK';
 export const TOKEN_FILE_VERSION = 1;
 export const TOKEN_FILE_HEADER_LENGTH = 64;
 export const TOKEN_FILE_LENGTH = TOKEN_FILE_HEADER_LENGTH + ROD_TOKEN_LENGTH;
+
+/**
+ * A token file that cannot be used: corrupt, truncated, another version, not a ROD token, or not
+ * readable/writable. A file problem (exit 15, SG_LIB_FILE_ERROR), like a missing file.
+ */
+export class TokenFileError extends DeviceError {
+  constructor(file: string, message: string, init: { code?: string; errno?: number; cause?: unknown } = {}) {
+    super({ path: file, code: init.code ?? 'BAD_TOKEN_FILE', errno: init.errno, message, cause: init.cause });
+  }
+}
+Object.defineProperty(TokenFileError.prototype, 'name', { value: 'TokenFileError' });
+
+/** JavaScript Dates stop at 8.64e15 ms either side of the epoch. */
+const MAX_DATE_MS = 8_640_000_000_000_000n;
 
 export interface TokenFileMeta {
   /** Logical block size of the LUN the token was populated on. */
@@ -89,11 +105,18 @@ function fileCrc(b: Buffer): number {
   return crc32(b.subarray(TOKEN_FILE_HEADER_LENGTH, TOKEN_FILE_LENGTH), crc32(b.subarray(0, 48))) >>> 0;
 }
 
+/** The token must look like a ROD token at all ("not a ROD token" otherwise). */
+function checkToken(name: string, decoded: RodToken): void {
+  const problem = rodTokenProblem(decoded);
+  if (problem) throw new TokenFileError(name, `${name}: not a ROD token (${problem})`);
+}
+
 /** Decode a token file's bytes (odxcp format or a bare 512-byte token). `name` is for messages. */
 export function decodeTokenFile(buf: Buffer, name = 'token file'): TokenFile {
   if (buf.length === ROD_TOKEN_LENGTH && buf.subarray(0, 8).toString('latin1') !== TOKEN_FILE_MAGIC) {
     const token = Buffer.from(buf);
     const decoded = decodeRodToken(token);
+    checkToken(name, decoded);
     return {
       format: 'raw',
       token,
@@ -103,32 +126,69 @@ export function decodeTokenFile(buf: Buffer, name = 'token file'): TokenFile {
     };
   }
   if (buf.length < 8 || buf.subarray(0, 8).toString('latin1') !== TOKEN_FILE_MAGIC) {
-    throw new UsageError(`${name}: not a token file (no ${TOKEN_FILE_MAGIC} header, and not a bare ${ROD_TOKEN_LENGTH}-byte ROD token)`);
+    throw new TokenFileError(name, `${name}: not a token file (no ${TOKEN_FILE_MAGIC} header, and not a bare ${ROD_TOKEN_LENGTH}-byte ROD token; ${buf.length} bytes)`);
   }
-  if (buf.length < 12) throw new UsageError(`${name}: truncated token file header`);
+  if (buf.length < 12) throw new TokenFileError(name, `${name}: truncated token file (${buf.length} bytes, the header alone is ${TOKEN_FILE_HEADER_LENGTH})`);
   const version = buf.readUInt16BE(8);
   const headerLength = buf.readUInt16BE(10);
-  if (version !== TOKEN_FILE_VERSION) throw new UsageError(`${name}: token file version ${version} is not supported (this odxcp reads version ${TOKEN_FILE_VERSION})`);
-  if (headerLength !== TOKEN_FILE_HEADER_LENGTH || buf.length !== TOKEN_FILE_LENGTH) {
-    throw new UsageError(`${name}: corrupt token file (${buf.length} bytes, header length ${headerLength}; expected ${TOKEN_FILE_LENGTH} and ${TOKEN_FILE_HEADER_LENGTH})`);
-  }
+  if (version !== TOKEN_FILE_VERSION) throw new TokenFileError(name, `${name}: token file version ${version} is not supported (this odxcp reads version ${TOKEN_FILE_VERSION})`);
+  if (headerLength !== TOKEN_FILE_HEADER_LENGTH) throw new TokenFileError(name, `${name}: corrupt token file (header length ${headerLength}, expected ${TOKEN_FILE_HEADER_LENGTH})`);
+  if (buf.length < TOKEN_FILE_LENGTH) throw new TokenFileError(name, `${name}: truncated token file (${buf.length} of ${TOKEN_FILE_LENGTH} bytes)`);
+  if (buf.length > TOKEN_FILE_LENGTH) throw new TokenFileError(name, `${name}: corrupt token file (${buf.length} bytes, expected ${TOKEN_FILE_LENGTH})`);
   const tokenLength = buf.readUInt32BE(44);
-  if (tokenLength !== ROD_TOKEN_LENGTH) throw new UsageError(`${name}: corrupt token file (token length ${tokenLength})`);
+  if (tokenLength !== ROD_TOKEN_LENGTH) throw new TokenFileError(name, `${name}: corrupt token file (token length ${tokenLength}, expected ${ROD_TOKEN_LENGTH})`);
   const stored = buf.readUInt32BE(48);
   const actual = fileCrc(buf);
-  if (stored !== actual) throw new UsageError(`${name}: corrupt token file (CRC-32 0x${actual.toString(16).padStart(8, '0')}, header says 0x${stored.toString(16).padStart(8, '0')})`);
+  if (stored !== actual) throw new TokenFileError(name, `${name}: corrupt token file (CRC-32 0x${actual.toString(16).padStart(8, '0')}, header says 0x${stored.toString(16).padStart(8, '0')})`);
   const token = Buffer.from(buf.subarray(TOKEN_FILE_HEADER_LENGTH));
+  const decoded = decodeRodToken(token);
+  checkToken(name, decoded);
+  // A valid CRC only proves the writer's bytes arrived: the header must still make sense, and
+  // agree with what the token itself says.
+  const blockSize = buf.readUInt32BE(12);
+  const bytes = buf.readBigUInt64BE(24);
+  const created = buf.readBigUInt64BE(32);
+  if (!plausibleBlockLength(blockSize)) throw new TokenFileError(name, `${name}: corrupt token file (block size ${blockSize} in the header)`);
+  if (bytes % BigInt(blockSize) !== 0n) throw new TokenFileError(name, `${name}: corrupt token file (the header says ${bytes} bytes, not a whole number of ${blockSize}-byte blocks)`);
+  if (created > MAX_DATE_MS) throw new TokenFileError(name, `${name}: corrupt token file (creation time ${created} ms after 1970 is not a valid time)`);
+  const tb = decoded.blockDevice?.blockLength;
+  if (tb !== undefined && tb !== blockSize) throw new TokenFileError(name, `${name}: the header does not match the token (${blockSize}-byte blocks in the header, ${tb} in the token)`);
+  const tn = decoded.numberOfBytesRepresented;
+  if (tn !== undefined && tn !== 0n && tn !== bytes) throw new TokenFileError(name, `${name}: the header does not match the token (${bytes} bytes in the header, ${tn} in the token)`);
   return {
     format: 'odxcp',
     version,
     token,
-    decoded: decodeRodToken(token),
-    blockSize: buf.readUInt32BE(12),
+    decoded,
+    blockSize,
     lba: buf.readBigUInt64BE(16),
-    bytes: buf.readBigUInt64BE(24),
-    createdAt: new Date(Number(buf.readBigUInt64BE(32))),
+    bytes,
+    createdAt: new Date(Number(created)),
     inactivityTimeout: buf.readUInt32BE(40),
   };
+}
+
+/** Advice for an errno on a token file. */
+function fileAdvice(code: string | undefined): string {
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied (token files are mode 0600: run as the user who wrote it, or root)';
+    case 'ELOOP':
+      return 'too many levels of symbolic links (a symlink loop?): give the file itself';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'ENOTDIR':
+      return 'a component of the path is not a directory';
+    case 'ENOSPC':
+      return 'no space left on the file system';
+    case 'EROFS':
+      return 'read-only file system';
+    default:
+      return code ?? 'I/O error';
+  }
 }
 
 /** Read and check a token file. */
@@ -136,15 +196,49 @@ export function readTokenFile(file: string): TokenFile {
   let buf: Buffer;
   try {
     const st = fs.statSync(file);
-    if (!st.isFile()) throw new UsageError(`${file}: not a regular file`);
-    if (st.size > 64 * 1024) throw new UsageError(`${file}: ${st.size} bytes is far too large for a token file`);
+    if (!st.isFile()) throw new TokenFileError(file, `${file}: not a regular file (a token file is ${TOKEN_FILE_LENGTH} or ${ROD_TOKEN_LENGTH} bytes)`);
+    if (st.size > 64 * 1024) throw new TokenFileError(file, `${file}: ${st.size} bytes is far too large for a token file`);
     buf = fs.readFileSync(file);
   } catch (e) {
-    if (e instanceof UsageError) throw e;
+    if (e instanceof TokenFileError) throw e;
     const err = e as NodeJS.ErrnoException;
-    throw new DeviceError({ path: file, code: err.code ?? 'EIO', errno: err.errno, message: `${file}: cannot read the token file: ${err.code ?? err.message}`, cause: e });
+    throw new TokenFileError(file, `${file}: cannot read the token file: ${err.code ?? err.message} (${fileAdvice(err.code)})`, { code: err.code ?? 'EIO', errno: err.errno, cause: e });
   }
   return decodeTokenFile(buf, file);
+}
+
+/**
+ * Check that a token file can be written at `file`, before a token exists: refused when it
+ * exists (without `overwrite`) or is not a regular file, and proven by writing a scratch file
+ * of the token file's size in the same directory (which also finds a full file system).
+ */
+export function checkTokenFileOut(file: string, overwrite: boolean): void {
+  if (file === '') throw new UsageError('--out: empty path (give the token file to write)');
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new TokenFileError(file, `${file}: cannot write the token file: ${code} (${fileAdvice(code)})`, { code: code ?? 'EIO', cause: e });
+  }
+  if (st && !overwrite) throw new UsageError(`${file}: exists (use --force to replace it)`);
+  if (st && !st.isFile()) throw new TokenFileError(file, `${file}: cannot write the token file: not a regular file`);
+  const dir = path.dirname(file);
+  const probe = path.join(dir, `.${path.basename(file)}.${process.pid}.probe`);
+  try {
+    const fd = fs.openSync(probe, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    try {
+      fs.writeSync(fd, Buffer.alloc(TOKEN_FILE_LENGTH));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(probe, { force: true });
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const where = code === 'ENOENT' ? `directory ${dir} does not exist` : `${code} in ${dir} (${fileAdvice(code)})`;
+    throw new TokenFileError(file, `${file}: cannot write the token file: ${where}`, { code: code ?? 'EIO', errno: (e as NodeJS.ErrnoException).errno, cause: e });
+  }
 }
 
 /** Write `data` to `file` with mode 0600, atomically (temporary file + rename). */
@@ -154,7 +248,7 @@ function writePrivateFile(file: string, data: Buffer, overwrite: boolean): void 
     writeAtomically(file, data);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new DeviceError({ path: file, code: err.code ?? 'EIO', errno: err.errno, message: `${file}: cannot write the token file: ${err.code ?? err.message}`, cause: e });
+    throw new TokenFileError(file, `${file}: cannot write the token file: ${err.code ?? err.message} (${fileAdvice(err.code)})`, { code: err.code ?? 'EIO', errno: err.errno, cause: e });
   }
 }
 
@@ -230,7 +324,7 @@ export async function populateTokenFile(o: PopulateTokenFileOptions): Promise<Po
   const length = BigInt(o.length);
   const inactivity = o.inactivityTimeout ?? 0;
   if (!Number.isSafeInteger(inactivity) || inactivity < 0 || inactivity > 0xffffffff) throw new UsageError(`inactivity timeout: ${inactivity} is not a number of seconds`);
-  if (!o.overwrite && fs.existsSync(o.out)) throw new UsageError(`${o.out}: exists (use --force to replace it)`);
+  checkTokenFileOut(o.out, o.overwrite === true);
   return withDevice(o.device, false, async (dev, name) => {
     const cap = await dev.capacity();
     const { lba, blocks } = blockRange(offset, length, cap.blockSize, cap.bytes, { offset: '--offset', length: '--length', device: name });
@@ -243,9 +337,20 @@ export async function populateTokenFile(o: PopulateTokenFileOptions): Promise<Po
     }
     const rangesNeeded = Number((blocks + 0xfffffffen) / 0xffffffffn);
     if (rangesNeeded > lim.maxRanges) throw new UsageError(`--length: needs ${rangesNeeded} range descriptors, ${name} takes ${lim.maxRanges}`);
-    const p = await populate(dev, { lba, blocks, blockSize: cap.blockSize, maxRanges: lim.maxRanges, inactivityTimeout: inactivity, timeoutMs: o.timeoutMs, signal: o.signal });
+    const p = await populate(dev, { ranges: splitRanges(lba, blocks, lim.maxRanges), blockSize: cap.blockSize, inactivityTimeout: inactivity, timeoutMs: o.timeoutMs, signal: o.signal });
     const createdAt = new Date();
-    writePrivateFile(o.out, encodeTokenFile({ blockSize: cap.blockSize, lba, bytes: p.bytes, createdAt, inactivityTimeout: inactivity }, p.token), o.overwrite === true);
+    try {
+      writePrivateFile(o.out, encodeTokenFile({ blockSize: cap.blockSize, lba, bytes: p.bytes, createdAt, inactivityTimeout: inactivity }, p.token), o.overwrite === true);
+    } catch (e) {
+      // The token is live and nobody holds it. It cannot be deleted without writing: WRITE USING
+      // TOKEN with DEL_TKN needs at least one range descriptor (targets refuse an empty list,
+      // ref 5.8/5.9), so it is left to expire; say when.
+      const caps = await dev.capabilities();
+      const secs = inactivity || caps.tokenCopy.limits?.defaultInactivityTimeout || 0;
+      const expiry = secs ? `it expires after ${secs} s unused` : 'it expires after the device default inactivity timeout';
+      const msg = `${(e as Error).message}; the token populated on ${name} was not saved and is left to expire (odxcp cannot delete a token without writing data): ${expiry}`;
+      throw new TokenFileError(o.out, msg, { code: (e as DeviceError).code ?? 'EIO', cause: e });
+    }
     return {
       file: o.out,
       device: name,
@@ -276,6 +381,8 @@ export interface WriteTokenFileOptions {
   length?: bigint | number;
   /** DEL_TKN on the last command: the token cannot be used again. */
   deleteToken?: boolean;
+  /** SYNCHRONIZE CACHE over the range afterwards (default true). */
+  sync?: boolean;
   timeoutMs?: number;
   signal?: AbortSignal;
   onProgress?(p: { bytesWritten: bigint; totalBytes: bigint }): void;
@@ -289,6 +396,8 @@ export interface WriteTokenFileResult {
   rodOffset: bigint;
   requestedBytes: bigint;
   bytesWritten: bigint;
+  /** True when the destination accepted SYNCHRONIZE CACHE for the range. */
+  synced: boolean;
   /** WRITE USING TOKEN commands sent. */
   commands: number;
   /** Commands the target cut short (re-driven). */
@@ -327,7 +436,7 @@ export async function writeTokenFile(o: WriteTokenFileOptions): Promise<WriteTok
     const lim = await tokenLimits(dev);
     const whole = BigInt(lim.maxRanges) * 0xffffffffn;
     const maxChunk = lim.maxTokenBlocks > 0n && lim.maxTokenBlocks < whole ? lim.maxTokenBlocks : whole;
-    const r = await writeUsingTokenLoop(dev, {
+    const { value: r, synced } = await writeThenFlush(dev, lba, blocks, { sync: o.sync, timeoutMs: o.timeoutMs }, () => writeUsingTokenLoop(dev, {
       token: tf.token,
       lba,
       blocks,
@@ -340,7 +449,7 @@ export async function writeTokenFile(o: WriteTokenFileOptions): Promise<WriteTok
       timeoutMs: o.timeoutMs,
       signal: o.signal,
       onWritten: (b) => o.onProgress?.({ bytesWritten: b * bs, totalBytes: length }),
-    });
+    }));
     return {
       device: name,
       offset,
@@ -349,6 +458,7 @@ export async function writeTokenFile(o: WriteTokenFileOptions): Promise<WriteTok
       rodOffset,
       requestedBytes: length,
       bytesWritten: r.blocksWritten * bs,
+      synced,
       commands: r.commands,
       truncations: r.truncations,
     };
@@ -384,6 +494,9 @@ export interface TokenFileInfo {
   bytes?: bigint;
   createdAt?: string;
   ageSeconds?: number;
+  /** The creation time is after `now` (a clock is wrong somewhere). */
+  inFuture?: boolean;
+  futureSeconds?: number;
   inactivityTimeout?: number;
   rodType: number;
   rodTypeName: string;
@@ -395,11 +508,21 @@ export interface TokenFileInfo {
   blockDevice?: RodToken['blockDevice'];
   targetDeviceDescriptor?: DesignatorSummary;
   truncated: boolean;
+  /** Things that do not stop the token from being used but deserve a look. */
+  warnings: string[];
 }
 
 export function tokenFileInfo(tf: TokenFile, now = new Date()): TokenFileInfo {
   const d = tf.decoded;
   const c = d.creatorLogicalUnit;
+  const ageMs = tf.createdAt ? now.getTime() - tf.createdAt.getTime() : undefined;
+  // A second of slack: two hosts' clocks never agree to the millisecond.
+  const inFuture = ageMs !== undefined && ageMs < -1000;
+  const warnings: string[] = [];
+  if (inFuture) warnings.push(`the creation time is ${Math.round(-(ageMs as number) / 1000)} s in the future: this host's clock or the creating host's is wrong, so the age and expiry cannot be judged`);
+  else if (ageMs !== undefined && tf.inactivityTimeout && ageMs / 1000 > tf.inactivityTimeout) {
+    warnings.push(`older than its ${tf.inactivityTimeout} s inactivity timeout: expired unless it was used since`);
+  }
   return {
     format: tf.format,
     version: tf.version,
@@ -407,7 +530,9 @@ export function tokenFileInfo(tf: TokenFile, now = new Date()): TokenFileInfo {
     lba: tf.lba,
     bytes: tf.bytes,
     createdAt: tf.createdAt?.toISOString(),
-    ageSeconds: tf.createdAt ? Math.max(0, Math.round((now.getTime() - tf.createdAt.getTime()) / 1000)) : undefined,
+    ageSeconds: ageMs !== undefined ? Math.max(0, Math.round(ageMs / 1000)) : undefined,
+    inFuture: ageMs !== undefined ? inFuture : undefined,
+    futureSeconds: inFuture ? Math.round(-(ageMs as number) / 1000) : undefined,
     inactivityTimeout: tf.inactivityTimeout,
     rodType: d.rodType,
     rodTypeName: d.rodTypeName,
@@ -419,5 +544,6 @@ export function tokenFileInfo(tf: TokenFile, now = new Date()): TokenFileInfo {
     blockDevice: d.blockDevice,
     targetDeviceDescriptor: d.targetDeviceDescriptor ? summarize(d.targetDeviceDescriptor) : undefined,
     truncated: d.truncated,
+    warnings,
   };
 }

@@ -10,8 +10,10 @@
 // OPERATION CODE, COPY ABORTED) and continues from the exact block where it stopped: zeroing is
 // idempotent, so re-writing a block the failed command may have written is harmless.
 import { ScsiDevice } from '../device/device';
+import { writeThenFlush } from '../engine/flush';
+import { invalidFieldInCdb, refusedForZeroing } from '../engine/reactions';
 import * as cmds from '../scsi/commands';
-import { AbortedError, OdxcpError, ScsiError, UsageError } from '../scsi/errors';
+import { AbortedError, OdxcpError, UsageError } from '../errors';
 import { ROD_TYPE, ZERO_ROD_TOKEN } from '../scsi/rod-token';
 import { blockRange, tokenLimits, TokenWriteError, writeUsingTokenLoop, type TokenTarget } from './token-ops';
 
@@ -26,6 +28,8 @@ export interface ZeroOptions {
   /** Bytes; a multiple of the block size. */
   length: bigint | number;
   method?: 'auto' | ZeroMethod;
+  /** SYNCHRONIZE CACHE over the range afterwards (default true). */
+  sync?: boolean;
   timeoutMs?: number;
   signal?: AbortSignal;
   onProgress?(p: ZeroProgress): void;
@@ -59,6 +63,8 @@ export interface ZeroResult {
   fallbacks: ZeroFallback[];
   /** SCSI commands that zeroed (WRITE USING TOKEN, WRITE SAME(16), WRITE(16)). */
   commands: number;
+  /** True when the LUN accepted SYNCHRONIZE CACHE for the range after the last write. */
+  synced: boolean;
   elapsedMs: number;
 }
 
@@ -83,8 +89,7 @@ const DEFAULT_WRITE_BYTES = 1024 * 1024;
 
 /** Whether a target's refusal means "try the next method" rather than "stop". */
 function refused(e: unknown): boolean {
-  const inner = e instanceof TokenWriteError ? e.cause : e;
-  return inner instanceof ScsiError && (inner.category === 'INVALID_OP' || inner.category === 'ILLEGAL_REQ' || inner.category === 'COPY_ABORTED');
+  return refusedForZeroing(e instanceof TokenWriteError ? e.cause : e);
 }
 
 /** The methods `auto` tries on this LUN, best first. */
@@ -126,6 +131,7 @@ async function zeroOn(t: TokenTarget, name: string, o: ZeroOptions): Promise<Zer
     candidates,
     fallbacks: [],
     commands: 0,
+    synced: false,
     elapsedMs: 0,
   };
   let done = 0n; // blocks zeroed from lba on
@@ -138,37 +144,42 @@ async function zeroOn(t: TokenTarget, name: string, o: ZeroOptions): Promise<Zer
     return result;
   };
 
-  for (let i = 0; i < candidates.length; i++) {
-    const m = candidates[i] as ZeroMethod;
-    const before = done;
-    const credit = (blocksNow: bigint) => {
-      result.byMethod[m] += (blocksNow - done) * bs;
-      done = blocksNow;
-      progress(m);
-    };
-    try {
-      if (m === 'token') await zeroByToken(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
-      else if (m === 'write-same') await zeroByWriteSame(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
-      else await zeroByWrite(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
-      return finish();
-    } catch (e) {
-      // A token write that failed part-way may know how many more blocks it zeroed.
-      if (e instanceof TokenWriteError) {
-        const known = before + e.bytesWritten / bs;
-        if (known > done) credit(known);
+  const zeroAll = async (): Promise<ZeroResult> => {
+    for (let i = 0; i < candidates.length; i++) {
+      const m = candidates[i] as ZeroMethod;
+      const before = done;
+      const credit = (blocksNow: bigint) => {
+        result.byMethod[m] += (blocksNow - done) * bs;
+        done = blocksNow;
+        progress(m);
+      };
+      try {
+        if (m === 'token') await zeroByToken(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
+        else if (m === 'write-same') await zeroByWriteSame(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
+        else await zeroByWrite(t, lba, blocks, done, cap.blockSize, o, credit, () => result.commands++);
+        return finish();
+      } catch (e) {
+        // A token write that failed part-way may know how many more blocks it zeroed.
+        if (e instanceof TokenWriteError) {
+          const known = before + e.bytesWritten / bs;
+          if (known > done) credit(known);
+        }
+        const next = candidates[i + 1];
+        if (method === 'auto' && next && refused(e) && !o.signal?.aborted) {
+          result.fallbacks.push({ offset: done * bs, from: m, to: next, reason: e instanceof Error ? e.message : String(e) });
+          continue;
+        }
+        finish();
+        // The token loop's own "bytes written" note would repeat what this message says.
+        const inner = e instanceof TokenWriteError && e.cause instanceof Error ? e.cause : e;
+        throw new ZeroError(`${inner instanceof Error ? inner.message : String(inner)} (${result.bytes} of ${length} bytes zeroed)`, result, e);
       }
-      const next = candidates[i + 1];
-      if (method === 'auto' && next && refused(e) && !o.signal?.aborted) {
-        result.fallbacks.push({ offset: done * bs, from: m, to: next, reason: e instanceof Error ? e.message : String(e) });
-        continue;
-      }
-      finish();
-      // The token loop's own "bytes written" note would repeat what this message says.
-      const inner = e instanceof TokenWriteError && e.cause instanceof Error ? e.cause : e;
-      throw new ZeroError(`${inner instanceof Error ? inner.message : String(inner)} (${result.bytes} of ${length} bytes zeroed)`, result, e);
     }
-  }
-  return finish(); // unreachable: the last candidate either returns or throws
+    return finish(); // unreachable: the last candidate either returns or throws
+  };
+  const { value, synced } = await writeThenFlush(t, lba, blocks, { sync: o.sync, timeoutMs: o.timeoutMs }, zeroAll);
+  value.synced = synced;
+  return value;
 }
 
 type Credit = (blocksDone: bigint) => void;
@@ -210,7 +221,7 @@ async function zeroByWriteSame(t: TokenTarget, lba: bigint, blocks: bigint, from
     } catch (e) {
       // A limit the target does not advertise (LIO fileio takes 0x1000 blocks, iblock
       // 0xFFFF, with a basic 0xB0 page that has no such field): halve and try again.
-      if (reported === 0n && n > 1n && e instanceof ScsiError && e.category === 'ILLEGAL_REQ' && e.asc === 0x24) {
+      if (reported === 0n && n > 1n && invalidFieldInCdb(e)) {
         chunk = n / 2n;
         continue;
       }

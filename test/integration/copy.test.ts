@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import { copy, planCopy, CopyError, clearPairCache, type CopyOptions } from '../../lib/engine';
-import { UsageError } from '../../lib/scsi/errors';
+import { UsageError } from '../../lib/errors';
 import { backing, copyChecked, lun } from './lab';
 
 const KiB = 1024;

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ScsiDevice } from '../../lib/device/device';
 import * as cmds from '../../lib/scsi/commands';
-import { DeviceError } from '../../lib/scsi/errors';
+import { DeviceError } from '../../lib/errors';
 import { loadNative, type NativeExecuteResult, type NativeHandle } from '../../lib/native';
 import { backing, lun, pattern, tool, toolRaw, topology, type LabLun } from './lab';
 

@@ -10,7 +10,7 @@ import { ScsiDevice } from '../../lib/device/device';
 import * as cmds from '../../lib/scsi/commands';
 import { ScsiError } from '../../lib/scsi/errors';
 import { classify, clearPairCache, copy, planCopy } from '../../lib/engine';
-import { nextListId4 } from '../../lib/engine/ids';
+import { nextListId4 } from '../../lib/tokens/lists';
 import { backing, copyChecked, pattern, sleep, writeBacking, RuntimeOdxTarget, type LabLun } from './lab';
 
 const KiB = 1024;

@@ -8,7 +8,9 @@
 # runner exits with the command's exit code. LAB_OUT (lab-out/<run>/ in the repo) comes
 # back to the host with the guest log, the console log and the topology file.
 # env: ODXCP_LAB_DIR (cache), ODXCP_LAB_LUN_MB (size of the 512-byte fileio and odx LUNs,
-#      default 64), ODXCP_LAB_TIMEOUT (s, default 900), ODXCP_LAB_MEM (MiB), ODXCP_LAB_SMP.
+#      default 64), ODXCP_LAB_TIMEOUT (s, default 900), ODXCP_LAB_MEM (MiB), ODXCP_LAB_SMP,
+#      ODXCP_LAB_RUN_FILE (a file that receives the path of the run directory this run
+#      creates, as soon as it exists: a caller reads results from there and nowhere else).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -37,6 +39,7 @@ mkdir -p "$LAB_REPO/lab-out"
 # keep the last few runs only
 { ls -1dt "$LAB_REPO"/lab-out/run-* 2>/dev/null || true; } | tail -n +6 | xargs -r rm -rf
 OUT=$(mktemp -d "$LAB_REPO/lab-out/run-$(date +%Y%m%d-%H%M%S)-XXXX")
+[ -z "${ODXCP_LAB_RUN_FILE:-}" ] || printf '%s\n' "$OUT" > "$ODXCP_LAB_RUN_FILE"
 printf '%s\n' "$CMD" > "$OUT/cmd"
 pwd > "$OUT/cwd"
 echo "$MB" > "$OUT/lun-mb"
@@ -83,7 +86,8 @@ if [ -s "$OUT/rc" ]; then
   echo "lab: VM ran ${WALL}s, command exit $RC (logs: ${OUT#$LAB_REPO/})" >&2
   exit "$RC"
 fi
-echo "lab: the guest did not finish (qemu exit $QRC after ${WALL}s); console tail:" >&2
+if [ $QRC = 124 ]; then WHY="timed out after ${TIMEOUT}s (ODXCP_LAB_TIMEOUT)"; else WHY="qemu exit $QRC after ${WALL}s"; fi
+echo "lab: the guest did not finish ($WHY; logs: ${OUT#$LAB_REPO/}); console tail:" >&2
 tail -n 40 "$OUT/console.log" >&2
 cat "$OUT/qemu.log" >&2
 exit 125

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { ByteReader, bufferToHex, hex2, hexToBuffer, toSafeNumber } from '../../lib/scsi/bytes';
-import { ParseError } from '../../lib/scsi/errors';
+import { ParseError } from '../../lib/scsi/bytes';
 
 describe('bytes: ByteReader', () => {
   const buf = hexToBuffer('01 0203 040506 0708090a 0b0c0d0e0f10 1112131415161718');

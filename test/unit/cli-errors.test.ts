@@ -38,7 +38,7 @@ const CASES: [string, string[], number, RegExp][] = [
   ['sg_xcopy form: unknown option', ['if=/dev/sg1', 'of=/dev/sg2', '--frob'], 1, /unknown option '--frob'/],
   ['token: no subcommand', ['token'], 1, /token: missing subcommand/],
   ['token populate without --out', ['token', 'populate', '/dev/sg1', '--length', '1M'], 1, /--out: missing/],
-  ['token info of a non-token file', ['token', 'info', garbage], 1, /not a token file/],
+  ['token info of a non-token file (a file problem, as a missing one)', ['token', 'info', garbage], 15, /not a token file/],
   ['token info of a missing file', ['token', 'info', path.join(tmp, 'nope.tok')], 15, /cannot read the token file: ENOENT/],
   ['zero without --length', ['zero', '/dev/sg1'], 1, /--length: missing/],
   ['zero with a bad method', ['zero', '/dev/sg1', '--length', '1M', '--method', 'unmap'], 1, /--method: 'unmap'/],

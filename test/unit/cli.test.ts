@@ -5,152 +5,19 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../lib/cli/main';
-import { cliExitCode, type CliContext, type Geometry } from '../../lib/cli/context';
+import { cliExitCode } from '../../lib/cli/context';
 import { exitCodesMarkdown } from '../../lib/cli/exit-codes';
 import { progressRecord, renderBar } from '../../lib/cli/progress';
 import type { DeviceInfo } from '../../lib/cli/describe';
 import { CopyError } from '../../lib/engine';
-import type { CopyOptions, CopyPlan, CopyProgress, CopyResult } from '../../lib/engine/types';
-import { AbortedError, DeviceError, OdxcpError, ScsiError, UsageError, scsiErrorFromResult } from '../../lib/scsi/errors';
-import { EXIT_CODES } from '../../lib/scsi/exit-codes';
+import type { CopyOptions, CopyProgress } from '../../lib/engine/types';
+import { AbortedError, DeviceError, OdxcpError, UsageError } from '../../lib/errors';
+import { EXIT_CODES } from '../../lib/cli/exit-status';
 import { ROD_TYPE } from '../../lib/scsi/rod-token';
 import { encodeTokenFile, type PopulateTokenFileOptions, type WriteTokenFileOptions } from '../../lib/tokens/token-file';
 import { TokenWriteError } from '../../lib/tokens/token-ops';
 import { ZeroError, type ZeroOptions, type ZeroResult } from '../../lib/tokens/zero';
-
-class Capture {
-  text = '';
-  isTTY = false;
-  columns = 100;
-  write(s: string) {
-    this.text += s;
-    return true;
-  }
-  lines(): string[] {
-    return this.text.split('\n').filter((l) => l !== '');
-  }
-}
-
-function copyAborted(): ScsiError {
-  const sense = Buffer.alloc(18);
-  sense[0] = 0x70;
-  sense[2] = 0x0a;
-  sense[7] = 10;
-  sense[12] = 0x0d;
-  sense[13] = 0x01;
-  return scsiErrorFromResult('WRITE USING TOKEN', Buffer.from('8311000000010000022800 00'.replace(/ /g, ''), 'hex'), {
-    status: 2,
-    hostStatus: 0,
-    driverStatus: 8,
-    sense,
-    resid: 0,
-    durationMs: 0,
-    info: 1,
-  }) as ScsiError;
-}
-
-function result(o: Partial<CopyResult> = {}): CopyResult {
-  return {
-    src: '/dev/sg1',
-    dst: '/dev/sg2',
-    srcOffset: 0n,
-    dstOffset: 0n,
-    bytes: 1048576n,
-    length: 1048576n,
-    offloadedBytes: 786432n,
-    hostBytes: 262144n,
-    byMethod: { odx: 786432n, xcopy: 0n, host: 262144n },
-    method: 'mixed',
-    plannedMethod: 'odx',
-    fallbacks: [{ offset: 786432n, length: 262144n, from: 'odx', reason: 'COPY ABORTED 0D/01', wholeCopy: true }],
-    extents: [
-      { offset: 0n, length: 786432n, method: 'odx' },
-      { offset: 786432n, length: 262144n, method: 'host' },
-    ],
-    commands: { 'POPULATE TOKEN': 1 },
-    hostDataBytes: 524288n,
-    elapsedMs: 250,
-    truncations: 0,
-    ...o,
-  };
-}
-
-interface Harness {
-  ctx: Partial<CliContext>;
-  stdout: Capture;
-  stderr: Capture;
-  copies: CopyOptions[];
-  plans: CopyOptions[];
-  geometryCalls: string[];
-  signals: Map<string, () => void>;
-  exits: number[];
-}
-
-function harness(o: { copy?: (opts: CopyOptions) => Promise<CopyResult>; geometry?: Record<string, Geometry>; env?: Record<string, string> } = {}): Harness {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const copies: CopyOptions[] = [];
-  const plans: CopyOptions[] = [];
-  const geometryCalls: string[] = [];
-  const signals = new Map<string, () => void>();
-  const exits: number[] = [];
-  const geo = o.geometry ?? { '/dev/sg1': { blockSize: 512, bytes: 64n << 20n }, '/dev/sg2': { blockSize: 512, bytes: 64n << 20n }, '/dev/sg4k': { blockSize: 4096, bytes: 64n << 20n } };
-  const ctx: Partial<CliContext> = {
-    stdout,
-    stderr,
-    env: o.env ?? {},
-    copy: async (opts) => {
-      copies.push(opts);
-      return o.copy ? o.copy(opts) : result({ src: String(opts.src), dst: String(opts.dst) });
-    },
-    planCopy: async (opts) => {
-      plans.push(opts);
-      return plan();
-    },
-    geometry: async (p) => {
-      geometryCalls.push(p);
-      const g = geo[p];
-      if (!g) throw new DeviceError({ path: p, code: 'ENOENT', message: `${p}: no such device` });
-      return g;
-    },
-    onSignal: (sig, fn) => {
-      signals.set(sig, fn);
-      return () => signals.delete(sig);
-    },
-    exit: (c) => {
-      exits.push(c);
-    },
-    now: () => new Date(1_700_000_060_000),
-  };
-  return { ctx, stdout, stderr, copies, plans, geometryCalls, signals, exits };
-}
-
-const run = (h: Harness, ...args: string[]) => main(['node', 'odxcp', ...args], h.ctx);
-
-function plan(): CopyPlan {
-  const dev = (p: string) => ({ path: p, vendor: 'LIO-ORG', product: 'odx', blockSize: 512, bytes: 64n << 20n });
-  return {
-    src: dev('/dev/sg1'),
-    dst: dev('/dev/sg2'),
-    srcOffset: 0n,
-    dstOffset: 0n,
-    length: 64n << 20n,
-    method: 'xcopy',
-    verdicts: { odx: { usable: false, reason: 'no Third-Party Copy VPD page (0x8F)' }, xcopy: { usable: true, reason: 'both LUNs behind one copy manager' } },
-    chunkBytes: 32n << 20n,
-    hostTransferBytes: 1048576,
-    maxInFlight: 4,
-  };
-}
-
-/** Exactly one stderr line, `odxcp: ...`, matching `re`. */
-function oneLineError(h: Harness, re: RegExp): void {
-  const lines = h.stderr.lines();
-  assert.equal(lines.length, 1, `one line on stderr, got: ${JSON.stringify(h.stderr.text)}`);
-  assert.match(lines[0] as string, /^odxcp: /);
-  assert.match(lines[0] as string, re);
-}
+import { Capture, copyAborted, harness, oneLineError, result, run } from './helpers/cli-harness';
 
 describe('odxcp copy: arguments -> CopyOptions', () => {
   it('defaults: whole source, auto mode, fallback on; a signal and a progress callback are passed', async () => {
@@ -413,11 +280,11 @@ describe('odxcp if= of= (sg_xcopy form) -> CopyOptions', () => {
   const bad: [string[], RegExp][] = [
     [['bs=4096'], /^odxcp: bs=4096: must be the logical block size of if=\/dev\/sg1 \(512\)$/],
     [['count=12Q'], /count=: bad number/],
-    [['count=0'], /count=: nothing to copy/],
+    [['count=0'], /count=0: nothing to copy/],
     [['seek=999999999'], /seek=999999999: beyond the end/],
-    [['--length', '1M'], /--length: use skip=, seek= and count= with if=\/of=/],
+    [['--length', '1M'], /--length: not with if=\/of=; use count= \(in blocks\) instead/],
     [['--frobnicate'], /unknown option '--frobnicate'/],
-    [['stray'], /too many arguments|unknown|argument/],
+    [['stray'], /'stray' not understood: not an sg_xcopy operand/],
     [['prio=1'], /prio=: not supported/],
   ];
   for (const [args, re] of bad) {
@@ -547,7 +414,7 @@ describe('odxcp token and zero: arguments -> library options', () => {
     let got: WriteTokenFileOptions | undefined;
     h.ctx.writeTokenFile = async (o) => {
       got = o;
-      return { device: '/dev/sg2', offset: 4096n, lba: 8n, blockSize: 512, rodOffset: 0n, requestedBytes: 1048576n, bytesWritten: 1048576n, commands: 3, truncations: 2 };
+      return { device: '/dev/sg2', offset: 4096n, lba: 8n, blockSize: 512, rodOffset: 0n, requestedBytes: 1048576n, bytesWritten: 1048576n, synced: true, commands: 3, truncations: 2 };
     };
     assert.equal(await run(h, 'token', 'write', '/dev/sg2', '--in', file, '--offset', '8b', '--rod-offset', '1k', '--length', '512k', '--delete-token', '--json'), 0, h.stderr.text);
     assert.equal(got?.offset, 4096n);
@@ -596,6 +463,7 @@ describe('odxcp token and zero: arguments -> library options', () => {
       bytes: 1048576n,
       method: 'mixed',
       byMethod: { token: 0n, 'write-same': 524288n, write: 524288n },
+      synced: true,
       candidates: ['write-same', 'write'],
       fallbacks: [{ offset: 524288n, from: 'write-same', to: 'write', reason: 'WRITE SAME(16): ILLEGAL REQUEST 20/00' }],
       commands: 9,

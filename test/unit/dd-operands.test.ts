@@ -1,7 +1,7 @@
 // The sg_xcopy operand form: recognition before commander, every operand, defaults, the
 // environment, errors, and the byte range it means for two LUNs (sg_xcopy(8) semantics).
 import { strict as assert } from 'node:assert';
-import { UsageError } from '../../lib/scsi/errors';
+import { UsageError } from '../../lib/errors';
 import { ddListIdUsage, ddRange, isDdForm, parseDdArgs } from '../../lib/cli/dd-operands';
 
 function usage(re: RegExp) {

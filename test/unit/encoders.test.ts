@@ -190,6 +190,28 @@ describe('native encoders: SBC (ref 4.1-4.4)', () => {
     );
   });
 
+  it('synchronizeCache10: defaults, fields and the 32-bit extent', () => {
+    expectCommand(enc.synchronizeCache10({}), { cdb: hex('35 00 00000000 00 0000 00'), direction: 'none' }, 'SYNC CACHE10 whole medium');
+    expectCommand(
+      enc.synchronizeCache10({ lba: 0x12345678, blocks: 0x100, immed: true, group: 3 }),
+      {
+        cdb: hex(
+          '35', //          SBC-3 5.22: SYNCHRONIZE CACHE(10)
+          '02', //          byte 1 bit 1 IMMED
+          '12 34 56 78', // bytes 2-5 LBA
+          '03', //          byte 6 GROUP NUMBER
+          '01 00', //       bytes 7-8 NUMBER OF LOGICAL BLOCKS
+          '00',
+        ),
+        direction: 'none',
+      },
+      'SYNC CACHE10 fields',
+    );
+    throwsWith(() => enc.synchronizeCache10({ lba: 2 ** 32 }), RangeError, /^synchronizeCache10: lba must be/);
+    throwsWith(() => enc.synchronizeCache10({ blocks: 0x10000 }), RangeError, /^synchronizeCache10: blocks must be/);
+    throwsWith(() => enc.synchronizeCache10({ lba: 0xffffffff, blocks: 2 }), RangeError, /must not exceed 4294967295/);
+  });
+
   it('synchronizeCache16: defaults and IMMED', () => {
     expectCommand(
       enc.synchronizeCache16({}),
@@ -868,7 +890,7 @@ function template(name: string): Record<string, unknown> {
   const ranges = [{ lba: 0, blocks: 8 }, { lba: 16, blocks: 8 }];
   switch (name) {
     case 'read16': case 'write16': case 'writeSame16': return { lba: 0, blocks: 8 };
-    case 'synchronizeCache16': return { lba: 0, blocks: 8 };
+    case 'synchronizeCache16': case 'synchronizeCache10': return { lba: 0, blocks: 8 };
     case 'identificationCscdDescriptor': return cscd;
     case 'blockToBlockSegmentDescriptor': return seg;
     case 'extendedCopyLid1': return { listId: 1, listIdUsage: 'discard', cscds: [cscd, cscd], segments: [seg, seg] };
@@ -930,7 +952,7 @@ describe('native encoders: randomized garbage never crashes', () => {
     assert.deepEqual(names, [
       'blockToBlockSegmentDescriptor', 'copyOperationAbort', 'extendedCopyLid1', 'identificationCscdDescriptor',
       'inquiry', 'populateToken', 'read16', 'readCapacity16', 'receiveCopyResults', 'receiveCopyStatusLid4',
-      'receiveRodTokenInformation', 'reportAllRodTokens', 'reportLuns', 'requestSense', 'synchronizeCache16',
+      'receiveRodTokenInformation', 'reportAllRodTokens', 'reportLuns', 'requestSense', 'synchronizeCache10', 'synchronizeCache16',
       'testUnitReady', 'write16', 'writeSame16', 'writeUsingToken',
     ]);
   });

@@ -3,13 +3,15 @@
 // abort). The lab suite proves the same paths against real targets and the ODX handler.
 import { strict as assert } from 'node:assert';
 import { Account } from '../../lib/engine/account';
-import { CopyError, classify, runPlanned } from '../../lib/engine/copy';
+import { CopyError, runPlanned } from '../../lib/engine/copy';
+import { classify } from '../../lib/engine/reactions';
 import { MethodError, type CopyMethodImpl, type MethodContext, type Range } from '../../lib/engine/methods/context';
 import { clearPairCache, knownFailure } from '../../lib/engine/pair-cache';
 import type { OpenedPair, PlanDetails } from '../../lib/engine/plan';
 import type { CopyMethod } from '../../lib/engine/types';
 import { ScsiError, TransportError } from '../../lib/scsi/errors';
 import { decodeSense } from '../../lib/scsi/sense';
+import type { EncodedCommand } from '../../lib/native';
 
 const MiB = 1n << 20n;
 
@@ -57,7 +59,21 @@ function details(length: bigint, chunk: bigint, method: CopyMethod = 'odx', maxI
     hostDepth: 2,
   };
 }
-const pair = { src: { path: '/dev/src' }, dst: { path: '/dev/dst' }, close() {} } as unknown as OpenedPair;
+/** A pair whose command paths answer GOOD and remember what they were sent (the flush). */
+function fakePair(refuse: (cdb: Buffer) => unknown = () => undefined) {
+  const sent: Array<{ dev: string; op: number; cdb: Buffer }> = [];
+  const dev = (path: string) => ({
+    path,
+    async command(cmd: EncodedCommand) {
+      sent.push({ dev: path, op: cmd.cdb[0] as number, cdb: cmd.cdb });
+      const err = refuse(cmd.cdb);
+      if (err) throw err;
+      return { data: Buffer.alloc(0), resid: 0, durationMs: 0, raw: {} as never };
+    },
+  });
+  return { pair: { src: dev('/dev/src'), dst: dev('/dev/dst'), close() {} } as unknown as OpenedPair, sent };
+}
+const pair = fakePair().pair;
 
 describe('engine: classify (reference 2.6 actions, bounded)', () => {
   it('sends "cannot do this" answers to the host for the whole copy, transient ones per chunk', () => {
@@ -203,7 +219,7 @@ describe('engine: chunk loop', () => {
         { offset: 1024n, length: 2048n, method: 'host' },
       ]);
       assert.equal(e.result.bytes, 3072n);
-      assert.match(e.message, /copy failed after 3072 of 8388608 bytes/);
+      assert.match(e.message, /^copy failed: the first 3072 bytes are copied; 3072 of 8388608 bytes in all: /);
       return true;
     });
   });
@@ -240,5 +256,98 @@ describe('engine: chunk loop', () => {
     const r = await runPlanned(pair, details(64n * MiB, 4n * MiB, 'odx', 4), {} as never, { methods: { offload, host: new Scripted('host') } });
     assert.equal(r.bytes, 64n * MiB);
     assert.equal(peak, 4);
+  });
+
+  it('flushes the destination range after the last write: SYNCHRONIZE CACHE(16) with its LBA and blocks', async () => {
+    const { pair: p, sent } = fakePair();
+    const d = details(8n * MiB, 4n * MiB);
+    d.plan.dstOffset = 1024n * 512n;
+    const r = await runPlanned(p, d, {} as never, { methods: { offload: new Scripted('odx'), host: new Scripted('host') } });
+    assert.equal(r.synced, true);
+    assert.equal(r.syncForm, 'SYNCHRONIZE CACHE(16)');
+    assert.deepEqual(sent.map((c) => [c.dev, c.op]), [['/dev/dst', 0x91]]);
+    assert.equal(sent[0]!.cdb.readBigUInt64BE(2), 1024n, 'LBA of the destination range');
+    assert.equal(sent[0]!.cdb.readUInt32BE(10), Number((8n * MiB) / 512n), 'blocks of the destination range');
+  });
+
+  it('moves down the flush ladder when a target refuses a form: (16) ranged, (10) ranged, then the whole medium', async () => {
+    const refuse16 = fakePair((cdb) => (cdb[0] === 0x91 ? scsiErr(5, 0x20, 0) : undefined));
+    const r = await runPlanned(refuse16.pair, details(MiB, MiB), {} as never, { methods: { offload: new Scripted('odx'), host: new Scripted('host') } });
+    assert.equal(r.syncForm, 'SYNCHRONIZE CACHE(10)');
+    assert.deepEqual(refuse16.sent.map((c) => c.cdb.toString('hex')), ['91000000000000000000000008000000', '35000000000000080000']);
+    const rangedRefused = fakePair((cdb) => ((cdb[0] === 0x91 && cdb.readUInt32BE(10) !== 0) || (cdb[0] === 0x35 && cdb.readUInt16BE(7) !== 0) ? scsiErr(5, 0x24, 0) : undefined));
+    const w = await runPlanned(rangedRefused.pair, details(MiB, MiB), {} as never, { methods: { offload: new Scripted('odx'), host: new Scripted('host') } });
+    assert.equal(w.syncForm, 'SYNCHRONIZE CACHE(16) whole medium');
+    assert.equal(rangedRefused.sent.length, 3);
+  });
+
+  it('sync: false sends no SYNCHRONIZE CACHE and says synced: false', async () => {
+    const { pair: p, sent } = fakePair();
+    const r = await runPlanned(p, details(MiB, MiB), { sync: false } as never, { methods: { offload: new Scripted('odx'), host: new Scripted('host') } });
+    assert.equal(r.synced, false);
+    assert.equal(sent.length, 0);
+  });
+
+  it('a failing SYNCHRONIZE CACHE is an error of the copy, with the full account', async () => {
+    const { pair: p } = fakePair((cdb) => (cdb[0] === 0x91 ? scsiErr(3, 0x0c, 0) : undefined));
+    await assert.rejects(runPlanned(p, details(MiB, MiB), {} as never, { methods: { offload: new Scripted('odx'), host: new Scripted('host') } }), (e: unknown) => {
+      assert.ok(e instanceof CopyError);
+      assert.match(e.message, /^copy written but not flushed: SYNCHRONIZE CACHE failed on \/dev\/dst/);
+      assert.equal(e.result.bytes, MiB);
+      assert.equal(e.result.synced, false);
+      return true;
+    });
+  });
+
+  it('a progress listener that throws is reported once and detached; the account stays exact', async () => {
+    let calls = 0;
+    const r = await runPlanned(pair, details(32n * MiB, MiB, 'odx', 4), { progressIntervalMs: 0, onProgress: () => { calls++; throw new Error('boom'); } } as never, { methods: { offload: new Scripted('odx'), host: new Scripted('host') } });
+    assert.equal(calls, 1);
+    assert.deepEqual(r.warnings, ['the progress listener threw and was detached: boom']);
+    assert.equal(r.bytes, 32n * MiB);
+    assert.equal(r.byMethod.host, 0n, 'no chunk failed because of the listener');
+    assert.deepEqual(r.extents, [{ offset: 0n, length: 32n * MiB, method: 'odx' }]);
+  });
+
+  it('a failure caused by our own abort is not the target\'s: no fallback record, no pair remembered, no host rewrite', async () => {
+    const ac = new AbortController();
+    // The method sees the abort while the array works, and ends with the array's "terminated".
+    const offload = new Scripted('odx', (r) => {
+      if (r.offset !== 0n) return undefined;
+      ac.abort();
+      return { after: 4096n, error: scsiErr(5, 0x20, 0) };
+    });
+    const host = new Scripted('host');
+    await assert.rejects(runPlanned(pair, details(16n * MiB, 8n * MiB), { signal: ac.signal } as never, { methods: { offload, host } }), (e: unknown) => {
+      assert.ok(e instanceof CopyError);
+      assert.equal(e.code, 'ABORTED');
+      assert.deepEqual(e.result.fallbacks, []);
+      assert.deepEqual(e.result.extents, [{ offset: 0n, length: 4096n, method: 'odx' }]);
+      assert.match(e.message, /^copy aborted: the first 4096 bytes are copied; 4096 of 16777216 bytes in all$/);
+      return true;
+    });
+    assert.equal(host.calls.length, 0);
+    assert.equal(knownFailure('naa.src', 'naa.dst', 'odx'), undefined);
+  });
+
+  it('a stop after a gap names the contiguous prefix, not the byte count, so a restart cannot skip the gap', async () => {
+    const offload: CopyMethodImpl = {
+      name: 'odx',
+      async run(r, ctx) {
+        if (r.offset === 0n) {
+          await new Promise((res) => setTimeout(res, 20));
+          ctx.account.record(0n, 512n, 'odx');
+          throw new MethodError('odx', 512n, scsiErr(5, 0x20, 0));
+        }
+        ctx.account.record(r.offset, r.length, 'odx');
+      },
+    };
+    const host = new Scripted('host', () => ({ after: 0n, error: scsiErr(3, 0x0c, 0) }));
+    await assert.rejects(runPlanned(pair, details(2n * MiB, MiB, 'odx', 2), {} as never, { methods: { offload, host } }), (e: unknown) => {
+      assert.ok(e instanceof CopyError);
+      assert.match(e.message, /^copy failed: the first 512 bytes are copied; 1049088 of 2097152 bytes in all \(1048576 more bytes after a gap; see the extents\): /);
+      assert.equal(e.result.contiguousBytes, 512n);
+      return true;
+    });
   });
 });

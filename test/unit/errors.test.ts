@@ -1,21 +1,11 @@
 import { strict as assert } from 'node:assert';
 import type { NativeExecuteResult } from '../../lib/native';
 import { hexToBuffer as h } from '../../lib/scsi/bytes';
-import {
-  AbortedError,
-  DeviceError,
-  MiscompareError,
-  OdxcpError,
-  ParseError,
-  ScsiError,
-  TransportError,
-  UsageError,
-  categoryForSense,
-  scsiErrorFromResult,
-  transportErrorFromSystemError,
-  type ScsiCategory,
-} from '../../lib/scsi/errors';
-import { EXIT_CODES, exitCodeFor, exitCodeForCategory, exitCodeForErrno } from '../../lib/scsi/exit-codes';
+import { ScsiError, TransportError, categoryForSense, scsiErrorFromResult, transportErrorFromSystemError, type ScsiCategory } from '../../lib/scsi/errors';
+import { AbortedError, DeviceError, MiscompareError, OdxcpError, UsageError } from '../../lib/errors';
+import { ParseError } from '../../lib/scsi/bytes';
+import { actionOf } from '../../lib/engine/reactions';
+import { EXIT_CODES, exitCodeFor, exitCodeForCategory, exitCodeForErrno } from '../../lib/cli/exit-status';
 
 const PT_CDB = h('83 10 00000000 00000001 00000220 00 00'); // POPULATE TOKEN, list id 1
 const RRTI_CDB = h('84 07 00000001 00000000 00000400 00 00');
@@ -102,7 +92,7 @@ describe('errors: scsiErrorFromResult', () => {
     assert.equal(e.sense?.format, 'fixed');
     assert.equal(e.rawSense.toString('hex'), sense(5, 0x26, 0x00, 0x1234).toString('hex'));
     assert.equal(e.category, 'ILLEGAL_REQ');
-    assert.equal(e.copyAction, 'fallback');
+    assert.equal(actionOf(e as ScsiError), 'fallback');
   });
 
   it('takes the command name from the CDB when none is given', () => {
@@ -154,7 +144,7 @@ describe('errors: scsiErrorFromResult', () => {
       assert.equal(e.statusName, name);
       assert.equal(e.message, `WRITE USING TOKEN: ${name} status`);
       assert.equal(e.senseKey, undefined);
-      assert.equal(e.copyAction, undefined);
+      assert.equal(actionOf(e), undefined);
     }
   });
 

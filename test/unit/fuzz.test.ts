@@ -14,7 +14,8 @@
 
 import { strict as assert } from 'node:assert';
 import type { NativeExecuteResult } from '../../lib/native';
-import { ParseError, ScsiError, scsiErrorFromResult } from '../../lib/scsi/errors';
+import { ScsiError, scsiErrorFromResult } from '../../lib/scsi/errors';
+import { ParseError } from '../../lib/scsi/bytes';
 import { decodeSense, decodeSenseHeader } from '../../lib/scsi/sense';
 import { decodeReadCapacity16 } from '../../lib/scsi/sbc';
 import {
@@ -26,9 +27,9 @@ import {
   decodeVpdHeader,
   decodeVpdLogicalBlockProvisioning,
   decodeVpdSupportedPages,
-  decodeVpdThirdPartyCopy,
   decodeVpdUnitSerial,
 } from '../../lib/scsi/spc';
+import { decodeVpdThirdPartyCopy } from '../../lib/scsi/tpc-vpd';
 import {
   decodeCopyStatus,
   decodeFailedSegmentDetails,
@@ -36,8 +37,8 @@ import {
   decodeOperatingParameters,
   decodeReceiveCopyStatusLid4,
   decodeReceiveRodTokenInformation,
-  decodeReportAllRodTokens,
 } from '../../lib/scsi/tpc';
+import { decodeReportAllRodTokens } from '../../lib/scsi/rod-token';
 import { decodeRodManagementToken, decodeRodToken } from '../../lib/scsi/rod-token';
 import { ROD_VECTORS } from './rod-token.test';
 import { SBC_VECTORS } from './sbc.test';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { hexToBuffer as h } from '../../lib/scsi/bytes';
-import { ParseError } from '../../lib/scsi/errors';
+import { ParseError } from '../../lib/scsi/bytes';
 import {
   ROD_TYPES,
   ZERO_ROD_TOKEN,

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { hexToBuffer as h } from '../../lib/scsi/bytes';
-import { ParseError } from '../../lib/scsi/errors';
+import { ParseError } from '../../lib/scsi/bytes';
 import { decodeReadCapacity16 } from '../../lib/scsi/sbc';
 
 export const SBC_VECTORS: Record<string, Buffer> = {

@@ -1,7 +1,7 @@
 // Size and number parsing of the command line: odxcp's own sizes (K/M/G/T, Nb blocks) and
 // sg3_utils' numeric arguments for the sg_xcopy operands.
 import { strict as assert } from 'node:assert';
-import { UsageError } from '../../lib/scsi/errors';
+import { UsageError } from '../../lib/errors';
 import { formatBytes, parseCount, parseSeconds, parseSgNumber, parseSize, resolveSize, U64_MAX } from '../../lib/cli/sizes';
 
 function usage(re: RegExp) {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { hexToBuffer as h } from '../../lib/scsi/bytes';
-import { ParseError } from '../../lib/scsi/errors';
+import { ParseError } from '../../lib/scsi/bytes';
 import {
   decodeDesignationDescriptor,
   decodeReportLuns,
@@ -10,12 +10,11 @@ import {
   decodeVpdHeader,
   decodeVpdLogicalBlockProvisioning,
   decodeVpdSupportedPages,
-  decodeVpdThirdPartyCopy,
   decodeVpdUnitSerial,
-  findTpcDescriptor,
   pickCopyDesignator,
   type DesignationDescriptor,
 } from '../../lib/scsi/spc';
+import { decodeVpdThirdPartyCopy, findTpcDescriptor } from '../../lib/scsi/tpc-vpd';
 
 /** ASCII, space padded to `n` bytes (INQUIRY text fields, ref 3.2). */
 function padAscii(s: string, n: number): Buffer {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { inspectNode, scsiNodesOf, splitDev, usersOf, queueLimits, type Roots } from '../../lib/device/sysfs';
-import { DeviceError } from '../../lib/scsi/errors';
+import { DeviceError } from '../../lib/errors';
 
 function tree(): Roots {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'odxcp-sysfs-'));

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { hexToBuffer as h } from '../../lib/scsi/bytes';
-import { ParseError } from '../../lib/scsi/errors';
+import { ParseError } from '../../lib/scsi/bytes';
 import {
   COPY_OPERATION_STATUS,
   TRANSFER_COUNT_UNITS,
@@ -11,11 +11,11 @@ import {
   decodeOperatingParameters,
   decodeReceiveCopyStatusLid4,
   decodeReceiveRodTokenInformation,
-  decodeReportAllRodTokens,
   supportsLid1BlockCopy,
   transferCountToBytes,
   transferredBytes,
 } from '../../lib/scsi/tpc';
+import { decodeReportAllRodTokens } from '../../lib/scsi/rod-token';
 import { CSCD_E4_NAA6, NAA6, makeAurToken } from './rod-token.test';
 
 const COPY_ABORTED_0D02 = h('70 00 0a 00000000 0a 00000000 0d 02 00 000000');

@@ -14,12 +14,6 @@ export interface Range {
   length: bigint;
 }
 
-/** A list id in use on a device, so an abort can send COPY OPERATION ABORT for it. */
-export interface LiveOperation {
-  device: ScsiTransport;
-  listId: number;
-}
-
 export interface MethodContext {
   /** Command paths (the sg nodes): offload commands and their status. */
   src: ScsiTransport;
@@ -33,10 +27,11 @@ export interface MethodContext {
   dstBlockSize: number;
   account: Account;
   timeoutMs?: number;
-  /** True once the caller asked to stop; methods check it between commands. */
-  aborted(): boolean;
-  /** Operations in flight (their list ids), for COPY OPERATION ABORT on abort. */
-  live: Set<LiveOperation>;
+  /**
+   * Fires when the caller asks to stop. Methods check it between commands and hand it to the
+   * token and list operations, which abort what the array is running and wait until it stopped.
+   */
+  signal: AbortSignal;
 }
 
 export interface CopyMethodImpl {
@@ -56,7 +51,7 @@ export class MethodError extends Error {
 }
 Object.defineProperty(MethodError.prototype, 'name', { value: 'MethodError' });
 
-/** The copy was aborted by the caller (between commands). */
+/** The copy is stopping (the caller's abort, or another chunk's fatal error): stop between commands. */
 export class StopRequested extends Error {
   constructor() {
     super('copy aborted');

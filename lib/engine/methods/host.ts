@@ -24,7 +24,7 @@ export class HostMethod implements CopyMethodImpl {
     const worker = async () => {
       let buf: Buffer | undefined;
       while (failure === undefined && next < end) {
-        if (ctx.aborted()) {
+        if (ctx.signal.aborted) {
           failure ??= new StopRequested();
           return;
         }

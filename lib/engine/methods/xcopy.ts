@@ -5,7 +5,9 @@
 import * as cmds from '../../scsi/commands';
 import type { IdentificationCscdInput, ListIdUsage } from '../../native';
 import type { ScsiTransport } from '../../scsi/transport';
-import { nextListId1 } from '../ids';
+import { TransportError } from '../../scsi/errors';
+import { guardList, nextListId1 } from '../../tokens/lists';
+import { StillInProgressError } from '../../tokens/token-ops';
 import { MethodError, StopRequested, min, type CopyMethodImpl, type MethodContext, type Range } from './context';
 
 export interface XcopyMethodOptions {
@@ -24,6 +26,23 @@ export interface XcopyMethodOptions {
   listId?: number;
 }
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Before a fixed list id is used again (a retry, the next command): wait while the copy manager
+ * still reports that list in progress (bounded), so two lists never share the id. A target
+ * that keeps no status for it (or refuses the query) is taken as idle.
+ */
+async function listIdle(dev: ScsiTransport, listId: number, boundMs = 30_000): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    const st = await cmds.receiveCopyStatus(dev, listId).catch(() => undefined);
+    if (!st || st.copyManagerStatus !== 0x00) return;
+    if (Date.now() > deadline) throw new StillInProgressError('EXTENDED COPY', listId, dev.path);
+    await sleep(100);
+  }
+}
+
 /** Segments a failed list completed, per COPY STATUS; 0 when the target cannot say. */
 async function completedSegments(dev: ScsiTransport, listId: number, total: number): Promise<number> {
   try {
@@ -39,6 +58,8 @@ async function completedSegments(dev: ScsiTransport, listId: number, total: numb
 
 export class XcopyMethod implements CopyMethodImpl {
   readonly name = 'xcopy' as const;
+  /** A fixed list id has been used: the next use waits until that list is idle. */
+  private fixedUsed = false;
   constructor(private readonly o: XcopyMethodOptions) {}
 
   async run(range: Range, ctx: MethodContext): Promise<void> {
@@ -49,7 +70,7 @@ export class XcopyMethod implements CopyMethodImpl {
     const end = range.offset + range.length;
     try {
       while (pos < end) {
-        if (ctx.aborted()) throw new StopRequested();
+        if (ctx.signal.aborted) throw new StopRequested();
         const n = min(end - pos, this.o.commandBytes);
         const segments = [];
         for (let s = 0n; s < n; s += this.o.segmentBytes) {
@@ -62,7 +83,13 @@ export class XcopyMethod implements CopyMethodImpl {
             destinationLba: (ctx.dstBase + pos + s) / dbs,
           });
         }
+        const fixed = this.o.listIdUsage !== 'none' && this.o.listId !== undefined;
         const listId = this.o.listIdUsage === 'none' ? 0 : (this.o.listId ?? nextListId1());
+        if (fixed && this.fixedUsed) await listIdle(target, listId);
+        if (fixed) this.fixedUsed = true;
+        // The command returns only when the copy manager is done with the list; an abort
+        // meanwhile asks it to stop (a list without an id cannot be named: it runs to its end).
+        const guard = this.o.listIdUsage === 'none' ? undefined : guardList(target, listId, ctx.signal);
         try {
           await cmds.extendedCopyLid1(target, {
             listId,
@@ -72,6 +99,14 @@ export class XcopyMethod implements CopyMethodImpl {
             timeoutMs: ctx.timeoutMs,
           });
         } catch (e) {
+          await guard?.release();
+          // A command that timed out may leave the list running on the array: ask it to stop
+          // and wait until it has, before anyone rewrites the range. (Without a list id there is
+          // nothing to name; the kernel's error handling has aborted the task before SG_IO returned.)
+          if (e instanceof TransportError && e.isTimeout && this.o.listIdUsage !== 'none') {
+            await cmds.copyOperationAbort(target, listId).catch(() => undefined);
+            await listIdle(target, listId);
+          }
           // With a list id the copy manager keeps the list's status: ask how many segments
           // completed before the failure (RECEIVE COPY RESULTS, COPY STATUS; reference 5.6).
           const ok = this.o.listIdUsage === 'none' ? 0 : await completedSegments(target, listId, segments.length);
@@ -83,6 +118,7 @@ export class XcopyMethod implements CopyMethodImpl {
           }
           throw e;
         }
+        await guard?.release();
         ctx.account.record(pos, n, 'xcopy');
         pos += n;
       }

@@ -81,6 +81,107 @@ lio_loop_lun() {
 
 loop_addr() { echo "$(cat $CFG/loopback/$1/tpgt_1/address):$2"; }
 
+# ---- LIO's iSCSI target on the guest's loopback --------------------------------------
+# Any lab backstore (fileio, iblock, the tcmu "user" odx ones) can be exported through LIO's
+# iSCSI target (iscsi_target_mod) and reached by a userspace initiator (libiscsi's tools) or
+# open-iscsi. Each portal of a target gets a TPG of its own (tpgt_1 for the first portal,
+# tpgt_2 for the second...), every TPG exports the same LUNs: for multipath, an initiator
+# logs into both portals and sees one LU through two target ports, and one path fails by
+# disabling its TPG (lio_iscsi_portal IQN 2 off: no login there any more; peer.sh checks
+# that, and that portal 1 keeps answering) while the other keeps working. Several targets
+# may share a portal (LIO shares network portals between TPGs).
+#   lio_iscsi_up                                  modules + loopback interface (idempotent)
+#   lio_iscsi_target IQN PORTAL [PORTAL...]       TPGs with their portals (IP:PORT), demo mode
+#   lio_iscsi_lun IQN LUN BACKSTORE_DIR           export a backstore as LUN in every TPG
+#   lio_iscsi_acl IQN INITIATOR_IQN               an explicit ACL (mapped LUNs) in every TPG;
+#                                                 demo mode stays on for other initiators
+#   lio_iscsi_portal IQN TPGT on|off              enable/disable one portal (path failure)
+#   lio_iscsi_export IQN BACKSTORE_DIR PORTAL...  the three above for one LUN 0, then enable
+#   lio_iscsi_remove IQN                          remove one target (its LUN links, not the backstores)
+#   lio_iscsi_teardown                            remove every iSCSI target (before backstores)
+# No authentication: the lab's portals listen on 127.0.0.1 only.
+lio_iscsi_up() {
+  [ -d $CFG/iscsi ] && return 0
+  $BB modprobe iscsi_target_mod || { log "modprobe iscsi_target_mod FAILED"; return 1; }
+  ip link set lo up 2>/dev/null || $BB ifconfig lo 127.0.0.1 up || return 1
+  mkdir -p $CFG/iscsi || return 1
+}
+
+lio_iscsi_target() {
+  local iqn=$1 t=$CFG/iscsi/$1 i=0 p tpg; shift
+  [ $# -ge 1 ] || { log "lio_iscsi_target: no portal for $iqn"; return 1; }
+  lio_iscsi_up || return 1
+  mkdir -p "$t" || return 1
+  for p in "$@"; do
+    i=$((i+1)); tpg=$t/tpgt_$i
+    mkdir -p "$tpg/np/$p" || { log "lio_iscsi_target: portal $p of $iqn refused"; return 1; }
+    # demo mode: any initiator logs in and sees every LUN read-write, no CHAP
+    echo 1 > "$tpg/attrib/generate_node_acls" || return 1
+    echo 1 > "$tpg/attrib/cache_dynamic_acls" || return 1
+    echo 0 > "$tpg/attrib/demo_mode_write_protect" || return 1
+    echo 0 > "$tpg/attrib/authentication" || return 1
+  done
+}
+
+lio_iscsi_lun() {
+  local tpg
+  for tpg in $CFG/iscsi/$1/tpgt_*; do
+    [ -d "$tpg" ] || return 1
+    mkdir -p "$tpg/lun/lun_$2" || return 1
+    ln -s "$3" "$tpg/lun/lun_$2/$(basename "$3")" || return 1
+  done
+}
+
+lio_iscsi_acl() {
+  local tpg l n
+  for tpg in $CFG/iscsi/$1/tpgt_*; do
+    mkdir -p "$tpg/acls/$2" || return 1
+    for l in "$tpg"/lun/lun_*; do
+      n=${l##*/lun_}
+      [ -e "$tpg/acls/$2/lun_$n" ] && continue
+      mkdir "$tpg/acls/$2/lun_$n" && ln -s "$l" "$tpg/acls/$2/lun_$n/lun_$n" || return 1
+    done
+  done
+}
+
+lio_iscsi_portal() {
+  local e=$CFG/iscsi/$1/tpgt_$2/enable
+  [ -f "$e" ] || { log "lio_iscsi_portal: no TPG $2 on $1"; return 1; }
+  case $3 in on) echo 1 > "$e" ;; off) echo 0 > "$e" ;; *) return 1 ;; esac
+}
+
+lio_iscsi_export() {
+  local iqn=$1 bs=$2 tpg; shift 2
+  lio_iscsi_target "$iqn" "$@" || return 1
+  lio_iscsi_lun "$iqn" 0 "$bs" || return 1
+  for tpg in $CFG/iscsi/$iqn/tpgt_*; do echo 1 > "$tpg/enable" || return 1; done
+}
+
+lio_iscsi_remove() {
+  local t=$CFG/iscsi/$1 tpg x
+  [ -d "$t" ] || return 0
+  for tpg in "$t"/tpgt_*; do
+    [ -d "$tpg" ] || continue
+    echo 0 > "$tpg/enable" 2>/dev/null
+    for x in "$tpg"/acls/*/lun_*; do [ -d "$x" ] && { find "$x" -maxdepth 1 -type l -delete; rmdir "$x"; }; done
+    for x in "$tpg"/acls/*; do [ -d "$x" ] && rmdir "$x"; done
+    for x in "$tpg"/lun/lun_*; do [ -d "$x" ] && { find "$x" -maxdepth 1 -type l -delete; rmdir "$x"; }; done
+    for x in "$tpg"/np/*; do [ -d "$x" ] && rmdir "$x"; done
+    rmdir "$tpg"
+  done
+  rmdir "$t"
+}
+
+lio_iscsi_teardown() {
+  local t
+  [ -d $CFG/iscsi ] || return 0
+  for t in $CFG/iscsi/*/; do
+    t=${t%/}; t=${t##*/}
+    [ "$t" != discovery_auth ] && lio_iscsi_remove "$t"
+  done
+  return 0
+}
+
 # node_of ADDR scsi_generic|block: wait for the /dev node of a SCSI address (udev-less: devtmpfs)
 node_of() {
   local i s
@@ -97,6 +198,7 @@ node_of() {
 # stops: sd's SYNCHRONIZE CACHE at power-off otherwise hangs for minutes on orphaned LUNs.
 lio_teardown() {
   local l t hba dev
+  lio_iscsi_teardown
   for l in $CFG/loopback/*/tpgt_*/lun/lun_*; do
     [ -d "$l" ] || continue
     find "$l" -maxdepth 1 -type l -exec rm -f {} \;

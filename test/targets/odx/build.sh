@@ -99,11 +99,17 @@ if [ ! -f "$SRC/tcmu-runner.h" ]; then
   rm -rf "$WORK"; trap - EXIT
 fi
 
+# odx_ring.c reaches the command ring through the first two members of libtcmu's private
+# struct tcmu_device: refuse to build against a tcmu-runner where they moved.
+awk '/^struct tcmu_device \{/{f=1;next} f&&NF{print;n++} n==2{exit}' "$SRC/libtcmu_priv.h" | tr -s ' \t' ' ' |
+  tr '\n' '|' | grep -qx ' *int fd;| *struct tcmu_mailbox \*map;|' ||
+  die "$SRC/libtcmu_priv.h: struct tcmu_device no longer starts with fd, map (see odx_ring.c)"
+
 # 3. compile (skipped when sources, flags and headers are unchanged)
 mkdir -p "$OUTDIR"
 CC=${CC:-gcc}
 CFLAGS=(-Wall -Wextra -O2 -g -fPIC -shared -pthread -fvisibility=hidden ${ODX_CFLAGS:-})
-SOURCES=("$HERE"/odx_main.c "$HERE"/odx_knobs.c "$HERE"/odx_spc.c "$HERE"/odx_tpc.c)
+SOURCES=("$HERE"/odx_main.c "$HERE"/odx_knobs.c "$HERE"/odx_spc.c "$HERE"/odx_tpc.c "$HERE"/odx_ring.c "$HERE"/odx_rsoc.c)
 STAMP=$(cat "${SOURCES[@]}" "$HERE/odx.h" | sha256sum | cut -c1-16)-$SRCVER-$(printf '%s ' "$CC" "${CFLAGS[@]}" | sha256sum | cut -c1-8)
 SO="$OUTDIR/handler_odx.so"
 if [ $FORCE = 1 ] || [ ! -f "$SO" ] || [ "$(cat "$OUTDIR/.handler_odx.stamp" 2>/dev/null)" != "$STAMP" ]; then

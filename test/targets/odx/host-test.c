@@ -48,6 +48,9 @@ void tcmu_dev_set_write_cache_enabled(struct tcmu_device *d, bool e) { (void)d; 
 void *tcmur_dev_get_private(struct tcmu_device *d) { return d->priv; }
 void tcmur_dev_set_private(struct tcmu_device *d, void *p) { d->priv = p; }
 int tcmur_register_handler(struct tcmur_handler *h) { H = h; return 0; }
+/* odx_ring.c writes into tcmu-runner's command ring; here the length is only recorded */
+static long read_len = -1;
+bool odx_set_read_len(struct tcmu_device *d, uint16_t id, uint32_t len) { (void)d; (void)id; read_len = len; return true; }
 
 static void logmsg(const char *lvl, const char *fmt, va_list ap)
 {
@@ -89,6 +92,7 @@ static struct res cmd(struct tcmu_device *d, const uint8_t *cdb, void *buf, size
 	lc.iovec = len ? &iov : NULL;
 	lc.iov_cnt = len ? 1 : 0;
 	rc.lib_cmd = &lc;
+	read_len = -1;
 	r.sts = H->handle_cmd(d, &rc);
 	if (r.sts == TCMU_STS_PASSTHROUGH_ERR) {
 		memcpy(r.sense, lc.sense_buf, 18);
@@ -286,6 +290,20 @@ static struct res write10(struct tcmu_device *d, uint32_t lba, uint16_t n, uint8
 	r = cmd(d, c, b, (size_t)n * 512);
 	free(b);
 	return r;
+}
+
+static int is_pattern(struct tcmu_device *d, uint64_t off, size_t len, uint8_t v)
+{
+	uint8_t *b = malloc(len);
+	int fd = open(path_of(d), O_RDONLY), ok;
+
+	ok = fd >= 0 && pread(fd, b, len, (off_t)off) == (ssize_t)len;
+	for (size_t i = 0; ok && i < len; i++)
+		ok = b[i] == v;
+	if (fd >= 0)
+		close(fd);
+	free(b);
+	return ok;
 }
 
 /* ---- tests ---- */
@@ -665,6 +683,199 @@ static void t_xcopy(struct tcmu_device *a, struct tcmu_device *b, struct tcmu_de
 	CHECK(SENSE(x, 5, 0x1A, 0x00), "short list -> 1A/00");
 }
 
+/* what libiscsi's iscsi-test-cu found (peer.sh, README "Peer suite") */
+static void t_peer(struct tcmu_device *a, struct tcmu_device *b)
+{
+	uint8_t c[16], buf[4096], p[16 + 32 + 28];
+	struct res r;
+
+	/* data-in length: the page or the allocation length, not the buffer */
+	memset(c, 0, 16); c[0] = 0x12; c[1] = 1; c[2] = 0xB0; c[4] = 255;
+	r = cmd(a, c, buf, 255);
+	CHECK(GOOD(r) && buf[3] == 60 && read_len == 64, "VPD 0xB0 with 255: 64 bytes (read_len %ld)", read_len);
+	memset(c, 0, 16); c[0] = 0x12; put_be16(&c[3], 511);
+	r = cmd(a, c, buf, 511);
+	CHECK(GOOD(r) && read_len == 96, "standard INQUIRY with 511: 96 bytes (read_len %ld)", read_len);
+	c[3] = 0; c[4] = 20;
+	r = cmd(a, c, buf, 255);
+	CHECK(GOOD(r) && read_len == 20, "allocation length 20 in a 255-byte buffer: 20 (read_len %ld)", read_len);
+	r = cmd(a, c, buf, 20);
+	CHECK(GOOD(r) && read_len == -1, "reply filling the buffer: no read_len (%ld)", read_len);
+	memset(c, 0, 16); c[0] = 0x28; c[1] = 0x20; put_be16(&c[7], 1);
+	r = cmd(a, c, buf, 512);
+	CHECK(SENSE(r, 5, 0x24, 0) && (r.sense[15] & 0x4F) == 0x4F && get_be16(&r.sense[16]) == 1,
+	      "READ(10) RDPROTECT=1 -> 24/00 at byte 1 bit 7");
+	CHECK(read_len == -1, "READ keeps its whole length");
+
+	/* RD/WR/VRPROTECT without protection information */
+	memset(c, 0, 16); c[0] = 0x8A; c[1] = 0x60; put_be32(&c[10], 1);
+	CHECK(SENSE(cmd(a, c, buf, 512), 5, 0x24, 0), "WRITE(16) WRPROTECT=3 -> 24/00");
+	memset(c, 0, 16); c[0] = 0xA8; c[1] = 0xE0; put_be32(&c[6], 1);
+	CHECK(SENSE(cmd(a, c, buf, 512), 5, 0x24, 0), "READ(12) RDPROTECT=7 -> 24/00");
+	memset(c, 0, 16); c[0] = 0x93; c[1] = 0x20; put_be32(&c[10], 1);
+	CHECK(SENSE(cmd(a, c, buf, 512), 5, 0x24, 0), "WRITE SAME(16) WRPROTECT=1 -> 24/00");
+	memset(c, 0, 16); c[0] = 0x8F; c[1] = 0x20; put_be32(&c[10], 1);
+	CHECK(SENSE(cmd(a, c, buf, 512), 5, 0x24, 0), "VERIFY(16) VRPROTECT=1 -> 24/00");
+	/* no thin provisioning: UNMAP/ANCHOR refused, not silently written */
+	memset(c, 0, 16); c[0] = 0x93; c[1] = 0x08; put_be32(&c[10], 1);
+	r = cmd(a, c, buf, 512);
+	CHECK(SENSE(r, 5, 0x24, 0) && (r.sense[15] & 0x0F) == 0x0B, "WRITE SAME(16) UNMAP -> 24/00 at bit 3");
+	memset(c, 0, 16); c[0] = 0x41; c[1] = 0x10; put_be16(&c[7], 1);
+	CHECK(SENSE(cmd(a, c, buf, 512), 5, 0x24, 0), "WRITE SAME(10) ANCHOR -> 24/00");
+
+	/* VERIFY */
+	write10(a, 300, 8, 0x6B);
+	memset(buf, 0x6B, sizeof(buf));
+	memset(c, 0, 16); c[0] = 0x2F; c[1] = 0x02; put_be32(&c[2], 300); put_be16(&c[7], 8);
+	CHECK(GOOD(cmd(a, c, buf, 4096)), "VERIFY(10) BYTCHK=01 equal data -> GOOD");
+	buf[3 * 512 + 7] ^= 1;
+	r = cmd(a, c, buf, 4096);
+	CHECK(SENSE(r, 0xE, 0x1D, 0) && (r.sense[0] & 0x80) && get_be32(&r.sense[3]) == 3 * 512 + 7,
+	      "VERIFY(10) a differing byte -> MISCOMPARE 1D/00, INFORMATION = its offset");
+	memset(c, 0, 16); c[0] = 0xAF; c[1] = 0x06; put_be32(&c[2], 300); put_be32(&c[6], 8);
+	buf[3 * 512 + 7] ^= 1;
+	CHECK(GOOD(cmd(a, c, buf, 512)), "VERIFY(12) BYTCHK=11: one block against 8");
+	c[1] = 0x04;
+	CHECK(SENSE(cmd(a, c, buf, 4096), 5, 0x24, 0), "VERIFY BYTCHK=10 (reserved) -> 24/00");
+	memset(c, 0, 16); c[0] = 0x8F; put_be64(&c[2], a->lbas); put_be32(&c[10], 1);
+	CHECK(SENSE(cmd(a, c, NULL, 0), 5, 0x21, 0), "VERIFY(16) past the end -> 21/00");
+	c[1] = 0x02;
+	put_be64(&c[2], 300);
+	CHECK(SENSE(cmd(a, c, buf, 100), 5, 0x24, 0), "VERIFY with a short data-out -> 24/00");
+
+	/* WRITE AND VERIFY, COMPARE AND WRITE */
+	memset(buf, 0x3C, 4096);
+	memset(c, 0, 16); c[0] = 0x2E; c[1] = 0x02; put_be32(&c[2], 320); put_be16(&c[7], 8);
+	r = cmd(a, c, buf, 4096);
+	CHECK(GOOD(r) && is_pattern(a, 320 * 512, 4096, 0x3C), "WRITE AND VERIFY(10) BYTCHK=01 writes and compares");
+	c[1] = 0x22;
+	CHECK(SENSE(cmd(a, c, buf, 4096), 5, 0x24, 0), "WRITE AND VERIFY(10) WRPROTECT=1 -> 24/00");
+	memset(c, 0, 16); c[0] = 0x8E; c[1] = 0x06; put_be64(&c[2], 320); put_be32(&c[10], 1);
+	CHECK(SENSE(cmd(a, c, buf, 512), 5, 0x24, 0), "WRITE AND VERIFY(16) BYTCHK=11 -> 24/00");
+	memset(c, 0, 16); c[0] = 0xAE; put_be32(&c[2], 320); put_be32(&c[6], 8);
+	CHECK(SENSE(cmd(a, c, buf, 100), 5, 0x24, 0), "WRITE AND VERIFY(12) short data-out -> 24/00");
+	memset(buf, 0x3C, 512);
+	memset(buf + 512, 0x4D, 512);
+	memset(c, 0, 16); c[0] = 0x89; put_be64(&c[2], 320); c[13] = 1;
+	r = cmd(a, c, buf, 1024);
+	CHECK(GOOD(r) && is_pattern(a, 320 * 512, 512, 0x4D) && is_pattern(a, 321 * 512, 512, 0x3C),
+	      "COMPARE AND WRITE: equal, so the second block is written");
+	r = cmd(a, c, buf, 1024);
+	CHECK(SENSE(r, 0xE, 0x1D, 0) && get_be32(&r.sense[3]) == 0 && is_pattern(a, 320 * 512, 512, 0x4D),
+	      "COMPARE AND WRITE again: MISCOMPARE at offset 0, nothing written");
+	c[13] = 2;
+	CHECK(SENSE(cmd(a, c, buf, 2048), 5, 0x24, 0), "COMPARE AND WRITE of 2 blocks (limit 1) -> 24/00");
+	c[13] = 1; c[1] = 0x40;
+	CHECK(SENSE(cmd(a, c, buf, 1024), 5, 0x24, 0), "COMPARE AND WRITE WRPROTECT=2 -> 24/00");
+	c[1] = 0; c[13] = 1;
+	CHECK(SENSE(cmd(a, c, buf, 600), 5, 0x24, 0), "COMPARE AND WRITE short data-out -> 24/00");
+
+	/* MODE SENSE: DPOFUA, since READ/WRITE take DPO and FUA */
+	memset(c, 0, 16); c[0] = 0x1A; c[2] = 0x3F; c[4] = 255;
+	r = cmd(a, c, buf, 255);
+	CHECK(GOOD(r) && buf[0] == 47 && (buf[2] & 0x10) && buf[4] == 0x01 && buf[16] == 0x08 && (buf[18] & 0x04) &&
+	      buf[36] == 0x0A && read_len == 48, "MODE SENSE(6) all pages: DPOFUA, 0x01 0x08(WCE) 0x0A, 48 bytes");
+	memset(c, 0, 16); c[0] = 0x5A; c[2] = 0x08; c[8] = 4;
+	r = cmd(a, c, buf, 4);
+	CHECK(GOOD(r) && get_be16(buf) == 26 && (buf[3] & 0x10), "MODE SENSE(10) caching page, 4 bytes allowed");
+	memset(c, 0, 16); c[0] = 0x1A; c[2] = 0xC8; c[4] = 255;
+	CHECK(SENSE(cmd(a, c, buf, 255), 5, 0x39, 0), "MODE SENSE saved values -> 39/00");
+	c[2] = 0x1C;
+	CHECK(SENSE(cmd(a, c, buf, 255), 5, 0x24, 0), "MODE SENSE unknown page -> 24/00");
+	memset(c, 0, 16); c[0] = 0x28; c[1] = 0x18; put_be16(&c[7], 1);
+	CHECK(GOOD(cmd(a, c, buf, 512)), "READ(10) DPO+FUA -> GOOD");
+
+	/* REPORT SUPPORTED OPERATION CODES */
+	memset(c, 0, 16); c[0] = 0xA3; c[1] = 0x0C; put_be32(&c[6], 4096);
+	r = cmd(a, c, buf, 4096);
+	{
+		uint32_t len = get_be32(buf), ndesc = len / 8;
+		int seen = 0;
+
+		for (uint32_t i = 0; i < ndesc; i++) {
+			const uint8_t *e = &buf[4 + 8 * i];
+
+			if (e[0] == 0x28 && !(e[5] & 1) && get_be16(&e[6]) == 10) seen |= 1;
+			if (e[0] == 0x83 && get_be16(&e[2]) == 0x11 && (e[5] & 1)) seen |= 2;
+			if (e[0] == 0x2F) seen |= 4;
+		}
+		CHECK(GOOD(r) && len % 8 == 0 && seen == 7 && read_len == (long)(4 + len),
+		      "RSOC all: READ(10), WRITE USING TOKEN (SERVACTV), VERIFY(10) listed (%x)", seen);
+	}
+	c[2] = 0x81; c[3] = 0x2A;
+	r = cmd(a, c, buf, 4096);
+	CHECK(GOOD(r) && (buf[1] & 0x87) == 0x83 && get_be16(&buf[2]) == 10 && buf[4] == 0x2A && buf[5] == 0x18 &&
+	      get_be16(&buf[14]) == 0x0A && read_len == 4 + 10 + 12,
+	      "RSOC one command WRITE(10) with timeouts: supported, usage DPO/FUA, no WRPROTECT");
+	c[2] = 0x01; c[3] = 0x83;
+	CHECK(SENSE(cmd(a, c, buf, 4096), 5, 0x24, 0), "RSOC by opcode alone for 0x83 (has SAs) -> 24/00");
+	c[2] = 0x02; c[3] = 0x28;
+	CHECK(SENSE(cmd(a, c, buf, 4096), 5, 0x24, 0), "RSOC by opcode+SA for READ(10) (none) -> 24/00");
+	c[2] = 0x02; c[3] = 0x84; put_be16(&c[4], 0x07);
+	r = cmd(a, c, buf, 4096);
+	CHECK(GOOD(r) && (buf[1] & 7) == 3 && buf[4] == 0x84 && buf[5] == 0x1F, "RSOC RRTI by opcode+SA");
+	c[2] = 0x01; c[3] = 0xC7; put_be16(&c[4], 0);
+	r = cmd(a, c, buf, 4096);
+	CHECK(GOOD(r) && (buf[1] & 7) == 1, "RSOC unknown opcode: SUPPORT 001b");
+	c[2] = 0x05;
+	CHECK(SENSE(cmd(a, c, buf, 4096), 5, 0x24, 0), "RSOC REPORTING OPTIONS 101b -> 24/00");
+	{	/* random RSOC / MODE SENSE / VERIFY / WRITE AND VERIFY / COMPARE AND WRITE CDBs */
+		static const uint8_t opsx[] = { 0xA3, 0x1A, 0x5A, 0x2F, 0xAF, 0x8F, 0x2E, 0xAE, 0x8E, 0x89 };
+		int answered = 0, good = 0, sensed = 0;
+
+		for (int it = 0; it < 3000; it++) {
+			size_t len = (size_t)(rand() % 600);
+
+			for (int i = 1; i < 16; i++)
+				c[i] = (uint8_t)rand();
+			c[0] = opsx[rand() % sizeof(opsx)];
+			if (c[0] == 0xA3)
+				c[1] = 0x0C;
+			if ((c[0] == 0x8F || c[0] == 0x8E || c[0] == 0x89) && rand() % 2)
+				put_be64(&c[2], (uint64_t)(rand() % 1000));
+			if (c[0] == 0x89 && rand() % 2)
+				c[13] = 1;
+			r = cmd(a, c, len ? buf : NULL, len);
+			/* every answer is GOOD or CHECK CONDITION with fixed-format sense */
+			answered += GOOD(r) || (r.sts == TCMU_STS_PASSTHROUGH_ERR && r.sense[0] && (r.sense[0] & 0x7F) == 0x70);
+			good += GOOD(r);
+			sensed += r.sts == TCMU_STS_PASSTHROUGH_ERR;
+		}
+		memset(c, 0, 16); c[0] = 0x28; put_be32(&c[2], 0); put_be16(&c[7], 1);
+		CHECK(answered == 3000 && good > 0 && sensed > 0 && GOOD(cmd(a, c, buf, 512)),
+		      "3000 random RSOC/MODE SENSE/VERIFY/WRITE AND VERIFY/COMPARE AND WRITE CDBs: each GOOD or "
+		      "CHECK CONDITION with sense (%d, %d GOOD, %d CHECK), READ works after", answered, good, sensed);
+	}
+
+	/* EXTENDED COPY: an identification CSCD with LU ID TYPE 11b, one segment a -> b */
+	memset(p, 0, sizeof(p));
+	put_be16(&p[2], 32);
+	put_be32(&p[8], 28);
+	memset(c, 0, 16); c[0] = 0x12; c[1] = 1; c[2] = 0x83; c[4] = 64;
+	cmd(b, c, buf, 64);
+	p[16] = 0xE4; p[17] = 0xC0;
+	memcpy(&p[20], &buf[4], 20);
+	put_be24(&p[45], 512);
+	p[48] = 0x02; put_be16(&p[50], 0x18); put_be16(&p[52], 0xFFFF); put_be16(&p[54], 0);
+	put_be16(&p[58], 16); put_be64(&p[60], 0); put_be64(&p[68], 40000);
+	cdb16(c, 0x83, 0x00, 0, sizeof(p));
+	r = cmd(a, c, p, sizeof(p));
+	CHECK(GOOD(r) && same(a, 0, b, 40000 * 512, 16 * 512), "XCOPY: LU ID TYPE 11b in an 0xE4 CSCD is ignored");
+	put_be64(&p[68], b->lbas - 8);
+	r = cmd(a, c, p, sizeof(p));
+	CHECK(SENSE(r, 0xA, 0x0D, 0x02) && get_be32(&r.sense[3]) == b->lbas - 8,
+	      "XCOPY segment past the destination's end -> COPY ABORTED 0D/02, LBA in INFORMATION");
+	cdb16(c, 0x83, 0x00, 0, 16 + 8192 + 1);
+	{
+		uint8_t *big = calloc(1, 16 + 8192 + 1);
+
+		put_be16(&big[2], 32);
+		put_be32(&big[8], 8192);
+		CHECK(SENSE(cmd(a, c, big, 16 + 8192 + 1), 5, 0x1A, 0), "XCOPY list past 8192 bytes -> 1A/00");
+		free(big);
+	}
+}
+
 /* max_tokens: the process runs out of token memory (55/0D) until one dies */
 static void t_max_tokens(struct tcmu_device *a)
 {
@@ -710,7 +921,7 @@ static void t_fuzz(struct tcmu_device *a, struct tcmu_device *b)
 	uint8_t *buf = malloc(20000), c[16], tok[512];
 	uint64_t lba = 0;
 	uint32_t n = 64;
-	int good = 0;
+	int good = 0, refused = 0;
 
 	pt(a, 900, 0, 0, 0, 1, &lba, &n);
 	get_token(a, 900, tok);
@@ -742,8 +953,25 @@ static void t_fuzz(struct tcmu_device *a, struct tcmu_device *b)
 			put_be32(&c[6], (uint32_t)(rand() % 8));
 		x = cmd(rand() % 2 ? a : b, c, buf, len);
 		good += GOOD(x);
+		/* anything else must be CHECK CONDITION with fixed-format sense and a key */
+		refused += x.sts == TCMU_STS_PASSTHROUGH_ERR && (x.sense[0] & 0x7E) == 0x70 && x.key;
 	}
-	CHECK(1, "fuzz survived (%d GOOD)", good);
+	/* ASan/UBSan abort on a bad access; what is left to check is the answers */
+	CHECK(good + refused == 20000, "fuzz: every answer GOOD or CHECK CONDITION (%d + %d of 20000)", good, refused);
+	CHECK(good > 0 && refused > 0, "fuzz reached both the accepting and the refusing paths (%d GOOD)", good);
+	/* and the handler still works afterwards (on LUNs of their own: IMMED fuzz
+	 * commands may still be running on a and b) */
+	{
+		struct tcmu_device *c = dev("fz-src", 4, ""), *d = dev("fz-dst", 4, "");
+
+		fill_random_file(c, 4 << 20);
+		lba = 2000;
+		CHECK(GOOD(pt(c, 1, 0, 0, 0, 1, &lba, &n)) && !get_token(c, 1, tok) &&
+		      GOOD(wut(d, 2, 0, 0, tok, 1, &lba, &n)) && same(c, 2000 * 512, d, 2000 * 512, 64 * 512),
+		      "after the fuzz: PT + RRTI + WUT still copy the bytes");
+		closedev(d);
+		closedev(c);
+	}
 	free(buf);
 }
 
@@ -768,6 +996,7 @@ int main(int argc, char **argv)
 	t_token_basic(a, b);
 	t_token_errors(a, b, k4);
 	t_xcopy(a, b, k4);
+	t_peer(a, b);
 	t_pit();
 	t_knobs();
 	t_faults();

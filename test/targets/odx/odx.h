@@ -212,13 +212,25 @@ void iov_zero(const struct iovec *iov, size_t cnt);
 /* Put a response of len bytes into the data-in buffer, truncated to the
  * allocation length and the buffer; the rest of the buffer is zeroed. */
 void data_in(const struct iovec *iov, size_t cnt, const void *buf, size_t len, uint32_t alloc);
+/* Bytes the last data_in() on this thread put in its buffer (SIZE_MAX: none since
+ * the command began); the glue tells the kernel when it is less than the buffer. */
+extern __thread size_t odx_reply_len;
 
 int odx_inquiry(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
 		struct odx_sense *s);
+int odx_mode_sense(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
+		   struct odx_sense *s);
+/* odx_rsoc.c: REPORT SUPPORTED OPERATION CODES */
+int odx_rsoc(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
+	     struct odx_sense *s);
 void odx_make_naa(const char *serial, uint8_t naa[16]);
 void odx_make_naa_hashed(const char *serial, uint8_t naa[16]);
 /* the 32-byte 0xE4 identification CSCD descriptor for d (ref 5.3) */
 void odx_cscd_desc(struct odx_dev *d, uint8_t out[32]);
+
+/* odx_ring.c: tell the kernel the data-in length of the command being completed
+ * (TCMU_UFLAG_READ_LEN); false when it cannot be done safely */
+bool odx_set_read_len(struct tcmu_device *tdev, uint16_t cmd_id, uint32_t len);
 
 /* odx_tpc.c: third-party copy */
 int odx_tpc_out(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,

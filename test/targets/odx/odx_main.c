@@ -1,6 +1,7 @@
 /*
  * odx handler for tcmu-runner: plugin glue, device open/close, block I/O
- * (READ/WRITE 6/10/12/16, WRITE SAME 10/16, SYNCHRONIZE CACHE, READ CAPACITY)
+ * (READ/WRITE 6/10/12/16, VERIFY and WRITE AND VERIFY 10/12/16, COMPARE AND WRITE,
+ * WRITE SAME 10/16, SYNCHRONIZE CACHE, READ CAPACITY)
  * and the one write path every write takes (odx_write*).
  *
  * Config string: odx/<file>[?knob=value&knob=value...]   (README.md)
@@ -121,7 +122,7 @@ static int pwrite_iov(int fd, const struct iovec *iov, size_t cnt, size_t ioff, 
  * the range are revoked or get the old data saved aside (point in time), and
  * only then does the new data reach the file (ref 6, README "Tokens").
  */
-static int write_common(struct odx_dev *d, uint64_t lba, uint64_t nblocks,
+static int write_locked(struct odx_dev *d, uint64_t lba, uint64_t nblocks,
 			const uint8_t *buf, const struct iovec *iov, size_t cnt, size_t ioff)
 {
 	uint64_t off = lba * d->bs, len = nblocks * d->bs;
@@ -129,11 +130,8 @@ static int write_common(struct odx_dev *d, uint64_t lba, uint64_t nblocks,
 
 	if (!nblocks)
 		return 0;
-	pthread_mutex_lock(&odx_lock);
-	if (odx_tokens_before_write(d, lba, nblocks)) {
-		rc = -1;
-		goto out;
-	}
+	if (odx_tokens_before_write(d, lba, nblocks))
+		return -1;
 	if (iov) {
 		rc = pwrite_iov(d->fd, iov, cnt, ioff, (size_t)len, off);
 	} else if (buf) {
@@ -147,7 +145,16 @@ static int write_common(struct odx_dev *d, uint64_t lba, uint64_t nblocks,
 			len -= n;
 		}
 	}
-out:
+	return rc;
+}
+
+static int write_common(struct odx_dev *d, uint64_t lba, uint64_t nblocks,
+			const uint8_t *buf, const struct iovec *iov, size_t cnt, size_t ioff)
+{
+	int rc;
+
+	pthread_mutex_lock(&odx_lock);
+	rc = write_locked(d, lba, nblocks, buf, iov, cnt, ioff);
 	pthread_mutex_unlock(&odx_lock);
 	return rc;
 }
@@ -416,6 +423,21 @@ static bool rw_fields(const uint8_t *cdb, uint64_t *lba, uint32_t *n, bool *fua)
 	return true;
 }
 
+/*
+ * RDPROTECT/WRPROTECT/VRPROTECT (byte 1, bits 7-5) of the 10/12/16-byte CDBs:
+ * this LU has no protection information (READ CAPACITY(16) PROT_EN 0), so any
+ * value but 0 is INVALID FIELD IN CDB (SBC-3 4.22.2, tables of the READ/WRITE/
+ * VERIFY/WRITE SAME commands). The 6-byte CDBs have no such field.
+ */
+static bool bad_protect(const uint8_t *cdb, struct odx_sense *s)
+{
+	if (cdb[0] == 0x08 || cdb[0] == 0x0A || !(cdb[1] & 0xE0))
+		return false;
+	sense_set(s, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+	sense_set_field(s, true, 1, 7);
+	return true;
+}
+
 static bool range_ok(struct odx_dev *d, uint64_t lba, uint64_t n)
 {
 	return lba <= d->nblocks && n <= d->nblocks - lba;
@@ -430,6 +452,8 @@ static int do_read(struct odx_dev *d, const uint8_t *cdb, const struct iovec *io
 	size_t left, have = iov_len(iov, cnt);
 
 	rw_fields(cdb, &lba, &n, &fua);
+	if (bad_protect(cdb, s))
+		return -1;
 	if (!range_ok(d, lba, n)) {
 		sense_lba_range(s, lba);
 		return -1;
@@ -459,6 +483,8 @@ static int do_write(struct odx_dev *d, const uint8_t *cdb, const struct iovec *i
 	bool fua;
 
 	rw_fields(cdb, &lba, &n, &fua);
+	if (bad_protect(cdb, s))
+		return -1;
 	if (!range_ok(d, lba, n)) {
 		sense_lba_range(s, lba);
 		return -1;
@@ -489,8 +515,14 @@ static int do_write_same(struct odx_dev *d, const uint8_t *cdb, const struct iov
 	uint32_t per = ODX_CHUNK / d->bs;
 	int rc = -1;
 
-	if (cdb[1] & 0x06) {		/* LBDATA / PBDATA: obsolete, not supported */
-		sense_invalid_cdb(s, 1);
+	if (bad_protect(cdb, s))
+		return -1;
+	if (cdb[1] & 0x1E) {
+		/* ANCHOR and UNMAP ask for thin provisioning, which this LU does not
+		 * have (LBPME 0, no VPD 0xB2: LBPWS/LBPWS10/ANC_SUP 0); LBDATA and
+		 * PBDATA are obsolete (SBC-3 5.42/5.43) */
+		sense_set(s, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+		sense_set_field(s, true, 1, 31 - __builtin_clz(cdb[1] & 0x1E));
 		return -1;
 	}
 	if (n == 0)			/* WSNZ = 0: zero blocks means "to the end" */
@@ -499,8 +531,6 @@ static int do_write_same(struct odx_dev *d, const uint8_t *cdb, const struct iov
 		sense_lba_range(s, lba);
 		return -1;
 	}
-	/* The UNMAP bit asks for deallocation; we have no thin provisioning
-	 * (VPD 0xB2 not offered), so the blocks are written, as SBC permits. */
 	if (!ndob) {
 		pattern = malloc(d->bs);
 		if (!pattern || iov_copy_in(pattern, d->bs, iov, cnt, 0) < d->bs) {
@@ -531,6 +561,225 @@ hw:
 out:
 	free(pattern);
 	free(buf);
+	return rc;
+}
+
+/*
+ * VERIFY(10/12/16), SBC-3 5.27-5.29. BYTCHK 00b: medium verification only (the
+ * file is readable: GOOD); 01b: the data-out holds the blocks to compare;
+ * 11b: one block, compared with each block of the range; 10b is reserved. A
+ * difference is MISCOMPARE / MISCOMPARE DURING VERIFY OPERATION with the
+ * offset of the first differing byte of the data-out in INFORMATION.
+ */
+static int do_verify(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
+		     struct odx_sense *s)
+{
+	uint8_t bytchk = (cdb[1] >> 1) & 0x03;
+	uint64_t lba = cdb[0] == 0x8F ? get_be64(&cdb[2]) : get_be32(&cdb[2]);
+	uint32_t n = cdb[0] == 0x2F ? get_be16(&cdb[7]) : cdb[0] == 0xAF ? get_be32(&cdb[6]) : get_be32(&cdb[10]);
+	uint32_t per = ODX_CHUNK / d->bs;
+	uint8_t *want = NULL, *have = NULL;
+	int rc = -1;
+
+	if (bad_protect(cdb, s))
+		return -1;
+	if (bytchk == 0x02) {
+		sense_set(s, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+		sense_set_field(s, true, 1, 2);
+		return -1;
+	}
+	if (!range_ok(d, lba, n)) {
+		sense_lba_range(s, lba);
+		return -1;
+	}
+	if (!bytchk || !n)
+		return 0;
+	if (iov_len(iov, cnt) < (bytchk == 0x03 ? d->bs : (size_t)n * d->bs)) {
+		/* data-out shorter than the CDB asks for */
+		sense_invalid_cdb(s, cdb[0] == 0x2F ? 7 : cdb[0] == 0xAF ? 6 : 10);
+		return -1;
+	}
+	want = malloc(ODX_CHUNK);
+	have = malloc(ODX_CHUNK);
+	if (!want || !have) {
+		sense_set(s, SK_HARDWARE_ERROR, 0x44, 0x00);
+		goto out;
+	}
+	if (bytchk == 0x03) {
+		iov_copy_in(want, d->bs, iov, cnt, 0);
+		for (uint32_t i = 1; i < per; i++)
+			memcpy(want + (size_t)i * d->bs, want, d->bs);
+	}
+	for (uint64_t done = 0; done < n;) {
+		uint64_t k = n - done > per ? per : n - done;
+		size_t bytes = (size_t)k * d->bs;
+
+		if (bytchk == 0x01)
+			iov_copy_in(want, bytes, iov, cnt, (size_t)done * d->bs);
+		if (odx_pread_full(d->fd, have, bytes, (lba + done) * d->bs)) {
+			sense_set(s, SK_MEDIUM_ERROR, 0x11, 0x00);
+			goto out;
+		}
+		if (memcmp(want, have, bytes)) {
+			size_t i = 0;
+
+			while (want[i] == have[i])
+				i++;
+			sense_set(s, 0xE, 0x1D, 0x00);	/* MISCOMPARE */
+			sense_set_info(s, bytchk == 0x03 ? (done * d->bs + i) % d->bs : done * d->bs + i);
+			goto out;
+		}
+		done += k;
+	}
+	rc = 0;
+out:
+	free(want);
+	free(have);
+	return rc;
+}
+
+/* Compare n blocks at lba with the data-out from byte ioff on; 1 and the offset
+ * (from ioff) of the first differing byte when they differ, -1 on a read error. */
+static int compare_iov(struct odx_dev *d, uint64_t lba, uint64_t n, const struct iovec *iov, size_t cnt,
+		       size_t ioff, uint8_t *want, uint8_t *have, uint64_t *at)
+{
+	uint32_t per = ODX_CHUNK / d->bs;
+
+	for (uint64_t done = 0; done < n;) {
+		uint64_t k = n - done > per ? per : n - done;
+		size_t bytes = (size_t)k * d->bs;
+
+		iov_copy_in(want, bytes, iov, cnt, ioff + (size_t)done * d->bs);
+		if (odx_pread_full(d->fd, have, bytes, (lba + done) * d->bs))
+			return -1;
+		if (memcmp(want, have, bytes)) {
+			size_t i = 0;
+
+			while (want[i] == have[i])
+				i++;
+			*at = done * d->bs + i;
+			return 1;
+		}
+		done += k;
+	}
+	return 0;
+}
+
+/*
+ * WRITE AND VERIFY(10/12/16), SBC-3 5.40-5.42: the write, then (BYTCHK 01b) the
+ * blocks read back and compared with the data-out; BYTCHK 00b: medium
+ * verification only; 10b and 11b are reserved here.
+ */
+static int do_write_verify(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
+			   struct odx_sense *s)
+{
+	uint8_t bytchk = (cdb[1] >> 1) & 0x03;
+	uint64_t lba = cdb[0] == 0x8E ? get_be64(&cdb[2]) : get_be32(&cdb[2]), at = 0;
+	uint32_t n = cdb[0] == 0x2E ? get_be16(&cdb[7]) : cdb[0] == 0xAE ? get_be32(&cdb[6]) : get_be32(&cdb[10]);
+	uint8_t *want = NULL, *have = NULL;
+	int rc = -1, c;
+
+	if (bad_protect(cdb, s))
+		return -1;
+	if (bytchk > 1) {
+		sense_set(s, SK_ILLEGAL_REQUEST, 0x24, 0x00);
+		sense_set_field(s, true, 1, 2);
+		return -1;
+	}
+	if (!range_ok(d, lba, n)) {
+		sense_lba_range(s, lba);
+		return -1;
+	}
+	if (iov_len(iov, cnt) < (size_t)n * d->bs) {
+		sense_invalid_cdb(s, cdb[0] == 0x2E ? 7 : cdb[0] == 0xAE ? 6 : 10);
+		return -1;
+	}
+	if (write_common(d, lba, n, NULL, iov, cnt, 0) || fdatasync(d->fd)) {
+		sense_set(s, SK_MEDIUM_ERROR, 0x0C, 0x00);
+		return -1;
+	}
+	if (!bytchk || !n)
+		return 0;
+	want = malloc(ODX_CHUNK);
+	have = malloc(ODX_CHUNK);
+	if (!want || !have) {
+		sense_set(s, SK_HARDWARE_ERROR, 0x44, 0x00);
+		goto out;
+	}
+	c = compare_iov(d, lba, n, iov, cnt, 0, want, have, &at);
+	if (c < 0) {
+		sense_set(s, SK_MEDIUM_ERROR, 0x11, 0x00);
+		goto out;
+	}
+	if (c > 0) {
+		sense_set(s, 0xE, 0x1D, 0x00);
+		sense_set_info(s, at);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(want);
+	free(have);
+	return rc;
+}
+
+/*
+ * COMPARE AND WRITE, SBC-3 5.2: the data-out holds n verify blocks, then n
+ * write blocks; the compare and the write happen under odx_lock, so no other
+ * write of this process (any command, any thread) lands between them. At most
+ * MAXIMUM COMPARE AND WRITE LENGTH blocks (VPD 0xB0: 1); 0 blocks do nothing.
+ */
+#define ODX_MAX_CAW 1
+
+static int do_compare_and_write(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
+				struct odx_sense *s)
+{
+	uint64_t lba = get_be64(&cdb[2]), at = 0;
+	uint32_t n = cdb[13];
+	bool fua = cdb[1] & 0x08;
+	uint8_t *want = NULL, *have = NULL;
+	int rc = -1, c;
+
+	if (bad_protect(cdb, s))
+		return -1;
+	if (n > ODX_MAX_CAW) {
+		sense_invalid_cdb(s, 13);
+		return -1;
+	}
+	if (!range_ok(d, lba, n)) {
+		sense_lba_range(s, lba);
+		return -1;
+	}
+	if (!n)
+		return 0;
+	if (iov_len(iov, cnt) < 2 * (size_t)n * d->bs) {
+		sense_invalid_cdb(s, 13);
+		return -1;
+	}
+	want = malloc((size_t)n * d->bs);
+	have = malloc((size_t)n * d->bs);
+	if (!want || !have) {
+		sense_set(s, SK_HARDWARE_ERROR, 0x44, 0x00);
+		goto out;
+	}
+	pthread_mutex_lock(&odx_lock);
+	c = compare_iov(d, lba, n, iov, cnt, 0, want, have, &at);
+	if (c == 0 && write_locked(d, lba, n, NULL, iov, cnt, (size_t)n * d->bs))
+		c = -2;
+	pthread_mutex_unlock(&odx_lock);
+	if (c == 1) {
+		sense_set(s, 0xE, 0x1D, 0x00);		/* MISCOMPARE DURING VERIFY OPERATION */
+		sense_set_info(s, at);
+		goto out;
+	}
+	if (c < 0 || (fua && fdatasync(d->fd))) {
+		sense_set(s, SK_MEDIUM_ERROR, c == -1 ? 0x11 : 0x0C, 0x00);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(want);
+	free(have);
 	return rc;
 }
 
@@ -582,6 +831,7 @@ static int handle_cmd(struct tcmu_device *tdev, struct tcmur_cmd *tcmur_cmd)
 
 	if (!d)
 		return TCMU_STS_NOT_HANDLED;
+	odx_reply_len = SIZE_MAX;
 	switch (cdb[0]) {
 	case 0x12:				/* INQUIRY */
 		rc = odx_inquiry(d, cdb, iov, cnt, &s);
@@ -598,6 +848,23 @@ static int handle_cmd(struct tcmu_device *tdev, struct tcmur_cmd *tcmur_cmd)
 	case 0x0A: case 0x2A: case 0xAA: case 0x8A:
 		rc = do_write(d, cdb, iov, cnt, &s);
 		break;
+	case 0x2E: case 0xAE: case 0x8E:	/* WRITE AND VERIFY(10/12/16) */
+		rc = do_write_verify(d, cdb, iov, cnt, &s);
+		break;
+	case 0x89:				/* COMPARE AND WRITE */
+		rc = do_compare_and_write(d, cdb, iov, cnt, &s);
+		break;
+	case 0x2F: case 0xAF: case 0x8F:	/* VERIFY(10/12/16) */
+		rc = do_verify(d, cdb, iov, cnt, &s);
+		break;
+	case 0xA3:				/* MAINTENANCE IN */
+		if ((cdb[1] & 0x1F) != 0x0C)
+			return TCMU_STS_NOT_HANDLED;	/* RTPG...: tcmu-runner's */
+		rc = odx_rsoc(d, cdb, iov, cnt, &s);
+		break;
+	case 0x1A: case 0x5A:			/* MODE SENSE(6/10) */
+		rc = odx_mode_sense(d, cdb, iov, cnt, &s);
+		break;
 	case 0x41: case 0x93:			/* WRITE SAME(10/16) */
 		rc = do_write_same(d, cdb, iov, cnt, &s);
 		break;
@@ -613,13 +880,15 @@ static int handle_cmd(struct tcmu_device *tdev, struct tcmur_cmd *tcmur_cmd)
 		rc = odx_tpc_in(d, cdb, iov, cnt, &s);
 		break;
 	default:
-		/* TEST UNIT READY, MODE SENSE/SELECT, COMPARE AND WRITE,
-		 * WRITE AND VERIFY, FORMAT UNIT ...: tcmu-runner's emulation,
+		/* TEST UNIT READY, MODE SELECT, FORMAT UNIT, START STOP
+		 * UNIT, RTPG ...: tcmu-runner's emulation,
 		 * whose data path comes back through odx_read/odx_write below */
 		return TCMU_STS_NOT_HANDLED;
 	}
 	if (rc > 0)
 		return TCMU_STS_NOT_HANDLED;
+	if (rc == 0 && odx_reply_len < iov_len(iov, cnt))
+		odx_set_read_len(tdev, cmd->cmd_id, (uint32_t)odx_reply_len);
 	return finish(cmd, rc, &s);
 }
 

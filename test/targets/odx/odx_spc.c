@@ -1,6 +1,6 @@
 /*
  * odx handler: sense data, data-in helpers, INQUIRY and the VPD pages
- * (0x00, 0x80, 0x83, 0x8F, 0xB0, 0xB1).
+ * (0x00, 0x80, 0x83, 0x8F, 0xB0, 0xB1), MODE SENSE.
  */
 #include <string.h>
 
@@ -122,13 +122,15 @@ void iov_zero(const struct iovec *iov, size_t cnt)
 		memset(iov->iov_base, 0, iov->iov_len);
 }
 
+__thread size_t odx_reply_len = SIZE_MAX;
+
 void data_in(const struct iovec *iov, size_t cnt, const void *buf, size_t len, uint32_t alloc)
 {
-	/* TCMU of this era reports no residual, so never leave stale bytes */
+	/* the kernel may still send the whole buffer (odx_ring.c): no stale bytes */
 	iov_zero(iov, cnt);
 	if (len > alloc)
 		len = alloc;
-	iov_copy_out(iov, cnt, 0, buf, len);
+	odx_reply_len = iov_copy_out(iov, cnt, 0, buf, len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -443,7 +445,7 @@ static size_t vpd_tpc(struct odx_dev *d, uint8_t *b)
 static size_t vpd_block_limits(struct odx_dev *d, uint8_t *b, uint32_t max_xfer)
 {
 	put_be16(&b[2], 0x3C);
-	b[5] = 1;				/* COMPARE AND WRITE: tcmu-runner's emulation */
+	b[5] = 1;				/* MAXIMUM COMPARE AND WRITE LENGTH (ODX_MAX_CAW) */
 	put_be16(&b[6], 1);
 	put_be32(&b[8], max_xfer);
 	put_be32(&b[12], max_xfer);
@@ -497,5 +499,82 @@ bad_page:
 		}
 	}
 	data_in(iov, cnt, buf, n, alloc);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* MODE SENSE(6/10), SPC-4 6.11/6.12 and SBC-3 6.4                     */
+
+/*
+ * Ours rather than tcmu-runner's: the header's DEVICE-SPECIFIC PARAMETER must
+ * say DPOFUA (SBC-3 6.4.1), because READ/WRITE honour FUA and accept DPO.
+ * Pages: read-write error recovery (0x01), caching (0x08, WCE: writes reach
+ * the page cache until SYNCHRONIZE CACHE or FUA), control (0x0A, fixed-format
+ * sense). Nothing is changeable; no saved values; no block descriptors.
+ */
+static size_t mode_page(uint8_t page, uint8_t pc, uint8_t *b)
+{
+	bool chg = pc == 1;
+
+	switch (page) {
+	case 0x01:
+		memset(b, 0, 12);
+		b[0] = 0x01;
+		b[1] = 0x0A;
+		return 12;
+	case 0x08:
+		memset(b, 0, 20);
+		b[0] = 0x08;
+		b[1] = 0x12;
+		b[2] = chg ? 0 : 0x04;		/* WCE */
+		return 20;
+	case 0x0A:
+		memset(b, 0, 12);
+		b[0] = 0x0A;
+		b[1] = 0x0A;
+		if (!chg) {
+			b[2] = 0x02;		/* GLTSD */
+			b[5] = 0x40;		/* TAS */
+			put_be16(&b[8], 0xFFFF);/* BUSY TIMEOUT PERIOD: unlimited */
+		}
+		return 12;
+	default:
+		return 0;
+	}
+}
+
+int odx_mode_sense(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
+		   struct odx_sense *s)
+{
+	bool ten = cdb[0] == 0x5A;
+	uint8_t pc = cdb[2] >> 6, page = cdb[2] & 0x3F, sub = cdb[3];
+	uint32_t alloc = ten ? get_be16(&cdb[7]) : cdb[4];
+	size_t hdr = ten ? 8 : 4, n = hdr;
+	uint8_t b[128];
+
+	(void)d;
+	memset(b, 0, sizeof(b));
+	if (pc == 3) {
+		sense_set(s, SK_ILLEGAL_REQUEST, 0x39, 0x00);	/* SAVING PARAMETERS NOT SUPPORTED */
+		return -1;
+	}
+	if (page == 0x3F && (sub == 0x00 || sub == 0xFF)) {
+		n += mode_page(0x01, pc, &b[n]);
+		n += mode_page(0x08, pc, &b[n]);
+		n += mode_page(0x0A, pc, &b[n]);
+	} else if (sub == 0x00 && mode_page(page, pc, &b[n])) {
+		n += mode_page(page, pc, &b[n]);
+	} else {
+		sense_invalid_cdb(s, sub ? 3 : 2);
+		return -1;
+	}
+	if (ten) {
+		put_be16(&b[0], (uint16_t)(n - 2));
+		b[3] = 0x10;				/* DPOFUA */
+	} else {
+		b[0] = (uint8_t)(n - 1);
+		b[2] = 0x10;
+	}
+	data_in(iov, cnt, b, n, alloc);
 	return 0;
 }

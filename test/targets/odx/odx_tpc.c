@@ -1207,14 +1207,17 @@ static int xcopy_segment(struct odx_dev *d, struct odx_list *l, const uint8_t *c
 		sense_set_csi(s, segno);
 		goto out;
 	}
+	/* A range past a copy target's end: the copy manager cannot do that I/O
+	 * on the copy target: COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE, as
+	 * LIO answers (README "Peer suite"); the LBA in INFORMATION. */
 	if (slba > src->nblocks || bytes / sbs > src->nblocks - slba) {
-		sense_set(s, SK_COPY_ABORTED, 0x21, 0x00);
+		sense_set(s, SK_COPY_ABORTED, 0x0D, 0x02);
 		sense_set_info(s, slba);
 		sense_set_csi(s, segno);
 		goto out;
 	}
 	if (dlba > dst->nblocks || bytes / dbs > dst->nblocks - dlba) {
-		sense_set(s, SK_COPY_ABORTED, 0x21, 0x00);
+		sense_set(s, SK_COPY_ABORTED, 0x0D, 0x02);
 		sense_set_info(s, dlba);
 		sense_set_csi(s, segno);
 		goto out;
@@ -1290,7 +1293,9 @@ static int extended_copy(struct odx_dev *d, const uint8_t *cdb, const struct iov
 	if (len == 0)				/* no-op (ref 5.2) */
 		return 0;
 	if (len > 16 + MAX_DESC_LIST) {
-		sense_invalid_cdb(s, 10);
+		/* longer than MAXIMUM DESCRIPTOR LIST LENGTH allows (RCOP, VPD 0x8F):
+		 * PARAMETER LIST LENGTH ERROR (SPC-4 6.4.3.4, LIO, libiscsi) */
+		sense_param_len(s);
 		return -1;
 	}
 	buf = param_in(iov, cnt, len, 16, &got, s);
@@ -1334,8 +1339,10 @@ static int extended_copy(struct odx_dev *d, const uint8_t *cdb, const struct iov
 			sense_set_field(s, false, (uint16_t)(16 + 32 * i), -1);
 			goto out;
 		}
-		if ((c[1] & 0xE0) || (c[1] & 0x1F) != 0) {
-			/* LU ID TYPE must be 00b, NUL 0, a block device (ref 5.3) */
+		if ((c[1] & 0x20) || (c[1] & 0x1F) != 0) {
+			/* NUL 0 and a block device (ref 5.3). LU ID TYPE (bits 7-6) is
+			 * not looked at: an identification descriptor names its LU by
+			 * the designator (SPC-4 6.4.5.1/6.4.5.2; LIO ignores it too) */
 			sense_invalid_param(s, (uint16_t)(16 + 32 * i + 1));
 			goto out;
 		}

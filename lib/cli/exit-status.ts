@@ -11,7 +11,9 @@
 // 50 + errno (SG_LIB_OS_BASE_ERR). odxcp-specific choices (no sg3_utils equivalent) are marked
 // origin 'odxcp'.
 
-import { AbortedError, DeviceError, MiscompareError, OdxcpError, ParseError, ScsiError, TransportError, UsageError, type ScsiCategory } from './errors';
+import { ScsiError, TransportError, type ScsiCategory } from '../scsi/errors';
+import { AbortedError, DeviceError, MiscompareError, OdxcpError, UsageError } from '../errors';
+import { ParseError } from '../scsi/bytes';
 import { constants as osConstants } from 'node:os';
 
 export interface ExitCodeEntry {
@@ -54,7 +56,8 @@ export const EXIT_CODES: readonly ExitCodeEntry[] = [
   { code: 97, name: 'SG_LIB_CAT_MALFORMED', meaning: 'malformed reply from the target (could not be decoded)', origin: 'sg3_utils' },
   { code: 98, name: 'SG_LIB_CAT_SENSE', meaning: 'other sense data (unusable sense, or a sense key with no category)', origin: 'sg3_utils' },
   { code: 99, name: 'SG_LIB_CAT_OTHER', meaning: 'other error', origin: 'sg3_utils' },
-  { code: 130, name: 'ODXCP_ABORTED', meaning: 'aborted by the user: 128 + signal number (130 = SIGINT, 143 = SIGTERM)', origin: 'odxcp' },
+  { code: 120, name: 'ODXCP_OUTPUT_LOST', meaning: 'the command completed, but writing its result or account to stdout or stderr failed (ENOSPC, EPIPE, EIO): the output was lost; a failed command keeps its own status', origin: 'odxcp' },
+  { code: 130, name: 'ODXCP_ABORTED', meaning: 'aborted by a signal: 128 + signal number (129 = SIGHUP, 130 = SIGINT, 143 = SIGTERM)', origin: 'odxcp' },
 ];
 
 /** SG_LIB_OS_BASE_ERR: errno n in 1..46 exits as 50 + n (sg_convert_errno). */
