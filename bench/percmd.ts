@@ -44,19 +44,19 @@ async function main(): Promise<void> {
   if (!['tur', 'read0', 'read1'].includes(kind)) throw new Error(`--kind: ${kind}`);
 
   let one: (buf: Buffer) => Promise<unknown>;
-  let close: () => void;
+  let close: () => Promise<void> | void;
   if (via === 'uvpool') {
     const fd = fs.openSync('/dev/zero', 'r');
     one = (buf) => new Promise((res, rej) => fs.read(fd, buf, 0, 1, null, (e) => (e ? rej(e) : res(undefined))));
     close = () => fs.closeSync(fd);
   } else if (via === 'addon') {
     const native = loadNative();
-    const { fd } = await native.open(dev, { write: true, exclusive: false });
+    const { handle } = await native.open(dev, { write: true, exclusive: false });
     one = async (buf) => {
-      const r = await native.execute(fd, kind === 'read1' ? { ...req, data: buf } : req);
+      const r = await native.execute(handle, kind === 'read1' ? { ...req, data: buf } : req);
       if (r.status !== 0 || r.hostStatus !== 0 || r.driverStatus !== 0) throw new Error(`status ${r.status}/${r.hostStatus}/${r.driverStatus}`);
     };
-    close = () => native.close(fd);
+    close = () => native.close(handle);
   } else {
     const d = await ScsiDevice.open(dev);
     const cmd = { cdb: req.cdb, direction: req.direction };
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   const t0 = process.hrtime.bigint();
   await run(count);
   const loopMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  close();
+  await close();
   process.stdout.write(`${JSON.stringify({ dev, kind, via, concurrency: conc, count, loopMs, usPerCommand: (loopMs * 1000) / count })}\n`);
 }
 

@@ -36,8 +36,8 @@ async function main(): Promise<void> {
     const out = { ...r, hostDepth: details.hostDepth, hostTransferBytes: details.plan.hostTransferBytes, chunkBytes: details.plan.chunkBytes, maxInFlight: details.plan.maxInFlight };
     process.stdout.write(`${JSON.stringify(out, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))}\n`);
   } finally {
-    pair.close();
-    for (const d of [o.src, o.dst]) if (d instanceof ScsiDevice) d.close();
+    await pair.close();
+    for (const d of [o.src, o.dst]) if (d instanceof ScsiDevice) await d.close();
   }
 }
 

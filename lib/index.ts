@@ -44,6 +44,8 @@ export {
   type NativeEncoders,
   type NativeExecuteRequest,
   type NativeExecuteResult,
+  type NativeHandle,
+  type NativeOpenResult,
   type U64,
 } from './native';
 

@@ -1,8 +1,9 @@
 // The one place that loads the compiled addon. Nothing else imports the .node file, so tests
 // can hand a fake Transport to the layers above (see lib/scsi/transport.ts).
 //
-// The native surface is deliberately small: open/close a node, run one SG_IO command on an
-// addon-owned thread, and the pure CDB/parameter-list encoders (one per T10 command).
+// The native surface is deliberately small: open a node as a handle that owns its fd, close
+// it, run one SG_IO command on an addon-owned thread, and the pure CDB/parameter-list
+// encoders (one per T10 command).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -19,8 +20,42 @@ export interface NativeOpenOptions {
   exclusive: boolean;
 }
 
+declare const nativeHandleBrand: unique symbol;
+
+/**
+ * An open device node. The addon owns the fd: JS never sees a number it could close or pass
+ * to another call, so no command can land on a descriptor reused by a later open.
+ *
+ * Commands given to `execute(handle, ...)` run on the addon's threads, at most `maxInFlight`
+ * at once (16 on an sg node: the sg driver's per-fd queue, EDOM beyond; 32 on a block node,
+ * where each command holds one of the addon's 128 threads); more wait in the handle's FIFO.
+ *
+ * `close(handle)` drains, it does not cancel: every command accepted before it still runs on
+ * the same, still open fd, then the fd is closed and the promise resolves. From the call on,
+ * `execute` and a second `close` reject with code 'ECLOSED' without touching any descriptor.
+ * A handle the garbage collector takes with its fd still open closes it; a handle with
+ * commands outstanding is never collected.
+ *
+ * Only the addon makes handles (open(), testing.adopt()); close/execute throw TypeError for
+ * anything else, a look-alike object included. The properties are read-only views.
+ */
+export interface NativeHandle {
+  readonly [nativeHandleBrand]: true;
+  /** The descriptor's number while open or closing (for messages and tests); -1 once closed. */
+  readonly fd: number;
+  readonly kind: 'sg' | 'block';
+  readonly state: 'open' | 'closing' | 'closed';
+  /** Commands handed to the addon's threads and not yet completed (<= maxInFlight). */
+  readonly inFlight: number;
+  /** Commands waiting in the handle's FIFO for a free slot. */
+  readonly queued: number;
+  /** 16 for 'sg', 32 for 'block'. */
+  readonly maxInFlight: number;
+}
+
 export interface NativeOpenResult {
-  fd: number;
+  /** Owns the fd; give it back with close(handle). */
+  handle: NativeHandle;
   /** 'sg' for a /dev/sgN char node, 'block' for a whole-disk SCSI block node. */
   kind: 'sg' | 'block';
   major: number;
@@ -171,33 +206,53 @@ export interface NativeThreadStats {
   /** Threads the addon has started (its own, not libuv's pool). */
   threads: number;
   idle: number;
+  /** Opens and commands handed to the threads, not yet completed; not those still waiting in a handle's queue. */
   inFlight: number;
 }
 
 export interface NativeBinding {
   open(path: string, options: NativeOpenOptions): Promise<NativeOpenResult>;
-  close(fd: number): void;
-  execute(fd: number, request: NativeExecuteRequest): Promise<NativeExecuteResult>;
+  /**
+   * Stop accepting commands on `handle`, wait for those already accepted, close the fd.
+   * Rejects with 'ECLOSED' when close was already called, or with the close(2) errno (the fd
+   * is released either way). Throws TypeError when `handle` is not a handle.
+   */
+  close(handle: NativeHandle): Promise<void>;
+  /** One SG_IO on the handle's fd; rejects 'ECLOSED' once close(handle) was called. */
+  execute(handle: NativeHandle, request: NativeExecuteRequest): Promise<NativeExecuteResult>;
   threadStats(): NativeThreadStats;
   encoders: NativeEncoders;
+  /** For the unit suite only: never use in lib/. */
+  testing: {
+    /**
+     * A handle on any path, opened read-only without open()'s SCSI checks (SG_IO on it fails
+     * with ENOTTY); `kind` chooses its queue bound. Throws on an open(2) failure.
+     */
+    adopt(path: string, options: { kind: 'sg' | 'block' }): NativeHandle;
+  };
   /** sizeof(struct sg_io_hdr) as compiled, for a sanity test (88 on x86_64). */
   sgIoHdrSize: number;
 }
 
 /**
  * Errors the addon rejects with carry the errno as a string code, the number and the syscall.
- * Message: "<code>: <what happened>, <syscall> '<path>'" (or "(fd N)" for execute/close).
+ * Message: "<code>: <what happened>, <syscall> '<path>'" (or "(fd N)" for execute/close, N
+ * being the number the handle's fd had).
  */
 export interface NativeSystemError extends Error {
   /**
    * The errno name ('ENOENT', 'EACCES', 'EBUSY', 'ENOTTY'...), or one of the addon's own:
-   * 'ENOTSCSI' (not an sg node or a SCSI whole disk: regular file, other device, no SG_IO) and
-   * 'EPARTITION' (a partition's block node; use the whole disk).
+   * 'ENOTSCSI' (not an sg node or a SCSI whole disk: regular file, other device, no SG_IO),
+   * 'EPARTITION' (a partition's block node; use the whole disk) and 'ECLOSED' (execute or
+   * close on a handle whose close() was already called).
    */
   code: string;
   /** The positive C errno value (2 for ENOENT, not libuv's -2); 0 for the addon's own codes. */
   errno: number;
-  /** 'stat', 'open', 'fstat', 'ioctl SG_GET_VERSION_NUM', 'ioctl SG_IO', 'close', 'pthread_create'. */
+  /**
+   * 'stat', 'open', 'fstat', 'ioctl SG_GET_VERSION_NUM', 'ioctl SG_IO', 'close',
+   * 'pthread_create'; for 'ECLOSED' the call refused: 'execute' or 'close'.
+   */
   syscall: string;
   /** The path given to open(); absent for fd-based calls. */
   path?: string;

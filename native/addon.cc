@@ -1,21 +1,26 @@
-// Module entry: per-environment state (the worker pool, kept as N-API instance data so each
-// worker_thread gets its own) and a cleanup hook that stops and joins the pool's threads
-// before the environment goes away. Exports the transport and binding.encoders.
+// Module entry: the per-environment state (addon.h) and a cleanup hook that stops and joins
+// the pool's threads before the environment goes away. Exports the transport and
+// binding.encoders.
 #include <napi.h>
 
+#include "addon.h"
+#include "device_handle.h"
 #include "encoders.h"
 #include "transport.h"
-#include "worker_pool.h"
 
 namespace odxcp {
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  auto* pool = new WorkerPool(env);
-  env.SetInstanceData<WorkerPool>(pool);  // deleted when the environment is torn down
+  auto* addon = new Addon(env);
+  env.SetInstanceData<Addon>(addon);  // deleted when the environment is torn down
   // Registered after the pool's thread-safe function, so it runs before node finalizes that
-  // function (cleanup hooks run in reverse order): no worker can post to a dead one.
+  // function (cleanup hooks run in reverse order): no worker can post to a dead one. It also
+  // runs before node finalizes wrapped objects, so a DeviceHandle collected at teardown finds
+  // every worker joined (device_handle.h).
+  WorkerPool* pool = &addon->pool;
   env.AddCleanupHook([pool]() { pool->Shutdown(); });
+  addon->handleClass = Napi::Persistent(DeviceHandle::DefineClass(env));
 
   RegisterTransport(env, exports);
   Napi::Object encoders = Napi::Object::New(env);

@@ -5,7 +5,9 @@
   'sources': [
     'addon.cc',
     'fields.cc',
+    'sys_error.cc',
     'worker_pool.cc',
+    'device_handle.cc',
     'transport.cc',
     'spc.cc',
     'sbc.cc',

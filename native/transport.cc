@@ -1,6 +1,8 @@
-// open / close / execute / threadStats (lib/native.ts NativeBinding). Read
+// open / close / execute / threadStats / testing.adopt (lib/native.ts NativeBinding). Read
 // copy-offload-reference.md 1.1 (struct sg_io_hdr), 1.2 (constants), 1.3 (which nodes take
-// SG_IO) and 1.4 (errno values). Policy (retries, timeouts, advice) belongs to lib/.
+// SG_IO) and 1.4 (errno values). The fd an open() returns belongs to a DeviceHandle
+// (device_handle.h), which also queues the commands. Policy (retries, timeouts, advice)
+// belongs to lib/.
 #include "transport.h"
 
 #include <fcntl.h>
@@ -18,7 +20,10 @@
 #include <string>
 #include <utility>
 
+#include "addon.h"
+#include "device_handle.h"
 #include "fields.h"
+#include "sys_error.h"
 #include "worker_pool.h"
 
 namespace odxcp {
@@ -30,73 +35,9 @@ constexpr size_t kMaxCdbLength = 252;       // SG_MAX_CDB_SIZE
 constexpr size_t kSenseBufferLength = 252;  // mx_sb_len: the largest sense any device returns
 constexpr size_t kMaxDataLength = 0x7FFFFFFF;
 
-// Node style: "ENOENT", not "no such file or directory"; the TS layer switches on it.
-std::string ErrnoName(int e) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  if (const char* name = strerrorname_np(e)) return name;
-#else
-  switch (e) {
-    case EPERM: return "EPERM";
-    case ENOENT: return "ENOENT";
-    case EIO: return "EIO";
-    case ENXIO: return "ENXIO";
-    case EBADF: return "EBADF";
-    case EAGAIN: return "EAGAIN";
-    case ENOMEM: return "ENOMEM";
-    case EACCES: return "EACCES";
-    case EFAULT: return "EFAULT";
-    case EBUSY: return "EBUSY";
-    case ENODEV: return "ENODEV";
-    case ENOTDIR: return "ENOTDIR";
-    case EINVAL: return "EINVAL";
-    case EMFILE: return "EMFILE";
-    case ENOTTY: return "ENOTTY";
-    case EROFS: return "EROFS";
-    case EDOM: return "EDOM";
-    case ENOSYS: return "ENOSYS";
-    case EMSGSIZE: return "EMSGSIZE";
-    case ELOOP: return "ELOOP";
-    case ENAMETOOLONG: return "ENAMETOOLONG";
-    case ESHUTDOWN: return "ESHUTDOWN";
-    default: break;
-  }
-#endif
-  return "E" + std::to_string(e);
-}
-
-std::string ErrnoText(int e) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  if (const char* text = strerrordesc_np(e)) return text;  // thread-safe, unlike strerror
-#endif
-  return "error " + std::to_string(e);
-}
-
-// A failed step, kept as plain data until the JS thread turns it into an Error.
-struct Failure {
-  std::string code;     // errno name, or ENOTSCSI / EPARTITION (the addon's own)
-  int errnum = 0;       // positive errno; 0 for the addon's own codes
-  std::string syscall;  // "open", "ioctl SG_IO", ...
-  std::string detail;   // text after "CODE: "
-
-  static Failure FromErrno(int e, std::string syscall) {
-    return Failure{ErrnoName(e), e, std::move(syscall), ErrnoText(e)};
-  }
-};
-
-// `where` is " '<path>'" or " (fd N)": "ENOENT: No such file or directory, open '/dev/sgX'".
-Napi::Value MakeError(Napi::Env env, const Failure& f, const std::string& where, const std::string* path) {
-  Napi::Error error = Napi::Error::New(env, f.code + ": " + f.detail + ", " + f.syscall + where);
-  Napi::Object o = error.Value();
-  o.Set("code", f.code);
-  o.Set("errno", Napi::Number::New(env, f.errnum));
-  o.Set("syscall", f.syscall);
-  if (path != nullptr) o.Set("path", *path);
-  return o;
-}
-
 std::string Quoted(const std::string& path) { return " '" + path + "'"; }
 
-WorkerPool& Pool(Napi::Env env) { return *env.GetInstanceData<WorkerPool>(); }
+WorkerPool& Pool(Napi::Env env) { return Addon::Of(env).pool; }
 
 // Queue `job` on the addon's threads; if no thread can run it, reject at once.
 Napi::Value SubmitJob(Napi::Env env, std::unique_ptr<Job> job, Napi::Promise::Deferred deferred) {
@@ -158,16 +99,17 @@ class OpenJob : public Job {
       return;
     }
     Napi::Object r = Napi::Object::New(env);
-    r.Set("fd", Napi::Number::New(env, fd_));
+    // The handle takes fd_ (and sets it to -1) once it exists: from then on it closes it.
+    r.Set("handle", DeviceHandle::New(env, &fd_, std::strcmp(kind_, "sg") == 0 ? DeviceHandle::Kind::kSg
+                                                                                : DeviceHandle::Kind::kBlock));
     r.Set("kind", kind_);
     r.Set("major", Napi::Number::New(env, major_));
     r.Set("minor", Napi::Number::New(env, minor_));
     r.Set("sgVersion", Napi::Number::New(env, sgVersion_));
     deferred_.Resolve(r);
-    fd_ = -1;  // JS owns it now
   }
 
-  void Abandon() override {}  // the destructor closes the fd nobody will see
+  void Abandon() override {}  // the destructor closes an fd no handle took
 
   ~OpenJob() override {
     if (fd_ >= 0) ::close(fd_);
@@ -235,13 +177,17 @@ class OpenJob : public Job {
   int sgVersion_ = 0;
 };
 
+std::string ReadPath(Napi::Env env, const char* fn, Napi::Value p) {
+  if (!p.IsString()) ThrowTypeError(env, fn, "path must be a string (got " + Describe(p) + ")");
+  std::string path = p.As<Napi::String>().Utf8Value();
+  if (path.empty()) ThrowTypeError(env, fn, "path must not be empty");
+  if (path.find('\0') != std::string::npos) ThrowTypeError(env, fn, "path must not contain NUL characters");
+  return path;
+}
+
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Value p = info[0];
-  if (!p.IsString()) ThrowTypeError(env, "open", "path must be a string (got " + Describe(p) + ")");
-  std::string path = p.As<Napi::String>().Utf8Value();
-  if (path.empty()) ThrowTypeError(env, "open", "path must not be empty");
-  if (path.find('\0') != std::string::npos) ThrowTypeError(env, "open", "path must not contain NUL characters");
+  std::string path = ReadPath(env, "open", info[0]);
   Fields o(env, "open", info[1], "options");
   const bool write = o.Bool("write");
   const bool exclusive = o.Bool("exclusive");
@@ -252,31 +198,20 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
 
 // ---- close ------------------------------------------------------------------------------
 
-int ReadFd(const Napi::CallbackInfo& info, const char* fn) {
-  return static_cast<int>(ReadUint(info.Env(), fn, "fd", info[0], 0, INT32_MAX));
-}
-
+// Anything but a live handle is refused before any descriptor is touched: a number, a
+// look-alike object or a handle already closing (ECLOSED, rejected).
 Napi::Value Close(const Napi::CallbackInfo& info) {
-  const int fd = ReadFd(info, "close");
-  // No retry on EINTR: Linux has released the descriptor by then.
-  if (::close(fd) != 0) {
-    const int e = errno;
-    if (e != EINTR) {
-      throw Napi::Error(info.Env(),
-                        MakeError(info.Env(), Failure::FromErrno(e, "close"), " (fd " + std::to_string(fd) + ")", nullptr));
-    }
-  }
-  return info.Env().Undefined();
+  return DeviceHandle::From(info.Env(), "close", info[0])->Close(info.Env());
 }
 
 // ---- execute ----------------------------------------------------------------------------
 
-class ExecuteJob : public Job {
+// One SG_IO on the fd its handle gives it when it starts.
+class ExecuteJob : public HandleJob {
  public:
-  ExecuteJob(Napi::Env env, int fd, const std::vector<uint8_t>& cdb, int direction,
-             Napi::Buffer<uint8_t>* data, uint32_t timeoutMs)
-      : deferred_(Napi::Promise::Deferred::New(env)), fd_(fd), cdbLength_(cdb.size()), direction_(direction),
-        timeoutMs_(timeoutMs) {
+  ExecuteJob(Napi::Env env, const std::vector<uint8_t>& cdb, int direction, Napi::Buffer<uint8_t>* data,
+             uint32_t timeoutMs)
+      : HandleJob(env), cdbLength_(cdb.size()), direction_(direction), timeoutMs_(timeoutMs) {
     std::memcpy(cdb_, cdb.data(), cdb.size());  // a private copy: JS cannot change it mid-command
     if (data != nullptr) {
       // The kernel reads or fills this memory from the worker: hold the Buffer until Complete.
@@ -285,8 +220,6 @@ class ExecuteJob : public Job {
       dataLength_ = data->Length();
     }
   }
-
-  Napi::Promise::Deferred deferred() const { return deferred_; }
 
   void Run() noexcept override {
     sg_io_hdr_t h;
@@ -303,7 +236,7 @@ class ExecuteJob : public Job {
     h.flags = 0;
     int rc;
     do {
-      rc = ::ioctl(fd_, SG_IO, &h);
+      rc = ::ioctl(fd(), SG_IO, &h);
     } while (rc < 0 && errno == EINTR);  // workers block all signals; this is belt and braces
     if (rc < 0) {
       errno_ = errno;
@@ -312,11 +245,16 @@ class ExecuteJob : public Job {
     hdr_ = h;
   }
 
-  void Complete(Napi::Env env) override {
-    // dataRef_ is released with the job, right after this returns.
+  void Abandon() override {
+    // The environment is gone: its handles die with it, so do not touch N-API here.
+    dataRef_.SuppressDestruct();
+  }
+
+ protected:
+  void Settle(Napi::Env env) override {
+    // dataRef_ is released with the job, right after Complete returns.
     if (errno_ != 0) {
-      deferred_.Reject(MakeError(env, Failure::FromErrno(errno_, "ioctl SG_IO"),
-                                 " (fd " + std::to_string(fd_) + ")", nullptr));
+      Reject(env, Failure::FromErrno(errno_, "ioctl SG_IO"), Where());
       return;
     }
     // A CHECK CONDITION is a result: the caller decodes status and sense.
@@ -333,14 +271,7 @@ class ExecuteJob : public Job {
     deferred_.Resolve(r);
   }
 
-  void Abandon() override {
-    // The environment is gone: its handles die with it, so do not touch N-API here.
-    dataRef_.SuppressDestruct();
-  }
-
  private:
-  Napi::Promise::Deferred deferred_;
-  const int fd_;
   uint8_t cdb_[kMaxCdbLength];
   const size_t cdbLength_;
   const int direction_;
@@ -355,7 +286,7 @@ class ExecuteJob : public Job {
 
 Napi::Value Execute(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int fd = ReadFd(info, "execute");
+  DeviceHandle* handle = DeviceHandle::From(env, "execute", info[0]);
   Fields o(env, "execute", info[1], "request");
   const std::vector<uint8_t> cdb = o.Bytes("cdb", kMinCdbLength, kMaxCdbLength);
   static const int kDirections[] = {SG_DXFER_NONE, SG_DXFER_TO_DEV, SG_DXFER_FROM_DEV};
@@ -367,9 +298,7 @@ Napi::Value Execute(const Napi::CallbackInfo& info) {
     data = std::make_unique<Napi::Buffer<uint8_t>>(o.BufferRef("data", 0, kMaxDataLength));
   }
   const uint32_t timeoutMs = static_cast<uint32_t>(o.Uint("timeoutMs", 1, kMaxU32));
-  auto job = std::make_unique<ExecuteJob>(env, fd, cdb, kDirections[direction], data.get(), timeoutMs);
-  Napi::Promise::Deferred deferred = job->deferred();
-  return SubmitJob(env, std::move(job), deferred);
+  return handle->Submit(env, std::make_unique<ExecuteJob>(env, cdb, kDirections[direction], data.get(), timeoutMs));
 }
 
 // ---- threadStats ------------------------------------------------------------------------
@@ -384,6 +313,26 @@ Napi::Value ThreadStats(const Napi::CallbackInfo& info) {
   return r;
 }
 
+// ---- testing.adopt -----------------------------------------------------------------------
+
+// Test-only: a handle on ANY path, none of open()'s SCSI checks, opened read-only on the JS
+// thread. Lets the unit suite, on a host without SCSI nodes, drive the handle's queue and
+// close (SG_IO on such an fd fails with ENOTTY). `kind` picks the queue bound.
+Napi::Value Adopt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string path = ReadPath(env, "testing.adopt", info[0]);
+  Fields o(env, "testing.adopt", info[1], "options");
+  const size_t kind = o.Choice("kind", {"sg", "block"});
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) throw Napi::Error(env, MakeError(env, Failure::FromErrno(errno, "open"), Quoted(path), &path));
+  try {
+    return DeviceHandle::New(env, &fd, kind == 0 ? DeviceHandle::Kind::kSg : DeviceHandle::Kind::kBlock);
+  } catch (...) {
+    if (fd >= 0) ::close(fd);  // no handle took it
+    throw;
+  }
+}
+
 }  // namespace
 
 void RegisterTransport(Napi::Env env, Napi::Object exports) {
@@ -391,6 +340,9 @@ void RegisterTransport(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New<Guard<Close>>(env, "close"));
   exports.Set("execute", Napi::Function::New<Guard<Execute>>(env, "execute"));
   exports.Set("threadStats", Napi::Function::New<Guard<ThreadStats>>(env, "threadStats"));
+  Napi::Object testing = Napi::Object::New(env);
+  testing.Set("adopt", Napi::Function::New<Guard<Adopt>>(env, "adopt"));
+  exports.Set("testing", testing);
   exports.Set("sgIoHdrSize", Napi::Number::New(env, static_cast<double>(sizeof(sg_io_hdr_t))));
 }
 

@@ -1,4 +1,5 @@
-// The transport: open/close a device node and run one SG_IO command on an addon-owned thread.
+// The transport: open a device node as a handle (device_handle.h), close it, and run one SG_IO
+// command on an addon-owned thread.
 // This is the only file that knows SG_IO (copy-offload-reference.md section 1).
 #ifndef ODXCP_TRANSPORT_H_
 #define ODXCP_TRANSPORT_H_
@@ -7,7 +8,7 @@
 
 namespace odxcp {
 
-// Adds open, close, execute, threadStats and sgIoHdrSize to `exports`.
+// Adds open, close, execute, threadStats, testing.adopt and sgIoHdrSize to `exports`.
 void RegisterTransport(Napi::Env env, Napi::Object exports);
 
 }  // namespace odxcp

@@ -51,7 +51,7 @@ async function geometry(p: string): Promise<Geometry> {
     const c = await d.capacity();
     return { blockSize: c.blockSize, bytes: c.bytes };
   } finally {
-    d.close();
+    await d.close();
   }
 }
 

@@ -65,7 +65,7 @@ export async function describeDevice(p: string): Promise<DeviceInfo> {
       probeErrors: caps.probeErrors,
     };
   } finally {
-    d.close();
+    await d.close();
   }
 }
 

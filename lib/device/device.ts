@@ -1,7 +1,7 @@
 // A logical unit as odxcp uses it: opened by any path (/dev/sdX, /dev/sgN, /dev/disk/by-*
 // links), commands sent through its sg node when there is one, identity/capacity/copy
 // capabilities probed once and cached, and the retry policy applied to every command.
-import { loadNative, type EncodedCommand, type NativeExecuteRequest, type NativeExecuteResult, type NativeOpenResult } from '../native';
+import { loadNative, type EncodedCommand, type NativeExecuteRequest, type NativeExecuteResult, type NativeHandle } from '../native';
 import { ScsiError } from '../scsi/errors';
 import { DeviceError } from '../errors';
 import { DEFAULT_RETRY, runCommand, type CommandOptions, type CommandResult, type RetryPolicy, type RetryStats, type ScsiTransport } from '../scsi/transport';
@@ -89,6 +89,15 @@ function nativeOpenError(e: unknown, path: string, what: string): DeviceError {
   });
 }
 
+/** The handle READ/WRITE data goes through when it is not the command node's. */
+interface DataHandle {
+  handle: NativeHandle;
+  /** False when it is the exclusive hold, which is closed as that. */
+  owned: boolean;
+  writable: boolean;
+  node: string;
+}
+
 export class ScsiDevice implements ScsiTransport {
   /** The path the caller gave. */
   readonly path: string;
@@ -97,18 +106,19 @@ export class ScsiDevice implements ScsiTransport {
   /** The node commands are sent through (the sg node when there is one). */
   readonly commandNode: string;
   readonly stats: DeviceStats = { commands: 0, unitAttentions: 0, busy: 0, notReady: 0, transport: 0 };
-  private fd: number;
-  private exclusiveFd: number | undefined;
+  private readonly handle: NativeHandle;
+  private readonly exclusiveHandle: NativeHandle | undefined;
   private readonly retry: RetryPolicy;
   private identityP: Promise<DeviceIdentity> | undefined;
   private capacityP: Promise<DeviceCapacity> | undefined;
   private capabilitiesP: Promise<Capabilities> | undefined;
-  private closed = false;
+  private closeP: Promise<void> | undefined;
   private readonly executor: { path: string; execute: (r: NativeExecuteRequest) => Promise<NativeExecuteResult> };
-  /** The block node fd READ/WRITE data goes through, when it is not the command node. */
-  private dataFd: number | undefined;
-  private dataFdOwned = false;
-  private dataWritable = false;
+  /** The block node handle READ/WRITE data goes through, when it is not the command node. */
+  private readonly dataHandle: NativeHandle | undefined;
+  /** False when dataHandle is the exclusive hold (closed once, as that). */
+  private readonly dataHandleOwned: boolean = false;
+  private readonly dataWritable: boolean = false;
   /** The node READ/WRITE data goes through (`data`). */
   readonly dataNode: string;
   /**
@@ -119,38 +129,38 @@ export class ScsiDevice implements ScsiTransport {
    */
   readonly data: ScsiTransport;
 
-  private constructor(path: string, node: NodeInfo, nodes: ScsiNodes, commandNode: string, fd: NativeOpenResult, exclusiveFd: number | undefined, retry: RetryPolicy, data?: { fd: number; owned: boolean; writable: boolean; node: string }) {
+  private constructor(path: string, node: NodeInfo, nodes: ScsiNodes, commandNode: string, handle: NativeHandle, exclusiveHandle: NativeHandle | undefined, retry: RetryPolicy, data?: DataHandle) {
     this.path = path;
     this.node = node;
     this.nodes = nodes;
     this.commandNode = commandNode;
-    this.fd = fd.fd;
-    this.exclusiveFd = exclusiveFd;
+    this.handle = handle;
+    this.exclusiveHandle = exclusiveHandle;
     this.retry = retry;
-    this.executor = this.executorOn(commandNode, () => this.fd);
-    this.dataFd = data?.fd;
-    this.dataFdOwned = data?.owned ?? false;
+    this.executor = this.executorOn(commandNode, handle);
+    this.dataHandle = data?.handle;
+    this.dataHandleOwned = data?.owned ?? false;
     this.dataWritable = data?.writable ?? false;
     this.dataNode = data?.node ?? commandNode;
-    const dataExecutor = this.executorOn(this.dataNode, () => this.dataFd as number);
+    const dataExecutor = data ? this.executorOn(this.dataNode, data.handle) : this.executor;
     this.data = {
       path: this.dataNode,
       command: (cmd, options) =>
-        this.dataFd === undefined || (cmd.direction === 'to-device' && !this.dataWritable)
+        this.dataHandle === undefined || (cmd.direction === 'to-device' && !this.dataWritable)
           ? this.command(cmd, options)
           : runCommand(dataExecutor, cmd, options, this.retry, { onUnitAttention: (e) => this.onUnitAttention(e) }, this.stats),
     };
   }
 
-  /** SG_IO on one of this device's descriptors, counted, refused once the device is closed. */
-  private executorOn(path: string, fd: () => number): { path: string; execute: (r: NativeExecuteRequest) => Promise<NativeExecuteResult> } {
+  /** SG_IO on one of this device's handles, counted, refused once the device is closing. */
+  private executorOn(path: string, handle: NativeHandle): { path: string; execute: (r: NativeExecuteRequest) => Promise<NativeExecuteResult> } {
     const native = loadNative();
     return {
       path,
       execute: (r) => {
-        if (this.closed) return Promise.reject(Object.assign(new Error(`${this.path} is closed`), { code: 'EBADF' }));
+        if (this.closeP) return Promise.reject(Object.assign(new Error(`${this.path} is closed`), { code: 'ECLOSED' }));
         this.stats.commands++;
-        return native.execute(fd(), r);
+        return native.execute(handle, r);
       },
     };
   }
@@ -160,13 +170,13 @@ export class ScsiDevice implements ScsiTransport {
     const native = loadNative();
     const node = inspectNode(path);
     const nodes = scsiNodesOf(node);
-    let exclusiveFd: number | undefined;
+    let exclusive: NativeHandle | undefined;
     if (options.exclusive) {
       if (!nodes.sd) {
         throw new DeviceError({ path, code: 'NOT_BLOCK', message: `${path}: no SCSI disk node behind it to hold exclusively (is sd loaded?)` });
       }
       try {
-        exclusiveFd = (await native.open(nodes.sd, { write: true, exclusive: true })).fd;
+        exclusive = (await native.open(nodes.sd, { write: true, exclusive: true })).handle;
       } catch (e) {
         const reasons = usersOf(nodes.sd.replace(/^\/dev\//, ''));
         if ((e as { code?: string }).code === 'EBUSY' && reasons.length > 0) {
@@ -177,23 +187,24 @@ export class ScsiDevice implements ScsiTransport {
     }
     // sg opened read-write has no opcode filter (reference 1.3); the block node needs CAP_SYS_RAWIO for 0x83/0x84.
     const commandNode = nodes.sg ?? nodes.sd ?? node.real;
-    let fd: NativeOpenResult;
+    let handle: NativeHandle;
     try {
-      fd = await native.open(commandNode, { write: true, exclusive: false });
+      handle = (await native.open(commandNode, { write: true, exclusive: false })).handle;
     } catch (e) {
-      if (exclusiveFd !== undefined) native.close(exclusiveFd);
+      // Nothing ran on the hold: its close resolves at once; the open error is the one to report.
+      if (exclusive !== undefined) await native.close(exclusive).catch(() => undefined);
       throw nativeOpenError(e, path, `cannot open ${commandNode}`);
     }
-    let data: { fd: number; owned: boolean; writable: boolean; node: string } | undefined;
+    let data: DataHandle | undefined;
     if ((options.dataNode ?? 'block') === 'block' && nodes.sd && nodes.sd !== commandNode) {
-      if (exclusiveFd !== undefined) data = { fd: exclusiveFd, owned: false, writable: true, node: nodes.sd };
+      if (exclusive !== undefined) data = { handle: exclusive, owned: false, writable: true, node: nodes.sd };
       else {
         // Best effort: without the block node the data simply stays on the command node.
         const r = await native.open(nodes.sd, { write: false, exclusive: false }).catch(() => undefined);
-        if (r) data = { fd: r.fd, owned: true, writable: false, node: nodes.sd };
+        if (r) data = { handle: r.handle, owned: true, writable: false, node: nodes.sd };
       }
     }
-    return new ScsiDevice(path, node, nodes, commandNode, fd, exclusiveFd, options.retry ?? DEFAULT_RETRY, data);
+    return new ScsiDevice(path, node, nodes, commandNode, handle, exclusive, options.retry ?? DEFAULT_RETRY, data);
   }
 
   /** Run one encoded command with the retry policy; non-GOOD outcomes throw typed errors. */
@@ -273,15 +284,22 @@ export class ScsiDevice implements ScsiTransport {
 
   /** True when this device is held open with O_EXCL on its block node. */
   get exclusive(): boolean {
-    return this.exclusiveFd !== undefined;
+    return this.exclusiveHandle !== undefined;
   }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    const native = loadNative();
-    native.close(this.fd);
-    if (this.dataFdOwned && this.dataFd !== undefined) native.close(this.dataFd);
-    if (this.exclusiveFd !== undefined) native.close(this.exclusiveFd);
+  /**
+   * Refuse new commands at once; resolve when every command already issued has completed and
+   * every node is closed (the exclusive hold is released last, with the rest). Calling it
+   * again returns the same promise. Rejects with the first close(2) error, after all closed.
+   */
+  close(): Promise<void> {
+    this.closeP ??= (async () => {
+      const native = loadNative();
+      const handles = [this.handle, ...(this.dataHandleOwned && this.dataHandle ? [this.dataHandle] : []), ...(this.exclusiveHandle ? [this.exclusiveHandle] : [])];
+      const results = await Promise.allSettled(handles.map((h) => native.close(h)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    })();
+    return this.closeP;
   }
 }

@@ -421,7 +421,7 @@ export async function planCopy(o: CopyOptions): Promise<CopyPlan> {
   try {
     return (await planPair(pair, o)).plan;
   } finally {
-    pair.close();
+    await pair.close();
   }
 }
 
@@ -442,7 +442,7 @@ export async function copy(o: CopyOptions): Promise<CopyResult> {
     await writer.close(async () => undefined, { complete: r.bytes === r.length, synced: r.synced });
     return r;
   } finally {
-    pair.close();
+    await pair.close();
   }
 }
 

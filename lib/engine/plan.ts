@@ -18,7 +18,8 @@ const SG_MAX_TRANSFER = (256 << 20) - 1; // the sg driver refuses dxfer_len >= 2
 export interface OpenedPair {
   src: ScsiDevice;
   dst: ScsiDevice;
-  close(): void;
+  /** Closes the devices openPair opened (not those passed in); resolves once all are closed. */
+  close(): Promise<void>;
 }
 
 /** Open the source, and the destination exclusively (refusing a mounted or held disk). */
@@ -29,9 +30,15 @@ export async function openPair(o: Pick<CopyOptions, 'src' | 'dst'>): Promise<Ope
     if (typeof o.src === 'string') owned.push(src);
     const dst = typeof o.dst === 'string' ? await ScsiDevice.open(o.dst, { exclusive: true }) : o.dst;
     if (typeof o.dst === 'string') owned.push(dst);
-    return { src, dst, close: () => owned.forEach((d) => d.close()) };
+    return {
+      src,
+      dst,
+      close: async () => {
+        await Promise.all(owned.map((d) => d.close()));
+      },
+    };
   } catch (e) {
-    owned.forEach((d) => d.close());
+    await Promise.allSettled(owned.map((d) => d.close()));
     throw e;
   }
 }

@@ -95,6 +95,7 @@ const ERRNO_ADVICE: Record<string, string> = {
   EPERM: 'the kernel refused this opcode on this node: use /dev/sgN opened read-write, or run with CAP_SYS_RAWIO (reference 1.3)',
   EACCES: 'no permission on the device node: give the user read-write access to /dev/sgN (e.g. group disk) or run as root',
   EDOM: 'too many commands queued on one /dev/sg file descriptor (the sg driver allows 16)',
+  ECLOSED: 'the device was closed before this command was issued',
   EIO: 'transfer larger than the device accepts (max_hw_sectors_kb) or an I/O error below SCSI',
   ENODEV: 'the device went away (detached or being removed)',
   ENXIO: 'the device is in error recovery or gone',

@@ -281,7 +281,7 @@ async function withDevice<T>(d: DeviceArg, exclusive: boolean, fn: (t: TokenTarg
   try {
     return await fn(dev, d);
   } finally {
-    dev.close();
+    await dev.close();
   }
 }
 

@@ -117,7 +117,7 @@ export async function zeroRange(o: ZeroOptions): Promise<ZeroResult> {
     try {
       return await zeroOn(dev, o.device, o);
     } finally {
-      dev.close();
+      await dev.close();
     }
   }
   return zeroOn(o.device, o.device.path, o);

@@ -28,7 +28,7 @@ async function liveTokens(l: LabLun): Promise<number> {
   try {
     return (await cmds.reportAllRodTokens(d)).tokens.length;
   } finally {
-    d.close();
+    await d.close();
   }
 }
 

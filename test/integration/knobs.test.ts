@@ -30,7 +30,7 @@ async function withDevice<T>(l: LabLun, f: (d: ScsiDevice) => Promise<T>): Promi
   try {
     return await f(d);
   } finally {
-    d.close();
+    await d.close();
   }
 }
 

@@ -178,7 +178,7 @@ describe('odxcp zero: each method on a LUN that supports it', () => {
       const data = pattern(3 * MiB, 0x5d5d);
       for (let i = 0; i < 3; i++) await cmds.write16(d, { lba: 4096 + i * 2048, data: data.subarray(i * MiB, (i + 1) * MiB), blockSize: 512 });
     } finally {
-      d.close();
+      await d.close();
     }
     const j = json(odxcp('zero', l.sg, '--offset', `${4096 + 2048}b`, '--length', '1M', '--method', 'write', '--json'));
     assert.equal(j.method, 'write');
@@ -191,7 +191,7 @@ describe('odxcp zero: each method on a LUN that supports it', () => {
       assert.ok(got.subarray(MiB, 2 * MiB).every((b) => b === 0), 'the range is zero');
       assert.ok(got.subarray(2 * MiB).equals(want.subarray(2 * MiB)), 'after the range unchanged');
     } finally {
-      r.close();
+      await r.close();
     }
   });
 
@@ -219,7 +219,7 @@ describe('odxcp zero: each method on a LUN that supports it', () => {
       assert.equal(r.status, 15);
       oneLine(r, /in use|busy|refusing/i);
     } finally {
-      holder.close();
+      await holder.close();
     }
   });
 });

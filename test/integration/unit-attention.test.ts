@@ -57,7 +57,7 @@ describe('unit attention from a real target', function () {
       await cmds.testUnitReady(dev);
       assert.equal(dev.stats.unitAttentions, before + 1, 'exactly one unit attention absorbed');
     } finally {
-      dev.close();
+      await dev.close();
     }
   });
 });

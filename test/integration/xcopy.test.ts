@@ -14,7 +14,7 @@ async function open(l: LabLun): Promise<ScsiDevice> {
   opened.push(d);
   return d;
 }
-after(() => opened.forEach((d) => d.close()));
+after(() => Promise.all(opened.map((d) => d.close())));
 
 function cscd(id: DeviceIdentity, blockLength: number): IdentificationCscdInput {
   const d = id.copyDesignator;

@@ -1,14 +1,16 @@
 // The native transport on a host without SCSI devices: every refusal path of open(), argument
 // validation of execute(), SG_IO errno rejections, the addon's own threads (and that they are
-// not libuv's), process exit, and loading in worker_threads. Real SCSI commands are exercised
-// by the lab suite; nothing here needs a SCSI device.
+// not libuv's), process exit, and loading in worker_threads. Handles on non-SCSI files come
+// from the test-only native.testing.adopt (SG_IO on them fails with ENOTTY); the handle's own
+// contract (draining close, queue bound) is in device-handle.test.ts. Real SCSI commands are
+// exercised by the lab suite; nothing here needs a SCSI device.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { loadNative, NativeBinding, NativeSystemError } from '../../lib/native';
+import { loadNative, NativeBinding, NativeHandle, NativeSystemError } from '../../lib/native';
 import {
   findNonScsiBlockDevice,
   findPartition,
@@ -25,6 +27,8 @@ const raw = native as unknown as Record<string, (...a: unknown[]) => unknown>;
 const nativeJs = path.resolve(__dirname, '..', '..', 'lib', 'native.js');
 const BAD_FD = 2147483647; // a valid fd number no process has open
 const RO = { write: false, exclusive: false };
+/** A handle on /dev/null: SG_IO on it fails with ENOTTY whatever the request. */
+const adoptNull = (kind: 'sg' | 'block' = 'sg'): NativeHandle => native.testing.adopt('/dev/null', { kind });
 
 function pending(ctx: Mocha.Context, reason: string): never {
   ctx.test!.title += ` [pending: ${reason}]`;
@@ -34,7 +38,7 @@ function pending(ctx: Mocha.Context, reason: string): never {
 async function openError(p: string, options = RO): Promise<NativeSystemError> {
   try {
     const r = await native.open(p, options);
-    native.close(r.fd);
+    await native.close(r.handle);
   } catch (e) {
     return e as NativeSystemError;
   }
@@ -196,26 +200,28 @@ describe('native transport: open() refusals', () => {
 describe('native transport: execute() and close()', () => {
   const ok = { cdb: cdb6(), direction: 'none', timeoutMs: 1000 };
 
-  it('argument validation throws TypeError/RangeError synchronously', () => {
+  it('argument validation throws TypeError/RangeError synchronously', async () => {
+    const h = adoptNull();
     const cases: Array<[unknown[], typeof TypeError | typeof RangeError, RegExp]> = [
-      [['3', ok], TypeError, /^execute: fd must be an integer in 0\.\.2147483647/],
-      [[-1, ok], RangeError, /^execute: fd must be an integer/],
-      [[1.5, ok], RangeError, /^execute: fd must be an integer/],
-      [[2 ** 31, ok], RangeError, /^execute: fd must be an integer/],
-      [[BAD_FD, null], TypeError, /^execute: request must be an object/],
-      [[BAD_FD, { ...ok, cdb: [0, 0, 0, 0, 0, 0] }], TypeError, /^execute: request\.cdb must be a Buffer of 6\.\.252 bytes/],
-      [[BAD_FD, { ...ok, cdb: Buffer.alloc(5) }], RangeError, /request\.cdb must be a Buffer of 6\.\.252 bytes \(got 5 bytes\)/],
-      [[BAD_FD, { ...ok, cdb: Buffer.alloc(253) }], RangeError, /request\.cdb must be a Buffer of 6\.\.252 bytes \(got 253 bytes\)/],
-      [[BAD_FD, { ...ok, direction: 'both' }], RangeError, /^execute: request\.direction must be one of 'none' 'to-device' 'from-device'/],
-      [[BAD_FD, { ...ok, direction: -1 }], TypeError, /request\.direction must be one of/],
-      [[BAD_FD, { ...ok, data: Buffer.alloc(4) }], TypeError, /request\.data must be absent when request\.direction is 'none'/],
-      [[BAD_FD, { ...ok, direction: 'to-device' }], TypeError, /^execute: request\.data must be a Buffer/],
-      [[BAD_FD, { ...ok, direction: 'from-device', data: 'x' }], TypeError, /request\.data must be a Buffer/],
-      [[BAD_FD, { ...ok, timeoutMs: 0 }], RangeError, /^execute: request\.timeoutMs must be an integer in 1\.\.4294967295/],
-      [[BAD_FD, { ...ok, timeoutMs: 2 ** 32 }], RangeError, /request\.timeoutMs must be an integer in 1\.\.4294967295/],
-      [[BAD_FD, { ...ok, timeoutMs: 10.5 }], RangeError, /request\.timeoutMs/],
-      [[BAD_FD, { ...ok, timeoutMs: '1000' }], TypeError, /request\.timeoutMs/],
-      [[BAD_FD, { cdb: cdb6(), direction: 'none' }], TypeError, /request\.timeoutMs/],
+      [['3', ok], TypeError, /^execute: handle must be a device handle from open\(\) \(got a string\)/],
+      [[3, ok], TypeError, /^execute: handle must be a device handle from open\(\) \(got 3\)/],
+      [[-1, ok], TypeError, /^execute: handle must be a device handle/],
+      [[{ fd: 3, kind: 'sg' }, ok], TypeError, /^execute: handle must be a device handle from open\(\) \(got an object\)/],
+      [[undefined, ok], TypeError, /^execute: handle must be a device handle from open\(\) \(got undefined\)/],
+      [[h, null], TypeError, /^execute: request must be an object/],
+      [[h, { ...ok, cdb: [0, 0, 0, 0, 0, 0] }], TypeError, /^execute: request\.cdb must be a Buffer of 6\.\.252 bytes/],
+      [[h, { ...ok, cdb: Buffer.alloc(5) }], RangeError, /request\.cdb must be a Buffer of 6\.\.252 bytes \(got 5 bytes\)/],
+      [[h, { ...ok, cdb: Buffer.alloc(253) }], RangeError, /request\.cdb must be a Buffer of 6\.\.252 bytes \(got 253 bytes\)/],
+      [[h, { ...ok, direction: 'both' }], RangeError, /^execute: request\.direction must be one of 'none' 'to-device' 'from-device'/],
+      [[h, { ...ok, direction: -1 }], TypeError, /request\.direction must be one of/],
+      [[h, { ...ok, data: Buffer.alloc(4) }], TypeError, /request\.data must be absent when request\.direction is 'none'/],
+      [[h, { ...ok, direction: 'to-device' }], TypeError, /^execute: request\.data must be a Buffer/],
+      [[h, { ...ok, direction: 'from-device', data: 'x' }], TypeError, /request\.data must be a Buffer/],
+      [[h, { ...ok, timeoutMs: 0 }], RangeError, /^execute: request\.timeoutMs must be an integer in 1\.\.4294967295/],
+      [[h, { ...ok, timeoutMs: 2 ** 32 }], RangeError, /request\.timeoutMs must be an integer in 1\.\.4294967295/],
+      [[h, { ...ok, timeoutMs: 10.5 }], RangeError, /request\.timeoutMs/],
+      [[h, { ...ok, timeoutMs: '1000' }], TypeError, /request\.timeoutMs/],
+      [[h, { cdb: cdb6(), direction: 'none' }], TypeError, /request\.timeoutMs/],
     ];
     for (const [args, cls, re] of cases) {
       assert.throws(
@@ -225,36 +231,28 @@ describe('native transport: execute() and close()', () => {
       );
     }
     assert.equal(native.threadStats().inFlight, 0, 'nothing was queued by the refused calls');
+    assert.deepEqual([h.inFlight, h.queued], [0, 0]);
+    await native.close(h);
   });
 
-  it('SG_IO on a descriptor nobody has open: rejects EBADF', async () => {
-    await assert.rejects(native.execute(BAD_FD, { cdb: cdb6(), direction: 'none', timeoutMs: 1000 }), (e: NativeSystemError) => {
-      assertSystemError(e, 'EBADF', 'ioctl SG_IO');
-      assert.match(e.message, new RegExp(`\\(fd ${BAD_FD}\\)`));
+  it('testing.adopt validates its arguments and reports open(2) errors like open()', () => {
+    const adopt = native.testing.adopt as unknown as (...a: unknown[]) => unknown;
+    assert.throws(() => adopt(5, { kind: 'sg' }), (e: Error) => e instanceof TypeError && /^testing\.adopt: path must be a string/.test(e.message));
+    assert.throws(() => adopt('/dev/null'), (e: Error) => e instanceof TypeError && /^testing\.adopt: options must be an object/.test(e.message));
+    assert.throws(() => adopt('/dev/null', { kind: 'nvme' }), (e: Error) => e instanceof RangeError && /kind must be one of 'sg' 'block'/.test(e.message));
+    const p = path.join(os.tmpdir(), 'odxcp-no-such-file');
+    assert.throws(() => adopt(p, { kind: 'sg' }), (e: NativeSystemError) => {
+      assertSystemError(e, 'ENOENT', 'open', p);
       return true;
     });
   });
 
-  it('SG_IO on a descriptor closed with close(): rejects EBADF', async () => {
-    // /dev/null cannot be opened through the addon (it is not SCSI), so use fs for the fd and
-    // the addon's close() to drop it; nothing else in this process opens files meanwhile.
-    const fd = fs.openSync('/dev/null', 'r');
-    native.close(fd);
-    await assert.rejects(native.execute(fd, { cdb: cdb6(), direction: 'none', timeoutMs: 1000 }), (e: NativeSystemError) => e.code === 'EBADF');
-  });
-
-  it('close() of a descriptor that is not open throws EBADF', () => {
-    assert.throws(() => native.close(BAD_FD), (e: NativeSystemError) => {
-      assertSystemError(e, 'EBADF', 'close');
-      return true;
-    });
-    assert.throws(() => raw.close('1'), TypeError);
-    assert.throws(() => raw.close(-3), RangeError);
-  });
-
-  it('SG_IO on non-SCSI descriptors (/dev/null, a pipe) rejects ENOTTY/EINVAL for every direction', async () => {
-    const nullFd = fs.openSync('/dev/null', 'r+');
-    const [readEnd, writeEnd] = pipeFds();
+  it('SG_IO on non-SCSI descriptors (/dev/null, a FIFO, a regular file) rejects ENOTTY/EINVAL for every direction', async () => {
+    const dir = makeTempDir('odxcp-nonscsi-');
+    const fifo = path.join(dir, 'p');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    fs.writeFileSync(path.join(dir, 'f'), 'x');
+    const handles = ['/dev/null', fifo, path.join(dir, 'f')].map((p) => native.testing.adopt(p, { kind: 'sg' }));
     try {
       const requests = [
         { cdb: cdb6(), direction: 'none' as const, timeoutMs: 1000 },
@@ -262,40 +260,29 @@ describe('native transport: execute() and close()', () => {
         { cdb: Buffer.alloc(16, 0x8a), direction: 'to-device' as const, data: Buffer.alloc(4096, 1), timeoutMs: 60000 },
         { cdb: Buffer.alloc(252), direction: 'from-device' as const, data: Buffer.alloc(0), timeoutMs: 0xffffffff },
       ];
-      for (const fd of [nullFd, readEnd, writeEnd]) {
+      for (const h of handles) {
         for (const req of requests) {
-          await assert.rejects(native.execute(fd, req), (e: NativeSystemError) => {
+          await assert.rejects(native.execute(h, req), (e: NativeSystemError) => {
             assert.ok(['ENOTTY', 'EINVAL'].includes(e.code), `${e.code}: ${e.message}`);
             assert.equal(e.syscall, 'ioctl SG_IO');
+            assert.match(e.message, new RegExp(`\\(fd ${h.fd}\\)$`));
             return true;
           });
         }
       }
     } finally {
-      fs.closeSync(nullFd);
-      fs.closeSync(readEnd);
-      fs.closeSync(writeEnd);
+      await Promise.all(handles.map((h) => native.close(h)));
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
 
-// A pipe's two fds without going through net/streams.
-function pipeFds(): [number, number] {
-  const dir = makeTempDir('odxcp-pipe-');
-  const fifo = path.join(dir, 'p');
-  assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
-  const r = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const w = fs.openSync(fifo, fs.constants.O_WRONLY);
-  fs.rmSync(dir, { recursive: true, force: true });
-  return [r, w];
-}
-
 describe('native transport: addon-owned threads', () => {
   it('concurrent executes run on odxcp-worker threads the addon starts, counted by threadStats', async () => {
-    const fd = fs.openSync('/dev/null', 'r');
+    const h = adoptNull('block'); // 32 at once: all 24 go to the threads
     try {
       const n = 24;
-      const promises = Array.from({ length: n }, () => native.execute(fd, { cdb: cdb6(), direction: 'none', timeoutMs: 1000 }));
+      const promises = Array.from({ length: n }, () => native.execute(h, { cdb: cdb6(), direction: 'none', timeoutMs: 1000 }));
       const during = native.threadStats();
       assert.equal(during.inFlight, n, 'every request counted in flight until its promise settles');
       assert.ok(during.threads >= 1 && during.threads <= 128, `threads ${during.threads}`);
@@ -310,7 +297,7 @@ describe('native transport: addon-owned threads', () => {
       await waitFor(() => native.threadStats().idle === native.threadStats().threads, 2000);
       assert.equal(workerTaskCount(), native.threadStats().threads);
     } finally {
-      fs.closeSync(fd);
+      await native.close(h);
     }
   });
 
@@ -329,12 +316,12 @@ describe('native transport: addon-owned threads', () => {
       const release = () => fs.closeSync(fs.openSync(fifo, 'r+')); // satisfies the parked reader
       fs.open(fifo, 'r', (err, fd) => { events.push('fifo-open'); if (!err) fs.closeSync(fd); });
       fs.stat('/', () => { events.push('fs-stat'); console.log(JSON.stringify({ events, stats })); });
-      const nullFd = fs.openSync('/dev/null', 'r');
+      const nullHandle = b.testing.adopt('/dev/null', { kind: 'sg' });
       let stats;
       const guard = setTimeout(() => { events.push('addon-timeout'); release(); }, 10000);
       Promise.allSettled([
         b.open(fifo + '-missing', { write: false, exclusive: false }),
-        b.execute(nullFd, { cdb: Buffer.alloc(6), direction: 'none', timeoutMs: 1000 }),
+        b.execute(nullHandle, { cdb: Buffer.alloc(6), direction: 'none', timeoutMs: 1000 }),
       ]).then((r) => {
         events.push('addon:' + r.map((x) => x.reason && x.reason.code).join(','));
         stats = b.threadStats();
@@ -360,8 +347,8 @@ describe('native transport: addon-owned threads', () => {
     const script = `
       const { loadNative } = require(${JSON.stringify(nativeJs)});
       const b = loadNative();
-      const fd = require('fs').openSync('/dev/null', 'r');
-      b.execute(fd, { cdb: Buffer.alloc(6), direction: 'none', timeoutMs: 1000 })
+      const h = b.testing.adopt('/dev/null', { kind: 'sg' }); // never closed: exit must not wait for it
+      b.execute(h, { cdb: Buffer.alloc(6), direction: 'none', timeoutMs: 1000 })
         .catch((e) => console.log('settled ' + e.code));`;
     const started = Date.now();
     const r = spawnSync(process.execPath, ['-e', script], { env: process.env, encoding: 'utf8', timeout: 15000 });
@@ -388,12 +375,12 @@ describe('native transport: worker_threads', () => {
     const { loadNative } = require(workerData.nativeJs);
     const b = loadNative();
     const pt = b.encoders.populateToken({ listId: 1, ranges: [{ lba: 0x10, blocks: 8 }] });
-    const fd = fs.openSync('/dev/null', 'r');
+    const h = b.testing.adopt('/dev/null', { kind: 'sg' });
     Promise.allSettled([
       b.open(workerData.missing, { write: false, exclusive: false }),
-      b.execute(fd, { cdb: Buffer.alloc(6), direction: 'none', timeoutMs: 1000 }),
-    ]).then((r) => {
-      fs.closeSync(fd);
+      b.execute(h, { cdb: Buffer.alloc(6), direction: 'none', timeoutMs: 1000 }),
+    ]).then(async (r) => {
+      await b.close(h);
       parentPort.postMessage({
         cdb: pt.cdb.toString('hex'),
         data: pt.data.toString('hex'),
@@ -446,56 +433,106 @@ describe('native transport: worker_threads', () => {
     const codes = await Promise.all(runs.map((r) => r.worker.terminate()));
     assert.equal(codes.length, 4);
     // the main thread's addon still works afterwards
-    await assert.rejects(native.execute(BAD_FD, { cdb: cdb6(), direction: 'none', timeoutMs: 1000 }), (e: NativeSystemError) => e.code === 'EBADF');
+    const h = adoptNull();
+    await assert.rejects(native.execute(h, { cdb: cdb6(), direction: 'none', timeoutMs: 1000 }), (e: NativeSystemError) => e.code === 'ENOTTY');
+    await native.close(h);
     assert.equal(workerTaskCount(), native.threadStats().threads, 'no odxcp-worker thread of a terminated Worker survives');
   });
 });
 
 describe('native transport: teardown with requests in flight', () => {
-  it('Workers terminated while their requests are queued, running or completing exit cleanly', function () {
+  it('Workers terminated while their handles have commands queued, running or completing exit cleanly and close every fd', function () {
     // Completions that reach a Worker being terminated cannot build results (N-API calls fail
-    // there); they must be dropped quietly, not abort the process. Run in a child so an abort
-    // fails this test instead of killing mocha.
+    // there); they must be dropped quietly, not abort the process. The Worker's handles are
+    // finalized at teardown, after its threads are joined: each closes its fd (a busy one,
+    // one closing, an idle one). Run in a child so an abort fails this test instead of killing mocha.
     this.timeout(120000);
+    const dir = makeTempDir('odxcp-teardown-');
+    const file = path.join(dir, 'adopted');
+    fs.writeFileSync(file, 'x');
     const script = `
+      const fs = require('fs');
       const { Worker } = require('worker_threads');
       const nativeJs = ${JSON.stringify(nativeJs)};
+      const file = ${JSON.stringify(fs.realpathSync(file))};
       const code = \`
         const { parentPort, workerData } = require('worker_threads');
         const b = require(workerData.nativeJs).loadNative();
-        const fd = require('fs').openSync('/dev/null', 'r');
+        const busy = b.testing.adopt(workerData.file, { kind: 'sg' });
+        const closing = b.testing.adopt(workerData.file, { kind: 'block' });
+        const idle = b.testing.adopt(workerData.file, { kind: 'sg' });
         const data = Buffer.alloc(65536);
+        const req = { cdb: Buffer.alloc(16), direction: 'from-device', data, timeoutMs: 1000 };
         for (let i = 0; i < 400; i++) {
-          b.execute(fd, { cdb: Buffer.alloc(16), direction: 'from-device', data, timeoutMs: 1000 }).catch(() => {});
+          b.execute(busy, req).catch(() => {});
+          if (i < 100) b.execute(closing, req).catch(() => {});
           b.open('/nonexistent-odxcp-' + i, { write: false, exclusive: false }).catch(() => {});
         }
-        parentPort.postMessage(b.threadStats().inFlight);
+        b.close(closing).catch(() => {});
+        parentPort.postMessage({ inFlight: b.threadStats().inFlight, queued: busy.queued + closing.queued, idle: idle.state });
       \`;
+      const openOnFile = () => fs.readdirSync('/proc/self/fd').filter((n) => { try { return fs.readlinkSync('/proc/self/fd/' + n) === file; } catch { return false; } }).length;
       (async () => {
-        let inFlight = 0;
+        let inFlight = 0, queued = 0, most = 0;
         for (let round = 0; round < 15; round++) {
-          const ws = Array.from({ length: 3 }, () => new Worker(code, { eval: true, workerData: { nativeJs } }));
-          const counts = await Promise.all(ws.map((w) => new Promise((r) => w.once('message', r))));
-          inFlight += counts.reduce((a, b) => a + b, 0);
+          const ws = Array.from({ length: 3 }, () => new Worker(code, { eval: true, workerData: { nativeJs, file } }));
+          const ms = await Promise.all(ws.map((w) => new Promise((r) => w.once('message', r))));
+          for (const m of ms) { inFlight += m.inFlight; queued += m.queued; }
+          most = Math.max(most, openOnFile());
           await Promise.all(ws.map((w) => w.terminate()));
         }
         const b = require(nativeJs).loadNative();
         await b.open('/nonexistent-odxcp-main', { write: false, exclusive: false }).catch((e) => console.log('main ' + e.code));
-        console.log(JSON.stringify({ inFlight, stats: b.threadStats() }));
+        console.log(JSON.stringify({ inFlight, queued, most, left: openOnFile(), stats: b.threadStats() }));
       })();`;
-    const r = spawnSync(process.execPath, ['-e', script], { env: process.env, encoding: 'utf8', timeout: 110000 });
-    assert.equal(r.signal, null, `child killed by ${r.signal}: ${r.stderr}`);
-    assert.equal(r.status, 0, `child failed: ${r.stderr}`);
-    const lines = r.stdout.trim().split('\n');
-    assert.equal(lines[0], 'main ENOENT', 'the main thread still works');
-    const out = JSON.parse(lines[1]);
-    assert.ok(out.inFlight > 0, 'the Workers were terminated with requests in flight');
-    assert.equal(out.stats.inFlight, 0);
+    try {
+      const r = spawnSync(process.execPath, ['-e', script], { env: process.env, encoding: 'utf8', timeout: 110000 });
+      assert.equal(r.signal, null, `child killed by ${r.signal}: ${r.stderr}`);
+      assert.equal(r.status, 0, `child failed: ${r.stderr}`);
+      const lines = r.stdout.trim().split('\n');
+      assert.equal(lines[0], 'main ENOENT', 'the main thread still works');
+      const out = JSON.parse(lines[1]);
+      assert.ok(out.inFlight > 0, 'the Workers were terminated with requests in flight');
+      assert.ok(out.queued > 0, 'and with commands waiting in their handles');
+      assert.ok(out.most >= 3, `the handles' fds were open while the Workers ran (${out.most})`);
+      assert.equal(out.left, 0, 'every fd of a terminated Worker\'s handles is closed');
+      assert.equal(out.stats.inFlight, 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
+describe('native transport: process exit with commands outstanding', () => {
+  for (const how of ['process.exit()', 'an uncaught exception']) {
+    it(`${how} with handles queued, in flight and closing ends the process cleanly`, function () {
+      this.timeout(30000);
+      const script = `
+        const b = require(${JSON.stringify(nativeJs)}).loadNative();
+        const req = { cdb: Buffer.alloc(16), direction: 'from-device', data: Buffer.alloc(65536), timeoutMs: 1000 };
+        const busy = b.testing.adopt('/dev/null', { kind: 'sg' });
+        const closing = b.testing.adopt('/dev/null', { kind: 'block' });
+        for (let i = 0; i < 300; i++) { b.execute(busy, req).catch(() => {}); b.execute(closing, req).catch(() => {}); }
+        b.close(closing).catch(() => {});
+        console.log('queued ' + (busy.queued + closing.queued));
+        ${how === 'process.exit()' ? 'process.exit(7);' : "throw new Error('boom');"}`;
+      const r = spawnSync(process.execPath, ['-e', script], { env: process.env, encoding: 'utf8', timeout: 25000 });
+      assert.equal(r.signal, null, `child killed by ${r.signal}: ${r.stderr}`);
+      assert.match(r.stdout, /^queued [1-9]\d*\n$/, 'commands were still queued in the handles');
+      if (how === 'process.exit()') {
+        assert.equal(r.status, 7, r.stderr);
+        assert.equal(r.stderr, '');
+      } else {
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /Error: boom/);
+        assert.doesNotMatch(r.stderr, /odxcp|napi|Assertion|Aborted|AddressSanitizer|runtime error/i);
+      }
+    });
+  }
+});
+
 describe('native transport: randomized arguments never crash', () => {
-  it('2000 random execute/open/close calls throw TypeError/RangeError or reject with a code', async () => {
+  it('2000 random execute/open/close calls, random close()s included, throw TypeError/RangeError or settle with a code', async () => {
     let seed = 0x5eed;
     const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
     const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
@@ -505,7 +542,17 @@ describe('native transport: randomized arguments never crash', () => {
         Buffer.alloc(0), Buffer.alloc(6), Buffer.alloc(16), Buffer.alloc(253), new Uint8Array(10), () => 0, Symbol('q'),
         Object.defineProperty({}, 'cdb', { get() { throw new RangeError('getter'); } }),
       ]);
+    // Handles on /dev/null only (random SG_IO there is harmless), opened and closed at random;
+    // numbers, real descriptors among them (stdin, the handles' own fds), are never closeable.
+    const handles: NativeHandle[] = [adoptNull()];
+    const closes = new Map<NativeHandle, number>();
+    const target = (): unknown => {
+      if (rnd() < 0.05) handles.push(adoptNull(pick(['sg', 'block'])));
+      const h = pick(handles);
+      return pick<unknown>([h, h, h, h.fd, 0, 1, 2, BAD_FD, -1, 'x', { fd: h.fd, kind: h.kind, state: 'open' }, Object.create(Object.getPrototypeOf(h)), values()]);
+    };
     const pending: Promise<unknown>[] = [];
+    let settledWithCode = 0;
     for (let i = 0; i < 2000; i++) {
       const req: Record<string, unknown> = {};
       for (const k of ['cdb', 'direction', 'data', 'timeoutMs']) if (rnd() < 0.8) req[k] = values();
@@ -513,29 +560,38 @@ describe('native transport: randomized arguments never crash', () => {
       if (rnd() < 0.5) req.direction = pick(['none', 'to-device', 'from-device']);
       if (rnd() < 0.5) req.timeoutMs = 1 + Math.floor(rnd() * 1000);
       const which = pick(['execute', 'execute', 'open', 'close']);
+      const t = which === 'open' ? undefined : target();
       try {
         let r: unknown;
-        // Only fds that cannot be a device: never issue random ioctls on real descriptors.
-        if (which === 'execute') r = raw.execute(pick<unknown>([BAD_FD, -1, 'x', 1.5]), rnd() < 0.9 ? req : values());
+        if (which === 'execute') r = raw.execute(t, rnd() < 0.9 ? req : values());
         else if (which === 'open') r = raw.open(pick<unknown>([values(), path.join(os.tmpdir(), 'odxcp-missing')]), rnd() < 0.5 ? RO : values());
-        else {
-          // Never a real descriptor: values() has 0, and closing stdin made libuv abort later.
-          const fd = values();
-          r = raw.close(pick<unknown>([BAD_FD, -1, 'x', typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 && fd < 2 ** 31 ? BAD_FD : fd]));
-        }
+        else r = raw.close(t);
         if (r instanceof Promise) {
           pending.push(
             r.then(
-              () => assert.fail(`${which} resolved`),
-              (e: NativeSystemError) => assert.ok(['EBADF', 'ENOENT'].includes(e.code), `${which}: ${e.code} ${e.message}`),
+              () => {
+                assert.equal(which, 'close', `${which} resolved`);
+                closes.set(t as NativeHandle, (closes.get(t as NativeHandle) ?? 0) + 1);
+              },
+              (e: NativeSystemError) => {
+                const allowed = { execute: ['ENOTTY', 'ECLOSED'], open: ['ENOENT'], close: ['ECLOSED'] }[which]!;
+                assert.ok(allowed.includes(e.code), `${which}: ${e.code} ${e.message}`);
+                settledWithCode++;
+              },
             ),
           );
         }
       } catch (e) {
-        assert.ok(e instanceof TypeError || e instanceof RangeError || (e as NativeSystemError).code === 'EBADF', `${which}: ${(e as Error).message}`);
+        assert.ok(e instanceof TypeError || e instanceof RangeError, `${which}: ${(e as Error).message}`);
       }
     }
     await Promise.all(pending);
-    assert.ok(pending.length > 50, `only ${pending.length} calls reached the threads`);
+    assert.ok(settledWithCode > 50, `only ${settledWithCode} calls reached a handle or the threads`);
+    for (const h of handles) if (h.state === 'open') await native.close(h);
+    for (const h of handles) assert.equal(h.state, 'closed');
+    for (const [h, n] of closes) assert.equal(n, 1, `handle (fd was ${h.fd}) closed ${n} times`);
+    assert.ok(closes.size >= 1, 'some random close() closed a handle');
+    // stdin/stdout/stderr, offered to close() as numbers, are still open
+    for (const fd of [0, 1, 2]) fs.fstatSync(fd);
   });
 });
