@@ -97,7 +97,7 @@ export async function runBatch(jobs: readonly BatchJob[], o: BatchOptions = {}):
       if (typeof job?.src !== 'string' || typeof job.dst !== 'string') throw new BatchRefused(index, 'needs "src" and "dst" device paths');
       const src = await open(job.src, false, index);
       const dst = await open(job.dst, true, index);
-      const pair: OpenedPair = { src, dst, close: () => undefined };
+      const pair: OpenedPair = { src, dst, close: async () => undefined };
       let details: PlanDetails;
       try {
         details = await planPair(pair, { ...o, onProgress: undefined, src, dst, srcOffset: job.srcOffset, dstOffset: job.dstOffset, length: job.length, mode: job.mode });

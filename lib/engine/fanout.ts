@@ -121,7 +121,7 @@ export async function copyMany(o: CopyManyOptions): Promise<CopyManyResult> {
       const twice = seen.get(id);
       if (twice !== undefined) throw new UsageError(`${dst.path}: the same LUN as ${twice}; each destination may be given once`);
       seen.set(id, dst.path);
-      const pair: OpenedPair = { src, dst, close: () => undefined };
+      const pair: OpenedPair = { src, dst, close: async () => undefined };
       const details = await planPair(pair, { ...o, onProgress: undefined, src, dst, dstOffset: d.dstOffset });
       pairs.push({ pair, details, entry: { dst: dst.path, dstOffset: details.plan.dstOffset } });
     }
