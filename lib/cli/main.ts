@@ -16,6 +16,9 @@ import { UsageError } from '../errors';
 import { toJson, toJsonLine } from './json';
 import { explainExcessArguments, refuseRepeats } from './options';
 import { guardStream, OUTPUT_LOST_EXIT, RunState, settle } from './output';
+import { addDryRunOption, applyCommon, stopTrace } from './common';
+import { listCommand } from './list';
+import { bashCompletion, manPage, zshCompletion } from './docs-gen';
 
 export { toJson } from './json';
 export type { CliContext } from './context';
@@ -112,7 +115,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .option('--json', 'print JSON')
     .action(async (file: string, o: { json?: boolean }) => done(await tokenInfoCommand(ctx, file, o)));
 
-  program
+  addDryRunOption(program
     .command('zero')
     .description('zero a range: block device zero token, else WRITE SAME(16), else WRITE(16)')
     .argument('<device>', 'LUN (opened exclusively: refused when mounted or in use)')
@@ -122,17 +125,43 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .option('--no-sync', 'skip SYNCHRONIZE CACHE of the written range afterwards (default: flush it; a failing flush fails the command)')
     .option('--json', 'print the result as JSON')
     .option('--progress <kind>', 'auto|bar|json|none')
-    .option('--timeout <seconds>', 'SG_IO timeout for each command')
+    .option('--timeout <seconds>', 'SG_IO timeout for each command'))
     .action(async (device: string, o: ZeroCliOptions) => done(await zeroCommand(ctx, device, o)));
 
   program
-    .command('exit-codes', { hidden: true })
+    .command('list')
+    .alias('scan')
+    .description('every SCSI LUN and multipath map on this host (like lsscsi): size, block size, copy offload with its limits, shared copy managers')
+    .option('--json', 'print a JSON array (one object per LUN, then one per multipath map)')
+    .action(async (o: { json?: boolean }) => done(await listCommand(ctx, o)));
+
+  program
+    .command('completion')
+    .description('print the shell completion script for bash or zsh')
+    .argument('<shell>', 'bash|zsh')
+    .action((shell: string) => {
+      if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion: '${shell}' is not one of bash, zsh`);
+      ctx.stdout.write(shell === 'bash' ? bashCompletion(program) : zshCompletion(program));
+      done(0);
+    });
+
+  program
+    .command('man', { hidden: true })
+    .description('print the man page (roff); the build installs it as odxcp.1')
+    .action(() => {
+      ctx.stdout.write(manPage(program, version()));
+      done(0);
+    });
+
+  program
+    .command('exit-codes')
     .description('print the exit status table (Markdown, or --json)')
     .option('--json', 'print JSON')
     .action((o: { json?: boolean }) => {
       ctx.stdout.write(`${o.json ? toJson(EXIT_CODES) : exitCodesMarkdown()}\n`);
       done(0);
     });
+  applyCommon(program, ctx);
   refuseRepeats(program);
   explainExcessArguments(program);
   return program;
@@ -191,6 +220,8 @@ export async function main(argv: string[], overrides: Partial<CliContext> = {}):
       code = reportError(ctx, e);
       promisedRecords(ctx, args, e, cliExitCode(e));
     }
+  } finally {
+    stopTrace();
   }
   return outputStatus(ctx, code);
 }

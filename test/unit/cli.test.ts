@@ -323,6 +323,7 @@ describe('odxcp info', () => {
     methods: ['odx', 'xcopy', 'host'],
     zeroMethods: ['token', 'write-same', 'write'],
     probeErrors: [],
+    targetIds: [],
   });
 
   it('one LUN: limits of every method', async () => {
