@@ -29,7 +29,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'token info': ['odxcp token info tok.bin --json', 'odxcp token info ddpt.rtf'],
   zero: ['odxcp zero /dev/sdc --length 64M', 'odxcp zero /dev/sdc --length 8b --method write-same --dry-run'],
   'exit-codes': ['odxcp exit-codes --json'],
-  completion: ['source <(odxcp completion bash)', 'odxcp completion zsh > ~/.zfunc/_odxcp'],
+  completion: ['odxcp completion bash > /etc/bash_completion.d/odxcp', 'source <(odxcp completion bash)', 'odxcp completion zsh > ~/.zfunc/_odxcp'],
 };
 
 export const EXIT_LINE = 'Exit status: 0 success, 1 usage error, 15 device or file problem, 2-99 the SCSI error category, 120 output lost, 128+N signal N (`odxcp exit-codes`).';

@@ -182,7 +182,7 @@ function checkHelpTopic(args: readonly string[]): void {
   if (args[0] !== 'help' || args.length < 2) return;
   const topic = args[1] as string;
   const known = SUBCOMMANDS.filter((c) => c !== 'help');
-  if (!known.includes(topic)) throw new UsageError(`help: '${topic}' is not a command (commands: ${known.join(', ')})`);
+  if (!known.includes(topic)) throw new UsageError(`help: '${topic}' is not a command (commands: ${known.filter((c) => c !== 'man' && c !== 'scan').join(', ')})`);
 }
 
 /** After an error: the JSON object and the `done` record the arguments promised, if not yet out. */

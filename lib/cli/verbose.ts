@@ -49,7 +49,8 @@ export function traceLines(r: CommandTraceRecord, level: number): string[] {
   }
   const res = r.result;
   if (!res) return lines;
-  const transport = res.hostStatus !== 0 || (res.driverStatus & 0x0f) !== 0 ? `, host ${hostStatusName(res.hostStatus)}, driver ${driverStatusName(res.driverStatus)}` : '';
+  // DRIVER_SENSE only says sense came back; anything else is the transport's own trouble.
+  const transport = res.hostStatus !== 0 || (res.driverStatus & 0x07) !== 0 ? `, host ${hostStatusName(res.hostStatus)}, driver ${driverStatusName(res.driverStatus)}` : '';
   const moved = r.direction === 'from-device' ? `, ${r.dataIn?.length ?? 0} bytes in` : r.direction === 'to-device' ? `, ${r.dataOut?.length ?? 0} bytes out` : '';
   lines.push(`${i}  -> ${statusName(res.status)}${transport}${moved}, resid ${res.resid}, ${res.durationMs} ms (kernel), ${r.wallMs.toFixed(2)} ms (host)`);
   if (res.sense.length > 0) {

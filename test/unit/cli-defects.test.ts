@@ -483,7 +483,7 @@ describe('issue 14: options and words not understood', () => {
   it('help foo says foo is not a command', async () => {
     const h = harness();
     assert.equal(await run(h, 'help', 'foo'), 1);
-    oneLineError(h, /^odxcp: help: 'foo' is not a command \(commands: copy, info, token, zero, exit-codes\)$/);
+    oneLineError(h, /^odxcp: help: 'foo' is not a command \(commands: copy, info, token, zero, list, completion, exit-codes\)$/);
     assert.equal(h.stdout.text, '');
     const ok = harness();
     assert.equal(await run(ok, 'help', 'copy'), 0);
