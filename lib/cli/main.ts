@@ -91,6 +91,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .option('--out <file>', 'token file to write (checked before the token is made; if writing still fails, the token is left to expire)')
     .option('--inactivity-timeout <seconds>', 'how long the token lives unused (default: the device default)')
     .option('--force', 'replace an existing token file')
+    .option('--format <format>', "odxcp|raw|raw-len: odxcp's token file (default), the bare 512-byte token (ddptctl --rtf), or the token and its 8-byte length (ddpt's rtf_len)")
     .option('--json', 'print the result as JSON')
     .option('--timeout <seconds>', 'SG_IO timeout for each command')
     .action(async (device: string, o: TokenPopulateCliOptions) => done(await tokenPopulateCommand(ctx, device, o)));
@@ -111,7 +112,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
   token
     .command('info')
     .description('decode a token file: ROD type, length, creator LU, bytes represented, block device data, age (a creation time in the future is flagged); exit 15 if it is not a valid token file')
-    .argument('<file>', 'token file (odxcp format or a bare 512-byte token)')
+    .argument('<file>', "token file: odxcp's, a bare 512-byte token (ddptctl) or ddpt's 520-byte rtf_len form")
     .option('--json', 'print JSON')
     .action(async (file: string, o: { json?: boolean }) => done(await tokenInfoCommand(ctx, file, o)));
 

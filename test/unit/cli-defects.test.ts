@@ -371,6 +371,7 @@ describe('issue 14: device paths', () => {
 describe('issue 14: token populate checks its output first', () => {
   const populated: PopulateTokenFileResult = {
     file: 'x',
+    format: 'odxcp',
     device: '/dev/sg1',
     blockSize: 512,
     lba: 0n,
