@@ -371,6 +371,15 @@ describe('help, man page and completion from one definition', () => {
     assert.match(text, /^ +120 +ODXCP_OUTPUT_LOST/m);
   });
 
+  it('the zsh script parses (zsh -n) when zsh is installed', async function () {
+    if (spawnSync('zsh', ['--version']).status !== 0) this.skip(); // zsh is not a dependency of the build
+    const h = harness();
+    assert.equal(await run(h, 'completion', 'zsh'), 0);
+    const r = spawnSync('zsh', ['-n'], { input: h.stdout.text, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(h.stdout.text, /^#compdef odxcp\n/);
+  });
+
   it('completion of an unknown shell is a usage error', async () => {
     const h = harness();
     assert.equal(await run(h, 'completion', 'fish'), 1);
