@@ -70,8 +70,11 @@ export function addDryRunOption(cmd: Command): Command {
  */
 export function applyCommon(program: Command, ctx: CliContext): void {
   for (const c of allCommands(program)) {
-    c.option('-v, --verbose', 'trace SCSI commands on stderr: -v CDBs, status, decoded sense, duration; -vv also parameter lists and raw sense; -vvv also data received', increase, 0);
-    c.option('-q, --quiet', 'print nothing on success except what --json asks for (errors still go to stderr; no progress bar unless --progress says so)');
+    // Not on a command that only groups others (token): commander would take -v there
+    // wherever it stands, and the subcommand that runs would never see it.
+    const grouping = c.commands.length > 0;
+    if (!grouping) c.option('-v, --verbose', 'trace SCSI commands on stderr: -v CDBs, status, decoded sense, duration; -vv also parameter lists and raw sense; -vvv also data received', increase, 0);
+    if (!grouping) c.option('-q, --quiet', 'print nothing on success except what --json asks for (errors still go to stderr; no progress bar unless --progress says so)');
     for (const o of c.options) {
       const d = o.long ? OPTION_DEFAULTS[o.long] : undefined;
       if (d && !/default/.test(o.description)) o.description = `${o.description} (default: ${d})`;

@@ -1,13 +1,15 @@
 // `odxcp list` (alias `scan`): every SCSI LUN and multipath map on the host, like lsscsi, with
 // what copy offload each LUN supports and which LUNs share a copy manager.
 //
-// Sharing a copy manager: a copy manager belongs to a SCSI target device, and odxcp groups
-// LUNs by the strongest identity of it they report, in this order: (1) the same target device
-// designator (VPD 0x83, association 2); (2) else the same target port designator
-// (association 1: NAA, EUI-64 or SCSI name string); (3) else the same SCSI target on this host
-// (H:C:T, one I_T nexus). A LUN without 3PC has no copy manager. The rule can only under-group:
-// LUNs of one array reached through different ports that name no target device are listed
-// apart, while LUNs put together are always served by one target device.
+// Sharing a copy manager: a copy manager belongs to a SCSI target device, and odxcp puts two
+// LUNs (with 3PC) in one group when something proves they are behind the same one: the same
+// SCSI target on this host (H:C:T: one target port, one I_T nexus), the same target port
+// designator (VPD 0x83 association 1: NAA, EUI-64 or SCSI name string; the same port reached
+// from two initiator ports), or the same target device designator (association 2). Groups are
+// the transitive closure. LUNs put together are always behind one target device; a target may
+// still run the copies of some LUNs elsewhere (the lab's LIO runs EXTENDED COPY for its fileio
+// LUNs in the kernel and for tcmu LUNs in tcmu-runner), which SCSI does not report: `odxcp
+// info SRC DST` asks about one pair.
 import type { ScannedLun, ScannedMultipath } from '../device/scan';
 import { errorLine, type CliContext } from './context';
 import type { DeviceInfo } from './describe';
@@ -22,8 +24,8 @@ export interface ListedLun extends ScannedLun {
   naa: string | null;
   /** `cmN` shared by the LUNs of one copy manager; null without 3PC or when not probed. */
   copyManager: string | null;
-  /** What the grouping used: `target-device:...`, `target-port:...` or `scsi-target:H:C:T`. */
-  copyManagerKey: string | null;
+  /** This LUN's identities of its target: `scsi-target:H:C:T`, `target-port:...`, `target-device:...`. */
+  targetIds: string[];
   /** Why copy offload is unknown (the LUN could not be opened or probed). */
   probeError: string | null;
 }
@@ -32,22 +34,38 @@ export interface ListedMultipath extends ScannedMultipath {
   kind: 'multipath';
 }
 
-/** The key rule above; null when the LUN has no copy manager. */
-export function copyManagerKey(address: string, info: Pick<DeviceInfo, 'threePC' | 'targetIds'>): string | null {
-  if (!info.threePC) return null;
-  const device = info.targetIds.find((t) => t.startsWith('target-device:'));
-  if (device) return device;
-  const port = info.targetIds.find((t) => t.startsWith('target-port:'));
-  if (port) return port;
-  return `scsi-target:${address.split(':').slice(0, 3).join(':')}`;
+/** The identities of a LUN's target the grouping joins on; none without 3PC. */
+export function targetIdentities(address: string, info: Pick<DeviceInfo, 'threePC' | 'targetIds'>): string[] {
+  if (!info.threePC) return [];
+  return [`scsi-target:${address.split(':').slice(0, 3).join(':')}`, ...info.targetIds];
+}
+
+/** `cmN` per LUN index: LUNs sharing any identity (transitively) share a copy manager. */
+export function groupCopyManagers(ids: readonly (readonly string[])[]): (string | null)[] {
+  const parent = ids.map((_, i) => i);
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i] as number)));
+  const owner = new Map<string, number>();
+  ids.forEach((list, i) => {
+    for (const id of list) {
+      const o = owner.get(id);
+      if (o === undefined) owner.set(id, i);
+      else parent[find(i)] = find(o);
+    }
+  });
+  const names = new Map<number, string>();
+  return ids.map((list, i) => {
+    if (list.length === 0) return null;
+    const root = find(i);
+    if (!names.has(root)) names.set(root, `cm${names.size}`);
+    return names.get(root) ?? null;
+  });
 }
 
 export async function listDevices(ctx: CliContext): Promise<(ListedLun | ListedMultipath)[]> {
   const { luns, multipath } = ctx.scan();
-  const out: (ListedLun | ListedMultipath)[] = [];
-  const keys = new Map<string, string>();
+  const rows: ListedLun[] = [];
   for (const l of luns) {
-    const row: ListedLun = { kind: 'lun', ...l, threePC: null, tokenCopy: null, xcopyLid1: null, naa: null, copyManager: null, copyManagerKey: null, probeError: null };
+    const row: ListedLun = { kind: 'lun', ...l, threePC: null, tokenCopy: null, xcopyLid1: null, naa: null, copyManager: null, targetIds: [], probeError: null };
     const node = l.sg ?? l.sd;
     // Only disks (type 0) answer READ CAPACITY and the copy-offload VPD pages.
     if (l.type === 0 && node) {
@@ -59,20 +77,15 @@ export async function listDevices(ctx: CliContext): Promise<(ListedLun | ListedM
         row.naa = i.naa;
         row.blockSize = i.blockSize;
         row.bytes = i.bytes;
-        const key = copyManagerKey(l.address, i);
-        if (key) {
-          if (!keys.has(key)) keys.set(key, `cm${keys.size}`);
-          row.copyManager = keys.get(key) ?? null;
-          row.copyManagerKey = key;
-        }
+        row.targetIds = targetIdentities(l.address, i);
       } catch (e) {
         row.probeError = errorLine(e);
       }
     } else if (l.type === 0) row.probeError = 'no sg or sd node (sg driver not loaded?)';
-    out.push(row);
+    rows.push(row);
   }
-  for (const m of multipath) out.push({ kind: 'multipath', ...m });
-  return out;
+  groupCopyManagers(rows.map((r) => r.targetIds)).forEach((cm, i) => ((rows[i] as ListedLun).copyManager = cm));
+  return [...rows, ...multipath.map((m): ListedMultipath => ({ kind: 'multipath', ...m }))];
 }
 
 const TYPE_NAMES: Record<number, string> = { 0: 'disk', 1: 'tape', 5: 'cd/dvd', 8: 'changer', 0x0c: 'storage', 0x0d: 'enclosu', 0x1e: 'wlun' };
@@ -122,8 +135,8 @@ export function listLines(rows: readonly (ListedLun | ListedMultipath)[]): strin
   const groups = new Map<string, string[]>();
   for (const r of rows) if (r.kind === 'lun' && r.copyManager) groups.set(r.copyManager, [...(groups.get(r.copyManager) ?? []), r.address]);
   for (const [cm, members] of groups) {
-    const key = rows.find((r) => r.kind === 'lun' && r.copyManager === cm) as ListedLun;
-    lines.push(`${cm}: ${members.map((a) => `[${a}]`).join(' ')} (${key.copyManagerKey})`);
+    const ids = new Set(rows.flatMap((r) => (r.kind === 'lun' && r.copyManager === cm ? r.targetIds : [])));
+    lines.push(`${cm}: ${members.map((a) => `[${a}]`).join(' ')} (${[...ids].join(', ')})`);
   }
   return [...lines, ...notes];
 }

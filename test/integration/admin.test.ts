@@ -94,7 +94,9 @@ describe('odxcp list in the lab', () => {
     const text = odxcp('list');
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, new RegExp(`^\\[${lun('odx0').address}\\]\\s+disk\\s+${lun('odx0').sg}\\s+${lun('odx0').sd}\\s+`, 'm'));
-    assert.match(text.stdout, /^cm\d+: (\[[\d:]+\] ?)+ \(target-(port|device):/m);
+    // LIO's fileio LUNs name their target port in VPD 0x83, the tcmu-runner LUNs do not: the
+    // shared H:C:T joins them, the port designator names the group.
+    assert.match(text.stdout, new RegExp(`^cm\\d+: (\\[[\\d:]+\\] ?)+ \\(scsi-target:${lun('odx0').address.split(':').slice(0, 3).join(':')}, target-port:`, 'm'));
   });
 });
 

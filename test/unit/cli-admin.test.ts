@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { DeviceInfo } from '../../lib/cli/describe';
-import { copyManagerKey } from '../../lib/cli/list';
+import { groupCopyManagers, targetIdentities } from '../../lib/cli/list';
 import { scanLuns, scanMultipath } from '../../lib/device/scan';
 import type { NativeExecuteRequest, NativeExecuteResult } from '../../lib/native';
 import * as cmds from '../../lib/scsi/commands';
@@ -80,12 +80,12 @@ describe('odxcp list / scan', () => {
       return info(p);
     };
     assert.equal(await run(h, 'list', '--json'), 0);
-    const rows = JSON.parse(h.stdout.text) as { kind: string; address?: string; copyManager?: string | null; copyManagerKey?: string | null; probeError?: string | null; name?: string }[];
+    const rows = JSON.parse(h.stdout.text) as { kind: string; address?: string; copyManager?: string | null; targetIds?: string[]; probeError?: string | null; name?: string }[];
     assert.deepEqual(probed, ['/dev/sg0', '/dev/sg1', '/dev/sg2', '/dev/sg3', '/dev/sg5'], 'the CD-ROM (type 5) is not probed');
     const by = (a: string) => rows.find((r) => r.address === a);
     assert.equal(by('0:0:1:0')?.copyManager, 'cm0');
     assert.equal(by('0:0:1:1')?.copyManager, 'cm0', 'same SCSI target, no designators: one copy manager');
-    assert.equal(by('0:0:1:0')?.copyManagerKey, 'scsi-target:0:0:1');
+    assert.deepEqual(by('0:0:1:0')?.targetIds, ['scsi-target:0:0:1']);
     assert.equal(by('0:0:1:2')?.copyManager, null, '3PC=0: no copy manager');
     assert.equal(by('2:0:0:0')?.copyManager, 'cm1');
     assert.match(String(by('4:0:0:0')?.probeError), /permission denied/);
@@ -98,15 +98,24 @@ describe('odxcp list / scan', () => {
     assert.equal(await run(t, 'list'), 0);
     assert.match(t.stdout.text, /\[0:0:1:0\]\s+disk\s+\/dev\/sg0\s+-\s+LIO-ORG\s+FILEIO\s+64 MiB\s+512\s+yes\s+yes 8 MiB\/token\s+no\s+cm0/);
     assert.match(t.stdout.text, /^cm0: \[0:0:1:0\] \[0:0:1:1\] \(scsi-target:0:0:1\)$/m);
+    assert.match(t.stdout.text, /^cm1: \[2:0:0:0\] \(scsi-target:2:0:0, target-port:SCSI name string:6e61612e\)$/m);
     assert.match(t.stdout.text, /^multipath mpatha \(\/dev\/dm-0, wwid 36001405abc, 64 MiB\): \/dev\/sdb, \/dev\/sdc$/m);
     assert.match(t.stdout.text, /\[4:0:0:0\]: not probed: \/dev\/sg5: permission denied/);
   });
 
-  it('the copy-manager rule: target device, else target port, else H:C:T; none without 3PC', () => {
-    assert.equal(copyManagerKey('1:0:2:3', { threePC: true, targetIds: ['target-port:NAA:01', 'target-device:NAA:02'] }), 'target-device:NAA:02');
-    assert.equal(copyManagerKey('1:0:2:3', { threePC: true, targetIds: ['target-port:NAA:01'] }), 'target-port:NAA:01');
-    assert.equal(copyManagerKey('1:0:2:3', { threePC: true, targetIds: [] }), 'scsi-target:1:0:2');
-    assert.equal(copyManagerKey('1:0:2:3', { threePC: false, targetIds: ['target-device:NAA:02'] }), null);
+  it('the copy-manager rule: same H:C:T, target port or target device, transitively; none without 3PC', () => {
+    assert.deepEqual(targetIdentities('1:0:2:3', { threePC: true, targetIds: ['target-port:NAA:01'] }), ['scsi-target:1:0:2', 'target-port:NAA:01']);
+    assert.deepEqual(targetIdentities('1:0:2:3', { threePC: false, targetIds: ['target-port:NAA:01'] }), []);
+    const ids = [
+      ['scsi-target:0:0:1', 'target-port:P1'], // a LIO LUN naming its port
+      ['scsi-target:0:0:1'], // a tcmu LUN behind the same port that names none
+      ['scsi-target:0:0:2', 'target-port:P2'], // the other port
+      ['scsi-target:5:0:0', 'target-port:P1'], // P1 again, through another initiator port (multipath)
+      ['scsi-target:6:0:0', 'target-device:D'],
+      ['scsi-target:7:0:0', 'target-device:D'], // one device, two ports without port designators
+      [], // no 3PC
+    ];
+    assert.deepEqual(groupCopyManagers(ids), ['cm0', 'cm0', 'cm1', 'cm0', 'cm2', 'cm2', null]);
   });
 
   it('scans a sysfs tree: H:C:T:L in numeric order, sg/sd nodes, size and block size, multipath maps', () => {
@@ -199,6 +208,16 @@ describe('-v / -vv / -vvv: the transport trace', () => {
     assert.doesNotMatch(vv, /data in/);
     const vvv = (await withTrace('-vvv')).stderr.text;
     assert.match(vvv, /data in \(36 bytes\):\n {8}0000  00 00 00 00 1f 00 00 00 4c 49 4f 2d 4f 52 47 20/);
+  });
+
+  it('a subcommand of token takes -v too (the token group itself has none to swallow it)', async () => {
+    const h = harness();
+    h.ctx.populateTokenFile = async () => {
+      await runCommand(fakeExec(), { cdb: Buffer.from([0x12, 0, 0, 0, 36, 0]), direction: 'from-device', allocationLength: 36 });
+      throw new DeviceError({ path: '/dev/sg1', code: 'EIO', message: 'stop here' });
+    };
+    await run(h, 'token', 'populate', '/dev/sg1', '--length', '1M', '--out', path.join(os.tmpdir(), `odxcp-v-${process.pid}`), '-vv');
+    assert.match(h.stderr.text, /INQUIRY cdb: 12 00 00 00 24 00/);
   });
 
   it('the sg_xcopy form takes -v and verbose=N too', async () => {
@@ -315,8 +334,10 @@ describe('help, man page and completion from one definition', () => {
   it('every command help shows -v, -q, its exit statuses, and examples; defaults of timeouts, token size and in-flight', async () => {
     for (const c of commands) {
       const help = await helpOf(...c);
-      assert.match(help, /-v, --verbose/, c.join(' '));
-      assert.match(help, /-q, --quiet/, c.join(' '));
+      if (c.join(' ') !== 'token') {
+        assert.match(help, /-v, --verbose/, c.join(' '));
+        assert.match(help, /-q, --quiet/, c.join(' '));
+      }
       assert.match(help, /Exit status: 0 success, 1 usage error, 15 device or file problem/, c.join(' '));
       if (c[0] !== 'token' || c.length > 1) assert.match(help, /Examples:\n {2}odxcp /, c.join(' '));
     }
@@ -340,7 +361,7 @@ describe('help, man page and completion from one definition', () => {
     let checked = 0;
     for (const c of commands) {
       const opts = helpOptions(await helpOf(...c)).filter((o) => o !== '-h' && o !== '--help');
-      assert.ok(opts.length > 0, `options of ${c.join(' ')}`);
+      assert.ok(opts.length > 0 || c.join(' ') === 'token', `options of ${c.join(' ')}`);
       const roffName = c.join(' ').replace(/-/g, '\\-');
       assert.ok(man.includes(`.SS\nodxcp ${roffName} `), `man: ${c.join(' ')}`);
       const manSection = man.split(`.SS\nodxcp ${roffName} `)[1]?.split(/^\.SS/m)[0] ?? '';
