@@ -20,7 +20,9 @@ export const OPTION_DEFAULTS: Readonly<Record<string, string>> = {
 
 /** One example per command (full name as `odxcp X Y`), shown in its help and the man page. */
 export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
-  copy: ['odxcp copy /dev/sdb /dev/sdc', 'odxcp copy /dev/sdb /dev/sdc --length 1G --dst-offset 2048b --verify', 'odxcp copy /dev/sdb /dev/sdc --dry-run -v'],
+  copy: ['odxcp copy /dev/sdb /dev/sdc', 'odxcp copy /dev/sdb /dev/sdc --length 1G --dst-offset 2048b --verify', 'odxcp copy /dev/sdb /dev/sdc --dry-run -v', 'odxcp copy /dev/sdb /dev/sdc /dev/sdd --fail-fast', 'odxcp copy /dev/sdb /dev/sdc --journal copy.jnl'],
+  batch: ['odxcp batch jobs.json --jobs 3', 'odxcp batch - < jobs.ndjson --progress json'],
+  resume: ['odxcp resume copy.jnl'],
   info: ['odxcp info /dev/sg1', 'odxcp info /dev/sdb /dev/sdc --json'],
   list: ['odxcp list', 'odxcp list --json'],
   token: ['odxcp token info tok.bin'],

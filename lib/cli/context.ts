@@ -26,6 +26,9 @@ export interface CliContext {
   stderr: OutStream;
   env: Readonly<Record<string, string | undefined>>;
   copy(o: CopyOptions): Promise<CopyResult>;
+  copyMany: typeof engine.copyMany;
+  runBatch: typeof engine.runBatch;
+  resume: typeof engine.resume;
   planCopy(o: CopyOptions): Promise<CopyPlan>;
   /** Block size and capacity of a LUN (to turn `Nb` sizes and sg_xcopy blocks into bytes). */
   geometry(path: string): Promise<Geometry>;
@@ -61,6 +64,9 @@ export function defaultContext(): CliContext {
     stderr: process.stderr,
     env: process.env,
     copy: (o) => engine.copy(o),
+    copyMany: (o) => engine.copyMany(o),
+    runBatch: (jobs, o) => engine.runBatch(jobs, o),
+    resume: (file, o) => engine.resume(file, o),
     planCopy: (o) => engine.planCopy(o),
     geometry,
     describeDevice,

@@ -31,6 +31,7 @@ export interface CopyCliOptions {
   tokenSize?: string;
   timeout?: string;
   dryRun?: boolean;
+  journal?: string;
 }
 
 /** The copy options after syntax checks; sizes still need the LUNs' block sizes. */
@@ -48,6 +49,8 @@ export interface CopyRequest {
   progress: ProgressKind;
   maxInFlight?: number;
   timeoutMs?: number;
+  /** A journal file that makes the copy resumable (`odxcp resume FILE`). */
+  journal?: string;
 }
 
 /** Declare the copy options on a command (shared by `copy`, the sg_xcopy form and `info`). */
@@ -62,6 +65,7 @@ export function addCopyOptions(cmd: Command, which: 'all' | 'plan' = 'all'): Com
     .option('--no-fallback', 'fail instead of continuing on the host when an offload fails')
     .option('--verify', 're-read both ranges after the copy and compare them')
     .option('--no-sync', 'skip SYNCHRONIZE CACHE of the destination range after the copy (default: flush it; a failing flush fails the copy)')
+    .option('--journal <file>', 'record every confirmed extent in FILE (created), so `odxcp resume FILE` can finish the copy after a crash')
     .option('--json', 'print the result as one JSON object on stdout (on any failure too: complete false and an error member)')
     .option('--progress <kind>', `progress: ${PROGRESS_KINDS.join('|')} (json: NDJSON on stderr, always ending with a done record; default auto: a bar on a terminal)`)
     .option('--max-in-flight <n>', 'offload commands in flight at once, 1..64 (default 4)')
@@ -83,6 +87,10 @@ export function parseCopyArgs(o: CopyCliOptions): CopyRequest {
   if (o.tokenSize !== undefined) req.tokenSize = parseSize(o.tokenSize, '--token-size');
   if (o.maxInFlight !== undefined) req.maxInFlight = parseCount(o.maxInFlight, '--max-in-flight', 1, 64);
   if (o.timeout !== undefined) req.timeoutMs = parseSeconds(o.timeout, '--timeout');
+  if (o.journal !== undefined) {
+    if (o.journal.trim() === '') throw new UsageError('--journal: empty file name');
+    req.journal = o.journal;
+  }
   if (mode === 'host' && req.tokenSize) throw new UsageError('--token-size: not used with --mode host');
   // Zero is zero in bytes and in blocks: say so before any device is opened.
   if (req.length?.value === 0n) throw new UsageError('--length: must be more than 0');
@@ -107,6 +115,7 @@ export function resolveCopyOptions(src: string, dst: string, req: CopyRequest, s
   const opts: CopyOptions = { src, dst, mode: req.mode, fallback: req.fallback };
   if (req.verify) opts.verify = true;
   if (!req.sync) opts.sync = false;
+  if (req.journal !== undefined) opts.journal = req.journal;
   if (req.maxInFlight !== undefined) opts.maxInFlight = req.maxInFlight;
   if (req.timeoutMs !== undefined) opts.timeoutMs = req.timeoutMs;
   if (req.tokenSize) {

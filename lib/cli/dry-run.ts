@@ -1,7 +1,7 @@
 // `--dry-run` (`-n`) for the commands that write: open and probe the devices, plan, print what
 // would be done, and write nothing. The plan is the engine's own (planCopy, the zero method
 // order describeDevice reports), so a dry run says what the real run would decide.
-import type { CopyOptions } from '../engine/types';
+import type { CopyOptions, CopyPlan } from '../engine/types';
 import { UsageError } from '../errors';
 import type { CliContext } from './context';
 import { deviceInfoLines, planLines } from './describe';
@@ -13,6 +13,18 @@ export async function dryRunCopy(ctx: CliContext, opts: CopyOptions, json: boole
   const plan = await ctx.planCopy(plain);
   if (json) ctx.stdout.write(`${toJson({ dryRun: true, options: plain, plan })}\n`);
   else ctx.stdout.write(`${['dry run: nothing is written', ...planLines(plan)].join('\n')}\n`);
+  return 0;
+}
+
+/** `copy SRC DST1 DST2... --dry-run`: the plan of each pair, in order; nothing is copied. */
+export async function dryRunCopies(ctx: CliContext, all: readonly CopyOptions[], json: boolean): Promise<number> {
+  const pairs: { options: CopyOptions; plan: CopyPlan }[] = [];
+  for (const opts of all) {
+    const { signal: _s, onProgress: _p, ...plain } = opts;
+    pairs.push({ options: plain, plan: await ctx.planCopy(plain) });
+  }
+  if (json) ctx.stdout.write(`${toJson({ dryRun: true, pairs })}\n`);
+  else ctx.stdout.write(`${['dry run: nothing is written', ...pairs.flatMap((p) => planLines(p.plan))].join('\n')}\n`);
   return 0;
 }
 

@@ -5,7 +5,8 @@ import { Command, CommanderError } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cliExitCode, defaultContext, jsonErrorMember, oneLineText, reportError, type CliContext } from './context';
-import { addCopyOptions, copyCommand, ddCommand, type CopyCliOptions } from './copy';
+import { addCopyOptions, copyCommand, ddCommand } from './copy';
+import { batchCommand, copyManyCommand, resumeCommand, type BatchCliOptions, type FanOutCliOptions } from './fleet';
 import { isDdForm, SG_XCOPY_HELP, SUBCOMMANDS } from './dd-operands';
 import { exitCodesMarkdown } from './exit-codes';
 import { infoCommand, type InfoCliOptions } from './info';
@@ -61,10 +62,30 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
   addCopyOptions(
     program
       .command('copy')
-      .description('copy a range from SRC to DST, offloaded to the array when the pair allows it')
+      .description('copy a range from SRC to DST (or to several destinations), offloaded to the array when the pair allows it')
       .argument('<src>', 'source LUN: /dev/sdX, /dev/sgN or a /dev/disk/by-* link')
-      .argument('<dst>', 'destination LUN (opened exclusively: refused when mounted or in use)'),
-  ).action(async (src: string, dst: string, o: CopyCliOptions) => done(await copyCommand(ctx, src, dst, o)));
+      .argument('<dst...>', 'destination LUN(s) (opened exclusively: refused when mounted or in use); several: one source range populated once, written to each')
+      .option('--fail-fast', 'with several destinations: stop them all when one fails (default: the others go on)'),
+  ).action(async (src: string, dsts: string[], o: FanOutCliOptions) => done(dsts.length === 1 && !o.failFast ? await copyCommand(ctx, src, dsts[0]!, o) : await copyManyCommand(ctx, src, dsts, o)));
+
+  program
+    .command('batch')
+    .description('run a batch of copies from a job file (JSON array or NDJSON of {src, dst, srcOffset?, dstOffset?, length?, mode?}; - for stdin): every pair checked before any starts, N at a time, one NDJSON result per pair as it ends, then a summary; exit status: the worst pair\'s')
+    .argument('<jobfile>', 'the job file, or - for stdin')
+    .option('--jobs <n>', 'pairs at a time, 1..64 (default 4)')
+    .option('--no-fallback', 'fail a pair instead of continuing on the host when its offload fails')
+    .option('--no-sync', 'skip SYNCHRONIZE CACHE after each pair')
+    .option('--progress <kind>', 'auto|bar|json|none (on stderr: bytes of the whole batch, pairs done)')
+    .option('--timeout <seconds>', 'SG_IO timeout for each command')
+    .action(async (file: string, o: BatchCliOptions) => done(await batchCommand(ctx, file, o)));
+
+  program
+    .command('resume')
+    .description('finish a copy made with --journal FILE after a crash: copy exactly what the journal does not confirm (the devices must be the same LUNs)')
+    .argument('<file>', 'the journal')
+    .option('--json', 'print the result as JSON')
+    .option('--progress <kind>', 'auto|bar|json|none')
+    .action(async (file: string, o: { json?: boolean; progress?: string }) => done(await resumeCommand(ctx, file, o)));
 
   addCopyOptions(
     program

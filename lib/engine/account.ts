@@ -14,11 +14,14 @@ export class Account {
 
   /** Told after every change of what is on the destination (never while the account changes). */
   onChange: (() => void) | undefined;
+  /** Told of every piece as it is recorded (the journal). Must not throw. */
+  onRecord: ((offset: bigint, length: bigint, method: CopyMethod) => void) | undefined;
 
   record(offset: bigint, length: bigint, method: CopyMethod): void {
     if (length <= 0n) return;
     this.pieces.push({ offset, length, method });
     this.byMethod[method] += length;
+    this.onRecord?.(offset, length, method);
     this.onChange?.();
   }
 

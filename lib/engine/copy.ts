@@ -9,7 +9,8 @@ import { AbortedError, MiscompareError, OdxcpError } from '../errors';
 import { Account } from './account';
 import { classify } from './reactions';
 import { HostMethod } from './methods/host';
-import { TokenMethod } from './methods/token';
+import { TokenMethod, type SharedTokens } from './methods/token';
+import { JournalWriter, journalHeader } from './journal';
 import { XcopyMethod } from './methods/xcopy';
 import { CountingTransport, MethodError, StopRequested, type CopyMethodImpl, type MethodContext } from './methods/context';
 import { rememberFailure } from './pair-cache';
@@ -44,6 +45,10 @@ function senseOf(e: unknown): FallbackRecord['sense'] {
 export interface RunOptions {
   /** Test hook: replace the methods (unit tests of the loop with scripted methods). */
   methods?: { offload?: CopyMethodImpl; host: CopyMethodImpl };
+  /** Tokens shared with the other destinations of a fan-out (copyMany). */
+  tokens?: SharedTokens;
+  /** Journal every confirmed extent (offsets + `base`), in flushed checkpoints. */
+  journal?: { writer: JournalWriter; base: bigint };
 }
 
 /** How the end of a copy went beyond its data: the flush, and what the caller should know. */
@@ -129,6 +134,7 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
       inactivityTimeout: 0,
       effectiveInactivitySeconds: details.inactivityTimeout,
       tokenLifetimeSeconds: details.tokenLifetime,
+      tokens: run.tokens,
     });
   } else if (!offload && plan.method === 'xcopy' && details.xcopy) {
     offload = new XcopyMethod(details.xcopy);
@@ -157,6 +163,18 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
   account.onChange = () => {
     if (listener && !scheduled && Date.now() - lastEmit >= interval) scheduled = setImmediate(emit);
   };
+
+  // ---- journal: extents as they are confirmed, written in checkpoints that flush first
+  const dbsJ = BigInt(plan.dst.blockSize);
+  const flushAll = () => flushRange(ctx.dst, plan.dstOffset / dbsJ, plan.length / dbsJ, { timeoutMs: o.timeoutMs });
+  const journal = run.journal;
+  let checkpoints: Promise<void> = Promise.resolve();
+  if (journal) {
+    account.onRecord = (off, len, m) => {
+      journal.writer.add(journal.base + off, len, m);
+      if (journal.writer.due) checkpoints = journal.writer.checkpoint(flushAll);
+    };
+  }
 
   // ---- abort: stop scheduling; the methods abort their lists and wait until they stopped
   const onAbort = () => {
@@ -245,6 +263,8 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
     o.signal?.removeEventListener('abort', onAbort);
     if (scheduled) clearImmediate(scheduled);
     account.onChange = undefined;
+    account.onRecord = undefined;
+    await checkpoints;
   }
 
   // ---- flush what was written (also after a stop, so the reported extents are durable)
@@ -260,6 +280,8 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
     }
   }
   emit();
+  // What is left for the journal: durable now if the flush above was done, else flushed here.
+  if (journal) await journal.writer.checkpoint(closing.synced ? async () => undefined : flushAll);
 
   if (stop === 'abort') {
     const r = makeResult(plan, account, started, closing);
@@ -339,7 +361,17 @@ export async function copy(o: CopyOptions): Promise<CopyResult> {
   const pair = await openPair(o);
   try {
     const details = await planPair(pair, o);
-    return await runPlanned(pair, details, o);
+    if (!o.journal) return await runPlanned(pair, details, o);
+    const writer = JournalWriter.create(o.journal, await journalHeader(pair, details, o));
+    let r: CopyResult;
+    try {
+      r = await runPlanned(pair, details, o, { journal: { writer, base: 0n } });
+    } catch (e) {
+      await writer.close(async () => undefined).catch(() => undefined);
+      throw e;
+    }
+    await writer.close(async () => undefined, { complete: r.bytes === r.length, synced: r.synced });
+    return r;
   } finally {
     pair.close();
   }

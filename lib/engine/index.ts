@@ -6,3 +6,7 @@ export { actionOf, classify, copyActionFor, type CopyAction, type Decision } fro
 export { openPair, planPair, DEFAULT_TOKEN_BYTES, DEFAULT_HOST_TRANSFER, DEFAULT_MAX_IN_FLIGHT, type OpenedPair, type PlanDetails } from './plan';
 export { clearPairCache, knownFailure, rememberFailure, PAIR_CACHE_TTL_MS } from './pair-cache';
 export { Account } from './account';
+export { runBatch, BatchRefused, type BatchEntry, type BatchJob, type BatchOptions, type BatchProgress, type BatchResult } from './batch';
+export { JournalWriter, readJournal, gaps, JOURNAL_VERSION, type JournalContents, type JournalHeader } from './journal';
+export { resume, type ResumeResult } from './resume';
+export { copyMany, TokenCache, type CopyManyOptions, type CopyManyResult, type FanOutDestination, type FanOutEntry, type FanOutProgress } from './fanout';

@@ -30,6 +30,11 @@ export interface CopyOptions {
    * fails the copy.
    */
   sync?: boolean;
+  /**
+   * A journal file (created; an existing one is refused) that makes the copy resumable after a
+   * crash: the job and every confirmed extent, in flushed, fsync'd checkpoints (engine/journal.ts).
+   */
+  journal?: string;
   /** Offload operations in flight at once (default 4, bounded by the targets' limits). */
   maxInFlight?: number;
   /** Bytes one ROD token represents (default: the targets' optimal/maximum, else 8 MiB). */

@@ -7,60 +7,12 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copy, CopyError, type CopyResult } from '../../lib/engine';
-import { backing, copyChecked, lun, pattern, sleep, writeBacking, type LabLun } from './lab';
+import { backing, CommandTrace, copyChecked, lun, pattern, sleep, writeBacking, type Dispatched, type LabLun } from './lab';
 
 const MiB = 1024 * 1024;
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'odxcp');
-const TRACING = '/sys/kernel/tracing';
-const EVENT = `${TRACING}/events/scsi/scsi_dispatch_cmd_start`;
-
-interface Dispatched {
-  cdb: Buffer;
-}
-
-/** The kernel's record of the commands dispatched to one LUN (H:C:T:L) while it runs. */
-class CommandTrace {
-  private constructor(private readonly address: string) {}
-
-  static start(l: LabLun): CommandTrace {
-    if (!fs.existsSync(`${TRACING}/trace`)) {
-      fs.mkdirSync(TRACING, { recursive: true });
-      execFileSync('mount', ['-t', 'tracefs', 'nodev', TRACING]);
-    }
-    const [h, c, t, u] = l.address.split(':');
-    fs.writeFileSync(`${TRACING}/tracing_on`, '0');
-    fs.writeFileSync(`${TRACING}/buffer_size_kb`, '4096');
-    fs.writeFileSync(`${TRACING}/trace`, '');
-    fs.writeFileSync(`${EVENT}/filter`, `host_no == ${h} && channel == ${c} && id == ${t} && lun == ${u}`);
-    fs.writeFileSync(`${EVENT}/enable`, '1');
-    fs.writeFileSync(`${TRACING}/tracing_on`, '1');
-    return new CommandTrace(l.address);
-  }
-
-  /** What was dispatched so far (tracing goes on). */
-  read(): Dispatched[] {
-    const out: Dispatched[] = [];
-    const [h, c, t, u] = this.address.split(':');
-    const want = `host_no=${h} channel=${c} id=${t} lun=${u} `;
-    for (const line of fs.readFileSync(`${TRACING}/trace`, 'utf8').split('\n')) {
-      if (!line.includes('scsi_dispatch_cmd_start:') || !line.includes(want)) continue;
-      const m = /raw=([0-9a-f ]+)\)/.exec(line);
-      if (m) out.push({ cdb: Buffer.from(m[1]!.replace(/ /g, ''), 'hex') });
-    }
-    return out;
-  }
-
-  stop(): Dispatched[] {
-    fs.writeFileSync(`${TRACING}/tracing_on`, '0');
-    const cmds = this.read();
-    fs.writeFileSync(`${EVENT}/enable`, '0');
-    fs.writeFileSync(`${EVENT}/filter`, '0');
-    return cmds;
-  }
-}
-
 const isSync = (c: Buffer) => c[0] === 0x91 || c[0] === 0x35;
 const isWriteData = (c: Buffer) => c[0] === 0x8a || c[0] === 0x2a;
 const isXcopy = (c: Buffer) => c[0] === 0x83 && (c[1]! & 0x1f) === 0x00;

@@ -236,3 +236,55 @@ async function nodeOf(address: string, kind: 'scsi_generic' | 'block'): Promise<
   }
   throw new Error(`no ${kind} node for ${address} after 15 s`);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The kernel's own record of the commands dispatched to a LUN (the scsi:scsi_dispatch_cmd_start
+// trace event), a witness odxcp did not write.
+
+const TRACING = '/sys/kernel/tracing';
+const EVENT = `${TRACING}/events/scsi/scsi_dispatch_cmd_start`;
+
+export interface Dispatched {
+  cdb: Buffer;
+}
+
+/** The kernel's record of the commands dispatched to one LUN (H:C:T:L) while it runs. */
+export class CommandTrace {
+  private constructor(private readonly address: string) {}
+
+  static start(l: LabLun): CommandTrace {
+    if (!fs.existsSync(`${TRACING}/trace`)) {
+      fs.mkdirSync(TRACING, { recursive: true });
+      execFileSync('mount', ['-t', 'tracefs', 'nodev', TRACING]);
+    }
+    const [h, c, t, u] = l.address.split(':');
+    fs.writeFileSync(`${TRACING}/tracing_on`, '0');
+    fs.writeFileSync(`${TRACING}/buffer_size_kb`, '4096');
+    fs.writeFileSync(`${TRACING}/trace`, '');
+    fs.writeFileSync(`${EVENT}/filter`, `host_no == ${h} && channel == ${c} && id == ${t} && lun == ${u}`);
+    fs.writeFileSync(`${EVENT}/enable`, '1');
+    fs.writeFileSync(`${TRACING}/tracing_on`, '1');
+    return new CommandTrace(l.address);
+  }
+
+  /** What was dispatched so far (tracing goes on). */
+  read(): Dispatched[] {
+    const out: Dispatched[] = [];
+    const [h, c, t, u] = this.address.split(':');
+    const want = `host_no=${h} channel=${c} id=${t} lun=${u} `;
+    for (const line of fs.readFileSync(`${TRACING}/trace`, 'utf8').split('\n')) {
+      if (!line.includes('scsi_dispatch_cmd_start:') || !line.includes(want)) continue;
+      const m = /raw=([0-9a-f ]+)\)/.exec(line);
+      if (m) out.push({ cdb: Buffer.from(m[1]!.replace(/ /g, ''), 'hex') });
+    }
+    return out;
+  }
+
+  stop(): Dispatched[] {
+    fs.writeFileSync(`${TRACING}/tracing_on`, '0');
+    const cmds = this.read();
+    fs.writeFileSync(`${EVENT}/enable`, '0');
+    fs.writeFileSync(`${EVENT}/filter`, '0');
+    return cmds;
+  }
+}

@@ -247,6 +247,22 @@ describe('--dry-run and -q', () => {
     assert.equal(out.plan.method, 'xcopy');
   });
 
+  it('copy SRC DST1 DST2 --dry-run plans each pair and copies nothing', async () => {
+    const h = harness();
+    let copied = 0;
+    h.ctx.copyMany = (async () => {
+      copied++;
+      throw new Error('must not run');
+    }) as never;
+    assert.equal(await run(h, 'copy', '/dev/sg1', '/dev/sg2', '/dev/sg4k', '--length', '64k', '--dry-run', '--json'), 0, h.stderr.text);
+    assert.equal(copied, 0);
+    assert.equal(h.copies.length, 0);
+    assert.deepEqual(h.plans.map((p) => p.dst), ['/dev/sg2', '/dev/sg4k']);
+    const j = JSON.parse(h.stdout.text) as { dryRun: boolean; pairs: { plan: unknown }[] };
+    assert.equal(j.dryRun, true);
+    assert.equal(j.pairs.length, 2);
+  });
+
   it('a usage error still exits 1 with --dry-run, before any device', async () => {
     const h = harness();
     assert.equal(await run(h, 'copy', '/dev/sg1', '/dev/sg2', '--length', '0', '--dry-run'), 1);

@@ -3,6 +3,9 @@
 // tokens, busy list ids, partial counts, refusals, IMMED refusal, slow lists and aborts. Fast
 // checks of the logic; the lab specs prove the same against real kernel targets.
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Account } from '../../lib/engine/account';
 import { CopyError, runPlanned } from '../../lib/engine/copy';
 import { classify } from '../../lib/engine/reactions';
@@ -12,12 +15,14 @@ import { HostMethod } from '../../lib/engine/methods/host';
 import { MethodError, type MethodContext } from '../../lib/engine/methods/context';
 import { TokenMethod, WriteCeiling } from '../../lib/engine/methods/token';
 import { XcopyMethod } from '../../lib/engine/methods/xcopy';
+import { TokenCache } from '../../lib/engine/fanout';
+import { gaps, JournalWriter, readJournal } from '../../lib/engine/journal';
 import { clearPairCache } from '../../lib/engine/pair-cache';
 import type { OpenedPair, PlanDetails } from '../../lib/engine/plan';
 import type { CopyMethod, CopyOptions } from '../../lib/engine/types';
 import { ScsiError } from '../../lib/scsi/errors';
 import { AbortedError } from '../../lib/errors';
-import { FakeLun, fillPattern, type FakeKnobs } from './helpers/fake-lun';
+import { checkCondition, FakeLun, fillPattern, type FakeKnobs } from './helpers/fake-lun';
 
 const KiB = 1024n;
 const BS = 512;
@@ -258,5 +263,111 @@ describe('copy methods against a model of a target', () => {
     while (dst.ops('WUT').length < 1) await new Promise((r) => setTimeout(r, 2));
     ac.abort();
     await assert.rejects(run, (e: unknown) => e instanceof MethodError && e.cause instanceof AbortedError && e.progress === 0n);
+  });
+});
+
+describe('fan-out: one source range populated once, written to every destination', () => {
+  beforeEach(() => clearPairCache());
+
+  async function fanOut(dstKnobs: FakeKnobs[], length: bigint, chunk: bigint) {
+    const src = new FakeLun({ blocks: 8192 });
+    fillPattern(src.mem, 23);
+    const dsts = dstKnobs.map((k) => new FakeLun({ blocks: 8192, ...k }));
+    const befores = dsts.map((d) => Buffer.from(d.mem));
+    const tokens = new TokenCache(dsts.length);
+    const settled = await Promise.allSettled(
+      dsts.map((dst) =>
+        runPlanned(pairOf(src, dst), details('odx', length, chunk, 2), {} as CopyOptions, {
+          methods: { offload: new TokenMethod({ tokenBytes: chunk, inactivityTimeout: 0, effectiveInactivitySeconds: 60, tokens }), host: new HostMethod({ transferBytes: 16384, depth: 2 }) },
+        }),
+      ),
+    );
+    return { src, dsts, befores, settled };
+  }
+
+  it('three destinations: each source range gets one POPULATE TOKEN; every destination holds the source', async () => {
+    const { src, dsts, befores, settled } = await fanOut([{}, { wutMaxBlocks: 100 }, {}], 1024n * KiB, 256n * KiB);
+    assert.equal(src.ops('PT').length, 4, '1 MiB in 256 KiB tokens, populated once for all three');
+    for (const [i, s] of settled.entries()) {
+      assert.equal(s.status, 'fulfilled');
+      assert.equal((s as PromiseFulfilledResult<Awaited<ReturnType<typeof runPlanned>>>).value.byMethod.odx, 1024n * KiB);
+      assertCopied(src, dsts[i]!, befores[i]!, 0, 0, 1024 * 1024);
+      assert.ok(dsts[i]!.ops('WUT').every((w) => w.delTkn === false), 'a shared token is never deleted by one destination');
+    }
+  });
+
+  it('one destination failing (a fault knob) leaves the other two complete', async () => {
+    const { src, dsts, befores, settled } = await fanOut([{}, { invalidOps: [0x83, 0x8a] }, {}], 512n * KiB, 256n * KiB);
+    assert.equal(settled[1]!.status, 'rejected');
+    for (const i of [0, 2]) {
+      assert.equal(settled[i]!.status, 'fulfilled');
+      assertCopied(src, dsts[i]!, befores[i]!, 0, 0, 512 * 1024);
+    }
+    assert.equal(src.ops('PT').length, 2);
+  });
+
+  it('a shared token a destination found dead is not handed out again', async () => {
+    const cache = new TokenCache(2);
+    let made = 0;
+    const populate = async () => ({ token: Buffer.alloc(512, ++made), bytes: 512n, listId: made, status: {} as never });
+    const a = await cache.get(0n, 1n, populate);
+    cache.forget(0n, 1n, a.token);
+    await new Promise((r) => setImmediate(r));
+    const b = await cache.get(0n, 1n, populate);
+    assert.notEqual(a.token, b.token);
+    assert.equal(made, 2);
+  });
+});
+
+describe('journal: confirmed extents, durable before they are written down', () => {
+  const tmpdir = fs.mkdtempSync(path.join(os.tmpdir(), 'odxcp-journal-'));
+  after(() => fs.rmSync(tmpdir, { recursive: true, force: true }));
+  const header = (length: bigint) => ({ odxcp: 'journal' as const, version: 1, createdAt: new Date(0).toISOString(), src: { path: '/dev/a', naa: '6001', blockSize: 512 }, dst: { path: '/dev/b', naa: '6002', blockSize: 512 }, srcOffset: 0n, dstOffset: 0n, length, mode: 'auto' as const, sync: true });
+
+  it('a copy that stops part-way leaves exactly its confirmed extents in the journal, each flushed first', async () => {
+    const { src, dst } = lunPair({}, { wutMaxBlocks: 64 });
+    // After four writes the destination fails every WRITE USING TOKEN with a MEDIUM ERROR (fatal).
+    const orig = dst.command.bind(dst);
+    let wuts = 0;
+    dst.command = async (cmd, o) => {
+      if (cmd.cdb[0] === 0x83 && (cmd.cdb[1]! & 0x1f) === 0x11 && ++wuts > 4) throw checkCondition('WRITE USING TOKEN', cmd.cdb, 3, 0x0c, 0);
+      return orig(cmd, o);
+    };
+    const file = path.join(tmpdir, 'a.journal');
+    const writer = JournalWriter.create(file, header(512n * KiB));
+    const r = await runPlanned(pairOf(src, dst), details('odx', 512n * KiB, 128n * KiB, 1), { fallback: false } as CopyOptions, {
+      methods: { offload: tokenMethod(128n * KiB), host: new HostMethod({ transferBytes: 16384, depth: 2 }) },
+      journal: { writer, base: 0n },
+    }).catch((e: unknown) => (e as CopyError).result);
+    await writer.close(async () => undefined);
+    const j = readJournal(file);
+    assert.equal(j.done, false, 'a stopped copy is not marked done');
+    assert.deepEqual(j.extents, r.extents, 'the journal holds what the account says is on the destination');
+    assert.equal(r.bytes, 4n * 32n * KiB, 'four writes of 64 blocks');
+    // The journal's lines were appended only after a SYNCHRONIZE CACHE of the destination.
+    assert.ok(dst.ops('SC16').length >= 1);
+    assert.deepEqual(gaps(j.extents, 512n * KiB), [{ offset: r.bytes, length: 512n * KiB - r.bytes }]);
+  });
+
+  it('gaps: what no extent covers, in order', () => {
+    const e = (offset: bigint, length: bigint) => ({ offset, length, method: 'odx' as const });
+    assert.deepEqual(gaps([e(10n, 5n), e(0n, 4n), e(20n, 5n)], 30n), [
+      { offset: 4n, length: 6n },
+      { offset: 15n, length: 5n },
+      { offset: 25n, length: 5n },
+    ]);
+    assert.deepEqual(gaps([], 8n), [{ offset: 0n, length: 8n }]);
+    assert.deepEqual(gaps([e(0n, 8n)], 8n), []);
+  });
+
+  it('refuses to replace a journal, reads a line cut short by a crash as not written, and refuses a foreign file', () => {
+    const file = path.join(tmpdir, 'b.journal');
+    JournalWriter.create(file, header(1024n));
+    assert.throws(() => JournalWriter.create(file, header(1024n)), /exists; resume it with `odxcp resume/);
+    fs.appendFileSync(file, '{"offset":"0","length":"512","method":"host"}\n{"offset":"512","len');
+    assert.deepEqual(readJournal(file).extents, [{ offset: 0n, length: 512n, method: 'host' }]);
+    const other = path.join(tmpdir, 'c.journal');
+    fs.writeFileSync(other, '{"hello":1}\n');
+    assert.throws(() => readJournal(other), /not an odxcp journal/);
   });
 });

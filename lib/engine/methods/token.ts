@@ -2,7 +2,7 @@
 // POPULATE TOKEN, the status polls and each WRITE USING TOKEN; this file keeps the policy:
 // how much one token asks for, the destination's per-command ceiling, re-populating before a
 // token may expire, and DEL_TKN only on a token's real last use (reference 5.8-5.10, 7.5).
-import { populate, TokenWriteError, writeUsingTokenStep } from '../../tokens/token-ops';
+import { populate, TokenWriteError, writeUsingTokenStep, type PopulateResult } from '../../tokens/token-ops';
 import { MethodError, StopRequested, min, type CopyMethodImpl, type MethodContext, type Range } from './context';
 
 export interface TokenMethodOptions {
@@ -14,6 +14,19 @@ export interface TokenMethodOptions {
   effectiveInactivitySeconds: number;
   /** Seconds a token lives from its creation whatever its use (0: no limit). */
   tokenLifetimeSeconds?: number;
+  /**
+   * Tokens shared with other copies of the same source (a fan-out): a range is populated once
+   * and written to every destination. Shared tokens are never deleted with DEL_TKN (another
+   * destination may still need them); they end with their inactivity timeout.
+   */
+  tokens?: SharedTokens;
+}
+
+/** A token for a source range, made once and handed to every copy that asks for that range. */
+export interface SharedTokens {
+  get(srcLba: bigint, blocks: bigint, populate: () => Promise<PopulateResult>): Promise<{ token: PopulateResult; made: number }>;
+  /** This token failed a write: never hand it out again (a re-population must make a new one). */
+  forget(srcLba: bigint, blocks: bigint, token: PopulateResult): void;
 }
 
 /**
@@ -110,17 +123,21 @@ export class TokenMethod implements CopyMethodImpl {
         if (ctx.signal.aborted) throw new StopRequested();
         // ---- POPULATE TOKEN for as much of the rest as one token may represent
         const want = min(end - pos, this.tokenCeiling > 0n ? min(this.tokenCeiling, this.o.tokenBytes) : this.o.tokenBytes);
-        const p = await populate(ctx.src, {
-          ranges: [{ lba: (ctx.srcBase + pos) / sbs, blocks: Number(want / sbs) }],
-          blockSize: ctx.srcBlockSize,
-          inactivityTimeout: this.o.inactivityTimeout,
-          timeoutMs: ctx.timeoutMs,
-          signal: ctx.signal,
-        });
+        const srcLba = (ctx.srcBase + pos) / sbs;
+        const make = () =>
+          populate(ctx.src, {
+            ranges: [{ lba: srcLba, blocks: Number(want / sbs) }],
+            blockSize: ctx.srcBlockSize,
+            inactivityTimeout: this.o.inactivityTimeout,
+            timeoutMs: ctx.timeoutMs,
+            signal: ctx.signal,
+          });
+        const shared = this.o.tokens ? await this.o.tokens.get(srcLba, want / sbs, make) : undefined;
+        const p = shared ? shared.token : await make();
         const represented = p.bytes - (p.bytes % unit);
         if (represented <= 0n) throw new Error(`POPULATE TOKEN: the ROD represents ${p.bytes} bytes, less than one destination block`);
         if (represented < want) ctx.account.truncations++;
-        const made = Date.now();
+        const made = shared ? shared.made : Date.now();
         let lastUse = made;
 
         // ---- WRITE USING TOKEN until the ROD is used up
@@ -137,7 +154,7 @@ export class TokenMethod implements CopyMethodImpl {
           }
           const ask = ceiling.ask(represented - used);
           // The last use of a token deletes it, so the array can free the ROD (reference 7.5).
-          const deleteToken = used + ask === represented && ceiling.mayDelete(ask);
+          const deleteToken = !this.o.tokens && used + ask === represented && ceiling.mayDelete(ask);
           let wrote: bigint;
           try {
             const r = await writeUsingTokenStep(ctx.dst, {
@@ -153,6 +170,7 @@ export class TokenMethod implements CopyMethodImpl {
             if (!r.immed) this.immed = false;
             wrote = r.bytes;
           } catch (e) {
+            if (shared) this.o.tokens?.forget(srcLba, want / sbs, p);
             // What the failed write did put on the destination is on it (a lower bound when
             // the target could not say exactly): count it, so the host rewrites only the rest.
             if (e instanceof TokenWriteError) {

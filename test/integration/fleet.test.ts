@@ -1,0 +1,155 @@
+// Copies at fleet scale on real targets: one source to several token-copy destinations (each
+// source range populated once, as the kernel's record on the source shows; a destination that
+// fails leaves the others complete), batches of pairs across the lab's LUN kinds (checked
+// whole before any starts), and a journalled 256 MiB copy killed with SIGKILL and resumed.
+// Every destination is compared with its source through the backing files.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { BatchRefused, clearPairCache, copyMany, readJournal, runBatch, type BatchJob, type CopyManyResult } from '../../lib/engine';
+import { backing, CommandTrace, lun, pattern, RuntimeOdxTarget, sleep, writeBacking, type Dispatched, type LabLun } from './lab';
+
+const MiB = 1024 * 1024;
+const whole = (l: LabLun) => fs.readFileSync(l.file!);
+
+function assertCopied(src: LabLun, srcOff: number, dst: LabLun, dstOff: number, len: number, before: Buffer): void {
+  const after = whole(dst);
+  assert.ok(after.subarray(dstOff, dstOff + len).equals(backing(src, srcOff, len)), `${dst.name}: the range holds the source's bytes`);
+  assert.ok(after.subarray(0, dstOff).equals(before.subarray(0, dstOff)), `${dst.name}: nothing before the range changed`);
+  assert.ok(after.subarray(dstOff + len).equals(before.subarray(dstOff + len)), `${dst.name}: nothing after the range changed`);
+}
+
+describe('fleet: fan-out, batches, resume', function () {
+  this.timeout(300_000);
+  let target: RuntimeOdxTarget;
+  const L: Record<string, LabLun> = {};
+
+  before(async function () {
+    clearPairCache();
+    target = new RuntimeOdxTarget('naa.5001405000000a04', 'naa.5001405000000b04');
+    for (const [name, mb, knobs] of [
+      ['fsrc', 260, ''],
+      ['fdst', 260, 'latency_ms_per_mib=15'],
+      ['fan1', 32, ''],
+      ['fan2', 32, 'max_wut_bytes=1m'],
+      ['fan3', 32, 'fail_wut=%1:3/0C/00'],
+    ] as const) {
+      L[name] = await target.add(name, { sizeMb: mb, knobs: knobs || undefined });
+    }
+    writeBacking(L.fsrc!, 0, pattern(256 * MiB, 0xf1ee7));
+    writeBacking(L.fdst!, 0, pattern(256 * MiB, 0x0dd)); // something else, so every byte must be copied
+  });
+  after(() => target?.remove());
+
+  it('fan-out to three odx LUNs: each source range populated once (the kernel counts them); the failing destination leaves the other two complete', async () => {
+    const dsts = [L.fan1!, L.fan2!, L.fan3!];
+    const befores = dsts.map(whole);
+    const trace = CommandTrace.start(L.fsrc!);
+    let seen: Dispatched[] = [];
+    let r: CopyManyResult;
+    try {
+      r = await copyMany({ src: L.fsrc!.sg, dsts: dsts.map((d) => ({ dst: d.sg, dstOffset: MiB })), srcOffset: 2 * MiB, length: 24 * MiB, tokenSize: 4 * MiB });
+    } finally {
+      seen = trace.stop();
+    }
+    const pts = seen.filter((c) => c.cdb[0] === 0x83 && (c.cdb[1]! & 0x1f) === 0x10).length;
+    assert.equal(pts, 6, '24 MiB in 4 MiB tokens: six POPULATE TOKENs on the source for three destinations');
+    assert.equal(r.summary.populateTokens, 6);
+    assert.equal(r.summary.complete, 2);
+    assert.equal(r.summary.failed, 1);
+    for (const i of [0, 1]) {
+      const e = r.results[i]!;
+      assert.equal(e.error, undefined, String(e.error));
+      assert.equal(e.result!.byMethod.odx, BigInt(24 * MiB), `${dsts[i]!.name}: all by token`);
+      assertCopied(L.fsrc!, 2 * MiB, dsts[i]!, MiB, 24 * MiB, befores[i]!);
+    }
+    const bad = r.results[2]!;
+    assert.ok(bad.error, 'fan3 failed (MEDIUM ERROR on every WRITE USING TOKEN)');
+    assert.equal(bad.result?.bytes ?? 0n, 0n);
+    assert.ok(whole(L.fan3!).equals(befores[2]!), 'fan3 unchanged');
+  });
+
+  it('a batch with one invalid pair is refused before anything starts; a batch of 6 pairs across the LUN kinds, 3 at a time, ends with 6 results and the right statuses', async () => {
+    const lab = (n: string) => lun(n);
+    const dsts = ['fio1', 'odx1', 'fio2', 'tcmu0', 'odx4k'].map(lab);
+    const befores = new Map(dsts.map((d) => [d.name, whole(d)]));
+    const invalid: BatchJob[] = [
+      { src: lab('fio0').sg, dst: lab('fio1').sg, length: 2 * MiB },
+      { src: lab('odx0').sg, dst: lab('odx1').sg, dstOffset: lab('odx1').bytes - MiB, length: 2 * MiB }, // past the end
+    ];
+    await assert.rejects(runBatch(invalid, { jobs: 3 }), (e: unknown) => e instanceof BatchRefused && e.index === 1 && /past the end/.test(e.message));
+    for (const d of dsts) assert.ok(whole(d).equals(befores.get(d.name)!), `${d.name}: nothing written by a refused batch`);
+
+    const jobs: BatchJob[] = [
+      { src: lab('fio0').sg, dst: lab('fio1').sg, srcOffset: 0, dstOffset: 0, length: 4 * MiB }, // EXTENDED COPY (LIO)
+      { src: lab('odx0').sg, dst: lab('odx1').sg, srcOffset: 0, dstOffset: 0, length: 4 * MiB }, // token copy
+      { src: lab('fio0').sg, dst: lab('fio2').sg, srcOffset: 4 * MiB, dstOffset: 0, length: 4 * MiB, mode: 'host' },
+      { src: lab('odx0').sg, dst: lab('tcmu0').sg, srcOffset: 4 * MiB, dstOffset: 0, length: 4 * MiB },
+      { src: lab('fio0').sg, dst: lab('odx1').sg, srcOffset: 8 * MiB, dstOffset: 8 * MiB, length: 4 * MiB }, // LIO's copy manager onto an odx LUN
+      { src: lab('odx0').sg, dst: lab('odx4k').sg, srcOffset: 0, dstOffset: 0, length: 4 * MiB }, // 512 -> 4096-byte blocks
+    ];
+    const order: number[] = [];
+    const r = await runBatch(jobs, { jobs: 3, onResult: (x) => order.push(x.index) });
+    assert.equal(r.entries.length, 6);
+    assert.equal(order.length, 6, 'one result per pair as it ended');
+    assert.equal(r.summary.complete, 6, JSON.stringify(r.entries.map((e) => String(e.error ?? 'ok'))));
+    const want: Array<[string, number, string, number]> = [
+      ['fio0', 0, 'fio1', 0],
+      ['odx0', 0, 'odx1', 0],
+      ['fio0', 4 * MiB, 'fio2', 0],
+      ['odx0', 4 * MiB, 'tcmu0', 0],
+      ['fio0', 8 * MiB, 'odx1', 8 * MiB],
+      ['odx0', 0, 'odx4k', 0],
+    ];
+    for (const [s, so, d, dO] of want) assert.ok(whole(lab(d)).subarray(dO, dO + 4 * MiB).equals(backing(lab(s), so, 4 * MiB)), `${s} -> ${d}`);
+    assert.deepEqual(r.entries.slice(0, 3).map((e) => e.result!.method), ['xcopy', 'odx', 'host'], 'LIO\'s copy manager, the ODX handler\'s tokens, the host path');
+  });
+
+  it('odxcp copy --journal of 256 MiB killed with SIGKILL mid-way, then odxcp resume: the destination equals the source, and the resumed run copied only what the journal had not confirmed', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'odxcp-resume-'));
+    const journal = path.join(dir, 'copy.journal');
+    const length = 256 * MiB;
+    const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'odxcp');
+    const child = spawn(process.execPath, [bin, 'copy', L.fsrc!.sg, L.fdst!.sg, '--length', '256M', '--token-size', '8M', '--journal', journal, '--progress=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<NodeJS.Signals | number | null>((res) => child.on('exit', (c, s) => res(s ?? c)));
+    // Kill it once the journal confirms some extents (checkpoints come at least every 2 s).
+    let killed = false;
+    for (let i = 0; i < 1200; i++) {
+      if (fs.existsSync(journal) && fs.readFileSync(journal, 'utf8').split('\n').filter(Boolean).length >= 3) {
+        child.kill('SIGKILL');
+        killed = true;
+        break;
+      }
+      await sleep(25);
+    }
+    const how = await exited;
+    assert.ok(killed && how === 'SIGKILL', `killed mid-way (${String(how)}): ${err}`);
+    const before = readJournal(journal);
+    assert.equal(before.done, false);
+    const confirmed = before.extents.reduce((n, e) => n + e.length, 0n);
+    assert.ok(confirmed > 0n && confirmed < BigInt(length), `the journal confirmed ${confirmed} bytes`);
+    // Every confirmed extent really is on the destination (durable: flushed before journalled).
+    for (const e of before.extents) {
+      const o = Number(e.offset);
+      const n = Number(e.length);
+      assert.ok(backing(L.fdst!, o, n).equals(backing(L.fsrc!, o, n)), `journalled extent ${o}+${n} is on the destination`);
+    }
+    await sleep(1500); // the killed process's last commands end on the array
+    const res = spawnSync(process.execPath, [bin, 'resume', journal, '--json', '--progress=none'], { encoding: 'utf8' });
+    assert.equal(res.status, 0, res.stderr);
+    const r = JSON.parse(res.stdout) as { confirmedBytes: number; copiedBytes: number; complete: boolean; synced: boolean };
+    assert.equal(BigInt(r.confirmedBytes), confirmed);
+    assert.equal(BigInt(r.copiedBytes), BigInt(length) - confirmed, 'only what the journal had not confirmed');
+    assert.equal(r.complete, true);
+    assert.equal(r.synced, true);
+    assert.ok(backing(L.fdst!, 0, length).equals(backing(L.fsrc!, 0, length)), 'the destination equals the source');
+    const after = readJournal(journal);
+    assert.equal(after.done, true);
+    assert.deepEqual(after.extents.reduce((n, e) => n + e.length, 0n), BigInt(length));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
