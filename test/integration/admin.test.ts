@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { backing, lun, pattern, toolStatus, topology, writeBacking, type LabLun } from './lab';
+import { spawnSync } from 'node:child_process';
+import { backing, CommandTrace, lun, pattern, toolStatus, topology, writeBacking, type LabLun } from './lab';
 
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'odxcp');
 const MiB = 1024 * 1024;
@@ -21,37 +21,17 @@ function odxcp(...args: string[]) {
 
 const sha = (l: LabLun) => createHash('sha256').update(fs.readFileSync(l.file as string)).digest('hex');
 
-const TRACING = '/sys/kernel/tracing';
-const EVENT = `${TRACING}/events/scsi/scsi_dispatch_cmd_start`;
-
-/** The CDBs the kernel dispatched to one LUN while `fn` ran (the scsi_dispatch_cmd_start event). */
+/** The CDBs the kernel dispatched to one LUN while `fn` ran (lab.ts's CommandTrace). */
 function dispatched<T>(l: LabLun, fn: () => T): { result: T; cdbs: string[] } {
-  if (!fs.existsSync(`${TRACING}/trace`)) {
-    fs.mkdirSync(TRACING, { recursive: true });
-    execFileSync('mount', ['-t', 'tracefs', 'nodev', TRACING]);
-  }
-  const [h, c, t, u] = l.address.split(':');
-  fs.writeFileSync(`${TRACING}/tracing_on`, '0');
-  fs.writeFileSync(`${TRACING}/buffer_size_kb`, '4096');
-  fs.writeFileSync(`${TRACING}/trace`, '');
-  fs.writeFileSync(`${EVENT}/filter`, `host_no == ${h} && channel == ${c} && id == ${t} && lun == ${u}`);
-  fs.writeFileSync(`${EVENT}/enable`, '1');
-  fs.writeFileSync(`${TRACING}/tracing_on`, '1');
+  const trace = CommandTrace.start(l);
+  let cmds: { cdb: Buffer }[] = [];
   let result: T;
   try {
     result = fn();
   } finally {
-    fs.writeFileSync(`${TRACING}/tracing_on`, '0');
-    fs.writeFileSync(`${EVENT}/enable`, '0');
-    fs.writeFileSync(`${EVENT}/filter`, '0');
+    cmds = trace.stop();
   }
-  const want = `host_no=${h} channel=${c} id=${t} lun=${u} `;
-  const cdbs = fs
-    .readFileSync(`${TRACING}/trace`, 'utf8')
-    .split('\n')
-    .filter((line) => line.includes('scsi_dispatch_cmd_start:') && line.includes(want))
-    .map((line) => /raw=([0-9a-f ]+)\)/.exec(line)?.[1]?.trim() ?? '?');
-  return { result, cdbs };
+  return { result, cdbs: cmds.map((c) => [...c.cdb].map((b) => b.toString(16).padStart(2, '0')).join(' ')) };
 }
 
 /** Opcodes that change a LUN's data or its cache state. */
