@@ -30,6 +30,8 @@ export { probeCapabilities, type Capabilities, type Lid1Limits, type TokenCopyLi
 export * as engine from './engine';
 export { copy, planCopy, CopyError, type CopyOptions, type CopyResult, type CopyPlan, type CopyProgress } from './engine';
 export * as tokens from './tokens';
+export { setCommandTrace, type CommandTraceRecord, type CommandTraceSink } from './scsi/trace';
+export { scanLuns, scanMultipath, type ScannedLun, type ScannedMultipath } from './device/scan';
 export { inspectNode, queueLimits, scsiNodesOf, usersOf, type NodeInfo, type QueueLimits, type ScsiNodes } from './device/sysfs';
 export {
   loadNative,

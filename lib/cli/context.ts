@@ -14,6 +14,7 @@ import { RunState } from './output';
 import { toJson } from './json';
 import { describeDevice, type DeviceInfo } from './describe';
 import { constants as osConstants } from 'node:os';
+import { scanLuns, scanMultipath, type ScannedLun, type ScannedMultipath } from '../device/scan';
 
 export interface Geometry {
   blockSize: number;
@@ -32,6 +33,8 @@ export interface CliContext {
   /** Block size and capacity of a LUN (to turn `Nb` sizes and sg_xcopy blocks into bytes). */
   geometry(path: string): Promise<Geometry>;
   describeDevice(path: string): Promise<DeviceInfo>;
+  /** The host's SCSI LUNs and multipath maps, from sysfs (`odxcp list`). */
+  scan(): { luns: ScannedLun[]; multipath: ScannedMultipath[] };
   populateTokenFile: typeof populateTokenFile;
   writeTokenFile: typeof writeTokenFile;
   readTokenFile: typeof readTokenFile;
@@ -67,6 +70,7 @@ export function defaultContext(): CliContext {
     planCopy: (o) => engine.planCopy(o),
     geometry,
     describeDevice,
+    scan: () => ({ luns: scanLuns(), multipath: scanMultipath() }),
     populateTokenFile,
     writeTokenFile,
     readTokenFile,

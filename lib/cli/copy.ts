@@ -9,6 +9,9 @@ import { ddListIdUsage, ddRange, parseDdArgs, SG_XCOPY_HELP, type DdOperands } f
 import { toJson } from './json';
 import { checkDevicePath, refuseRepeats } from './options';
 import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
+import { DRY_RUN_OPTION } from './common';
+import { dryRunCopy } from './dry-run';
+import { startTrace } from './verbose';
 import { formatBytes, parseCount, parseSeconds, parseSize, resolveSize, type SizeSpec } from './sizes';
 
 export const COPY_MODES: readonly CopyMode[] = ['auto', 'odx', 'xcopy', 'host'];
@@ -27,6 +30,7 @@ export interface CopyCliOptions {
   maxInFlight?: string;
   tokenSize?: string;
   timeout?: string;
+  dryRun?: boolean;
   journal?: string;
   sparse?: string;
 }
@@ -71,7 +75,8 @@ export function addCopyOptions(cmd: Command, which: 'all' | 'plan' = 'all'): Com
     .option('--max-in-flight <n>', 'offload commands in flight at once, 1..64 (default 4)')
     .option('--token-size <size>', 'bytes one ROD token represents, more than 0 (Nb = logical blocks of SRC)')
     .option('--timeout <seconds>', 'SG_IO timeout for each command')
-    .option('--sparse <mode>', 'auto|never (default auto: on a thin source, copy only mapped ranges and make deallocated ones read as zeros on DST the cheapest way)');
+    .option('--sparse <mode>', 'auto|never (default auto: on a thin source, copy only mapped ranges and make deallocated ones read as zeros on DST the cheapest way)')
+    .option(...DRY_RUN_OPTION);
 }
 
 /** Syntax checks of every option, and every check that needs no device. */
@@ -257,7 +262,8 @@ export async function copyCommand(ctx: CliContext, src: string, dst: string, o: 
   checkDevicePath(dst, 'DST');
   const req = parseCopyArgs(o);
   const [sg, dg] = await geometries(ctx, src, dst);
-  return runResolvedCopy(ctx, resolveCopyOptions(src, dst, req, sg, dg), req);
+  const opts = resolveCopyOptions(src, dst, req, sg, dg);
+  return o.dryRun ? dryRunCopy(ctx, opts, req.json) : runResolvedCopy(ctx, opts, req);
 }
 
 /** The sg_xcopy form: operands, then the odxcp copy options among the rest. */
@@ -291,6 +297,12 @@ export async function ddCommand(ctx: CliContext, args: readonly string[], versio
   }
   const req = parseCopyArgs(o);
   checkDdRequest(req, dd);
-  const [sg, dg] = await geometries(ctx, dd.if, dd.of);
-  return runResolvedCopy(ctx, resolveCopyOptions(dd.if, dd.of, req, sg, dg, dd), req, { time: dd.time });
+  const stopTrace = startTrace(dd.verbose, ctx.stderr); // -v, -vv, verbose=N: sg_xcopy's switches
+  try {
+    const [sg, dg] = await geometries(ctx, dd.if, dd.of);
+    const opts = resolveCopyOptions(dd.if, dd.of, req, sg, dg, dd);
+    return o.dryRun ? await dryRunCopy(ctx, opts, req.json) : await runResolvedCopy(ctx, opts, req, { time: dd.time });
+  } finally {
+    stopTrace();
+  }
 }

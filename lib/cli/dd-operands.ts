@@ -62,7 +62,7 @@ sg_xcopy form (for scripts written for sg_xcopy; odxcp still picks the best meth
   The copy options are those of \`odxcp copy --help\`.`;
 
 /** odxcp's subcommands: an argument list starting with one of them is not the sg_xcopy form. */
-export const SUBCOMMANDS: readonly string[] = ['copy', 'info', 'token', 'zero', 'batch', 'resume', 'exit-codes', 'help'];
+export const SUBCOMMANDS: readonly string[] = ['copy', 'info', 'token', 'zero', 'batch', 'resume', 'list', 'scan', 'completion', 'man', 'exit-codes', 'help'];
 
 /**
  * True for the sg_xcopy form: an `if=` or `of=` operand and no subcommand (options, and their

@@ -4,6 +4,7 @@ import { ScsiDevice } from '../device/device';
 import type { Capabilities } from '../device/capabilities';
 import { rodTypeName } from '../scsi/rod-token';
 import { zeroCandidates, type ZeroMethod } from '../tokens/zero';
+import type { CopyPlan } from '../engine/types';
 import { formatBytes } from './sizes';
 
 export interface DeviceInfo {
@@ -31,6 +32,12 @@ export interface DeviceInfo {
   zeroMethods: ZeroMethod[];
   /** Probes that failed (informational). */
   probeErrors: string[];
+  /**
+   * VPD 0x83 designators of the target device and target port (association 2 and 1; NAA,
+   * EUI-64 and SCSI name strings, not the relative port numbers), `association:type:hex`:
+   * what `odxcp list` groups LUNs by copy manager with.
+   */
+  targetIds: string[];
 }
 
 export async function describeDevice(p: string): Promise<DeviceInfo> {
@@ -63,6 +70,9 @@ export async function describeDevice(p: string): Promise<DeviceInfo> {
       methods: [...(caps.tokenCopy.supported ? (['odx'] as const) : []), ...(caps.xcopyLid1.supported ? (['xcopy'] as const) : []), 'host'],
       zeroMethods: await zeroCandidates(d),
       probeErrors: caps.probeErrors,
+      targetIds: identity.designators
+        .filter((x) => (x.association === 1 || x.association === 2) && [2, 3, 8].includes(x.designatorType))
+        .map((x) => `${x.association === 2 ? 'target-device' : 'target-port'}:${x.designatorTypeName}:${x.designator.toString('hex')}`),
     };
   } finally {
     await d.close();
@@ -105,4 +115,19 @@ export function deviceInfoLines(i: DeviceInfo): string[] {
     `  copy methods: ${i.methods.join(', ')}; zero methods: ${i.zeroMethods.join(', ')}`,
   );
   return out;
+}
+
+const METHOD_NAMES: Record<'odx' | 'xcopy', string> = { odx: 'token copy (ODX)', xcopy: 'EXTENDED COPY LID1' };
+
+export function planLines(p: CopyPlan): string[] {
+  const lines = [
+    `copy plan ${p.src.path} -> ${p.dst.path}: ${p.length} bytes (${formatBytes(p.length)}) from +${p.srcOffset} to +${p.dstOffset}`,
+  ];
+  for (const m of ['odx', 'xcopy'] as const) {
+    const v = p.verdicts[m];
+    lines.push(`  ${METHOD_NAMES[m]}: ${v.usable ? 'usable' : 'not usable'} - ${v.reason}`);
+  }
+  const chunk = p.method === 'host' ? `host transfers of ${p.hostTransferBytes} bytes` : `${p.chunkBytes} bytes (${formatBytes(p.chunkBytes)}) per ${p.method === 'odx' ? 'token' : 'EXTENDED COPY'}, host transfers of ${p.hostTransferBytes} bytes if it falls back`;
+  lines.push(`  method: ${p.method}; ${chunk}; ${p.maxInFlight} in flight`);
+  return lines;
 }

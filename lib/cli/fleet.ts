@@ -7,6 +7,7 @@ import type { BatchEntry, BatchJob, CopyManyResult, ResumeResult } from '../engi
 import type { CopyMode, CopyOptions, CopyResult } from '../engine/types';
 import { DeviceError, UsageError } from '../errors';
 import { copyResultJson, copySummaryLines, parseCopyArgs, resolveCopyOptions, COPY_MODES, type CopyCliOptions } from './copy';
+import { dryRunCopies } from './dry-run';
 import { cliExitCode, errorLine, reportError, signalExitCode, withSignals, type CliContext } from './context';
 import { toJson, toJsonLine } from './json';
 import { checkDevicePath } from './options';
@@ -30,6 +31,7 @@ export async function copyManyCommand(ctx: CliContext, src: string, dsts: string
   // Each destination's range is checked as a copy of its own would be (offsets, fit, blocks).
   const resolved: CopyOptions[] = [];
   for (const d of dsts) resolved.push(resolveCopyOptions(src, d, req, sg, await ctx.geometry(d)));
+  if (o.dryRun) return dryRunCopies(ctx, resolved, req.json);
   const first = resolved[0]!;
   const reporter = makeProgress(chooseProgress(req.progress, req.json, ctx.stderr), ctx.stderr, ctx.run);
   let aborted: NodeJS.Signals | undefined;

@@ -5,28 +5,14 @@ import { UsageError } from '../errors';
 import { cliExitCode, printJsonError, type CliContext } from './context';
 import { checkDevicePath } from './options';
 import { parseCopyArgs, resolveCopyOptions, type CopyCliOptions, type CopyRequest } from './copy';
-import { deviceInfoLines, type DeviceInfo } from './describe';
+import { deviceInfoLines, planLines, type DeviceInfo } from './describe';
 import { toJson } from './json';
-import { formatBytes } from './sizes';
 
 export interface InfoCliOptions extends Pick<CopyCliOptions, 'srcOffset' | 'dstOffset' | 'length' | 'mode'> {
   json?: boolean;
 }
 
-const METHOD_NAMES: Record<'odx' | 'xcopy', string> = { odx: 'token copy (ODX)', xcopy: 'EXTENDED COPY LID1' };
-
-export function planLines(p: CopyPlan): string[] {
-  const lines = [
-    `copy plan ${p.src.path} -> ${p.dst.path}: ${p.length} bytes (${formatBytes(p.length)}) from +${p.srcOffset} to +${p.dstOffset}`,
-  ];
-  for (const m of ['odx', 'xcopy'] as const) {
-    const v = p.verdicts[m];
-    lines.push(`  ${METHOD_NAMES[m]}: ${v.usable ? 'usable' : 'not usable'} - ${v.reason}`);
-  }
-  const chunk = p.method === 'host' ? `host transfers of ${p.hostTransferBytes} bytes` : `${p.chunkBytes} bytes (${formatBytes(p.chunkBytes)}) per ${p.method === 'odx' ? 'token' : 'EXTENDED COPY'}, host transfers of ${p.hostTransferBytes} bytes if it falls back`;
-  lines.push(`  method: ${p.method}; ${chunk}; ${p.maxInFlight} in flight`);
-  return lines;
-}
+export { planLines } from './describe';
 
 export async function infoCommand(ctx: CliContext, devices: string[], o: InfoCliOptions): Promise<number> {
   const planOpts = o.srcOffset !== undefined || o.dstOffset !== undefined || o.length !== undefined || o.mode !== undefined;

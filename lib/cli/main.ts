@@ -17,6 +17,9 @@ import { UsageError } from '../errors';
 import { toJson, toJsonLine } from './json';
 import { explainExcessArguments, refuseRepeats } from './options';
 import { guardStream, OUTPUT_LOST_EXIT, RunState, settle } from './output';
+import { addDryRunOption, applyCommon, stopTrace } from './common';
+import { listCommand } from './list';
+import { bashCompletion, manPage, zshCompletion } from './docs-gen';
 
 export { toJson } from './json';
 export type { CliContext } from './context';
@@ -109,6 +112,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .option('--out <file>', 'token file to write (checked before the token is made; if writing still fails, the token is left to expire)')
     .option('--inactivity-timeout <seconds>', 'how long the token lives unused (default: the device default)')
     .option('--force', 'replace an existing token file')
+    .option('--format <format>', "odxcp|raw|raw-len: odxcp's token file (default), the bare 512-byte token (ddptctl --rtf), or the token and its 8-byte length (ddpt's rtf_len)")
     .option('--json', 'print the result as JSON')
     .option('--timeout <seconds>', 'SG_IO timeout for each command')
     .action(async (device: string, o: TokenPopulateCliOptions) => done(await tokenPopulateCommand(ctx, device, o)));
@@ -129,11 +133,11 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
   token
     .command('info')
     .description('decode a token file: ROD type, length, creator LU, bytes represented, block device data, age (a creation time in the future is flagged); exit 15 if it is not a valid token file')
-    .argument('<file>', 'token file (odxcp format or a bare 512-byte token)')
+    .argument('<file>', "token file: odxcp's, a bare 512-byte token (ddptctl) or ddpt's 520-byte rtf_len form")
     .option('--json', 'print JSON')
     .action(async (file: string, o: { json?: boolean }) => done(await tokenInfoCommand(ctx, file, o)));
 
-  program
+  addDryRunOption(program
     .command('zero')
     .description('zero a range: block device zero token, else WRITE SAME(16), else WRITE(16)')
     .argument('<device>', 'LUN (opened exclusively: refused when mounted or in use)')
@@ -143,17 +147,43 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .option('--no-sync', 'skip SYNCHRONIZE CACHE of the written range afterwards (default: flush it; a failing flush fails the command)')
     .option('--json', 'print the result as JSON')
     .option('--progress <kind>', 'auto|bar|json|none')
-    .option('--timeout <seconds>', 'SG_IO timeout for each command')
+    .option('--timeout <seconds>', 'SG_IO timeout for each command'))
     .action(async (device: string, o: ZeroCliOptions) => done(await zeroCommand(ctx, device, o)));
 
   program
-    .command('exit-codes', { hidden: true })
+    .command('list')
+    .alias('scan')
+    .description('every SCSI LUN and multipath map on this host (like lsscsi): size, block size, copy offload with its limits, shared copy managers')
+    .option('--json', 'print a JSON array (one object per LUN, then one per multipath map)')
+    .action(async (o: { json?: boolean }) => done(await listCommand(ctx, o)));
+
+  program
+    .command('completion')
+    .description('print the shell completion script for bash or zsh')
+    .argument('<shell>', 'bash|zsh')
+    .action((shell: string) => {
+      if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion: '${shell}' is not one of bash, zsh`);
+      ctx.stdout.write(shell === 'bash' ? bashCompletion(program) : zshCompletion(program));
+      done(0);
+    });
+
+  program
+    .command('man', { hidden: true })
+    .description('print the man page (roff); the build installs it as odxcp.1')
+    .action(() => {
+      ctx.stdout.write(manPage(program, version()));
+      done(0);
+    });
+
+  program
+    .command('exit-codes')
     .description('print the exit status table (Markdown, or --json)')
     .option('--json', 'print JSON')
     .action((o: { json?: boolean }) => {
       ctx.stdout.write(`${o.json ? toJson(EXIT_CODES) : exitCodesMarkdown()}\n`);
       done(0);
     });
+  applyCommon(program, ctx);
   refuseRepeats(program);
   explainExcessArguments(program);
   return program;
@@ -174,7 +204,7 @@ function checkHelpTopic(args: readonly string[]): void {
   if (args[0] !== 'help' || args.length < 2) return;
   const topic = args[1] as string;
   const known = SUBCOMMANDS.filter((c) => c !== 'help');
-  if (!known.includes(topic)) throw new UsageError(`help: '${topic}' is not a command (commands: ${known.join(', ')})`);
+  if (!known.includes(topic)) throw new UsageError(`help: '${topic}' is not a command (commands: ${known.filter((c) => c !== 'man' && c !== 'scan').join(', ')})`);
 }
 
 /** After an error: the JSON object and the `done` record the arguments promised, if not yet out. */
@@ -212,6 +242,8 @@ export async function main(argv: string[], overrides: Partial<CliContext> = {}):
       code = reportError(ctx, e);
       promisedRecords(ctx, args, e, cliExitCode(e));
     }
+  } finally {
+    stopTrace();
   }
   return outputStatus(ctx, code);
 }

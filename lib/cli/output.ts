@@ -10,6 +10,8 @@ export class RunState {
   stdoutWritten = false;
   /** The NDJSON progress stream ended with its `done` record. */
   doneWritten = false;
+  /** -q without --json: stdout is dropped and stderr is no terminal for `--progress auto`. */
+  quiet = false;
   /** The first failed write per stream: 'ENOSPC', 'EPIPE'... */
   readonly lost = new Map<'stdout' | 'stderr', string>();
 }
@@ -35,13 +37,14 @@ export function guardStream(s: OutStream, which: 'stdout' | 'stderr', run: RunSt
   if (typeof em.on === 'function') em.on('error', lose);
   return {
     get isTTY() {
-      return s.isTTY;
+      return run.quiet ? false : s.isTTY;
     },
     get columns() {
       return s.columns;
     },
     write(text: string) {
       if (run.lost.has(which)) return false;
+      if (run.quiet && which === 'stdout') return true;
       if (which === 'stdout' && text !== '') run.stdoutWritten = true;
       try {
         return s.write(text);

@@ -2,7 +2,7 @@
 // is in lib/tokens/token-file.ts; these parse, call it and print.
 import { UsageError } from '../errors';
 import { describeRodToken } from '../scsi/rod-token';
-import { checkTokenFileOut, tokenFileInfo, TOKEN_FILE_LENGTH, type TokenFileInfo } from '../tokens/token-file';
+import { checkTokenFileOut, tokenFileInfo, TOKEN_FILE_FORMATS, TOKEN_FILE_LENGTH, type TokenFileFormat, type TokenFileInfo } from '../tokens/token-file';
 import { TokenWriteError } from '../tokens/token-ops';
 import { cliExitCode, oneLineText, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type LastProgress } from './context';
 import { toJson } from './json';
@@ -26,6 +26,12 @@ function inactivity(text: string | undefined): number | undefined {
   return n;
 }
 
+const FORMAT_NAMES: Record<TokenFileFormat, string> = {
+  odxcp: 'odxcp token file',
+  raw: 'bare 512-byte ROD token, as ddptctl --rtf reads and writes',
+  'raw-len': "ROD token and 8-byte length, ddpt's rtf_len form (520 bytes)",
+};
+
 export interface TokenPopulateCliOptions {
   offset?: string;
   length?: string;
@@ -34,6 +40,7 @@ export interface TokenPopulateCliOptions {
   force?: boolean;
   json?: boolean;
   timeout?: string;
+  format?: string;
 }
 
 export async function tokenPopulateCommand(ctx: CliContext, device: string, o: TokenPopulateCliOptions): Promise<number> {
@@ -45,19 +52,21 @@ export async function tokenPopulateCommand(ctx: CliContext, device: string, o: T
   if (lengthSpec.value === 0n) throw new UsageError('--length: must be more than 0');
   const timeoutMs = o.timeout !== undefined ? parseSeconds(o.timeout, '--timeout') : undefined;
   const inact = inactivity(o.inactivityTimeout);
+  const format = (o.format ?? 'odxcp') as TokenFileFormat;
+  if (!TOKEN_FILE_FORMATS.includes(format)) throw new UsageError(`--format: '${o.format}' is not one of ${TOKEN_FILE_FORMATS.join(', ')}`);
   // Before the token exists: a token that cannot be saved would stay live on the array.
   checkTokenFileOut(o.out, o.force === true);
   const offset = (await sizeOnDevice(ctx, device, offsetSpec, '--offset')) as bigint;
   const length = (await sizeOnDevice(ctx, device, lengthSpec, '--length')) as bigint;
   const r = await withSignals(ctx, (s) =>
-    ctx.populateTokenFile({ device, offset, length, out: o.out as string, overwrite: o.force === true, inactivityTimeout: inact, timeoutMs, signal: s.signal }),
+    ctx.populateTokenFile({ device, offset, length, out: o.out as string, overwrite: o.force === true, inactivityTimeout: inact, format, timeoutMs, signal: s.signal }),
   );
   if (o.json) {
     ctx.stdout.write(`${toJson({ ...r, token: tokenSummary(r.token) })}\n`);
   } else {
     ctx.stdout.write(
       [
-        `wrote ${r.file}: a token for ${r.bytes} bytes (${formatBytes(r.bytes)}) of ${r.device} from +${r.offset} (LBA ${r.lba}, ${r.blockSize}-byte blocks)`,
+        `wrote ${r.file}${r.format === 'odxcp' ? '' : ` (${FORMAT_NAMES[r.format]})`}: a token for ${r.bytes} bytes (${formatBytes(r.bytes)}) of ${r.device} from +${r.offset} (LBA ${r.lba}, ${r.blockSize}-byte blocks)`,
         `  ${describeRodToken(r.token)}`,
         ...(r.truncated ? [`  note: the target truncated the token: ${r.bytes} of the ${r.requestedBytes} bytes asked for`] : []),
         `  inactivity timeout: ${r.inactivityTimeout ? `${r.inactivityTimeout} s` : 'device default'}; the file grants read access to that data: keep it private`,
@@ -146,7 +155,7 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
 }
 
 export function tokenInfoLines(file: string, i: TokenFileInfo): string[] {
-  const lines = [`${oneLineText(file)}: ${i.format === 'odxcp' ? `odxcp token file v${i.version} (${TOKEN_FILE_LENGTH} bytes)` : 'bare 512-byte ROD token'}`];
+  const lines = [`${oneLineText(file)}: ${i.format === 'odxcp' ? `odxcp token file v${i.version} (${TOKEN_FILE_LENGTH} bytes)` : FORMAT_NAMES[i.format]}`];
   lines.push(`  ROD type 0x${i.rodType.toString(16).padStart(8, '0')} (${i.rodTypeName}), ROD TOKEN LENGTH ${i.rodTokenLength}${i.truncated ? ' (truncated)' : ''}`);
   if (i.copyManagerRodTokenId) lines.push(`  copy manager token id ${i.copyManagerRodTokenId}`);
   if (i.bytes !== undefined) lines.push(`  represents ${i.bytes} bytes (${formatBytes(i.bytes)})${i.lba !== undefined ? ` from LBA ${i.lba}` : ''}${i.blockSize ? ` of ${i.blockSize}-byte blocks` : ''}`);

@@ -4,6 +4,7 @@ import { UsageError } from '../errors';
 import { ZERO_METHODS, ZeroError, type ZeroMethod, type ZeroResult } from '../tokens/zero';
 import { cliExitCode, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type LastProgress } from './context';
 import { checkDevicePath } from './options';
+import { dryRunZero } from './dry-run';
 import { toJson } from './json';
 import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
 import { formatBytes, parseSeconds, parseSize } from './sizes';
@@ -17,6 +18,7 @@ export interface ZeroCliOptions {
   json?: boolean;
   progress?: string;
   timeout?: string;
+  dryRun?: boolean;
 }
 
 export function zeroSummaryLines(r: ZeroResult): string[] {
@@ -42,6 +44,7 @@ export async function zeroCommand(ctx: CliContext, device: string, o: ZeroCliOpt
   const timeoutMs = o.timeout !== undefined ? parseSeconds(o.timeout, '--timeout') : undefined;
   const offset = (await sizeOnDevice(ctx, device, offsetSpec, '--offset')) as bigint;
   const length = (await sizeOnDevice(ctx, device, lengthSpec, '--length')) as bigint;
+  if (o.dryRun) return dryRunZero(ctx, { device, offset, length, method, sync: o.sync !== false }, o.json === true);
   const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr, ctx.run);
   let aborted: NodeJS.Signals | undefined;
   const seen: LastProgress = {};

@@ -4,6 +4,7 @@
 import type { EncodedCommand, NativeExecuteRequest, NativeExecuteResult } from '../native';
 import { ScsiError, TransportError, scsiErrorFromResult, transportErrorFromSystemError } from './errors';
 import { commandName } from './opcodes';
+import { traceCommand, tracing } from './trace';
 
 /** Something that can run one SG_IO request: the addon on an open fd, or a test fake. */
 export interface Executor {
@@ -126,14 +127,19 @@ export async function runCommand(
   else if (cmd.direction === 'from-device') data = options.data ?? Buffer.alloc(cmd.allocationLength ?? 0);
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs(cmd.cdb);
   const counts = { ua: 0, busy: 0, nr: 0, tr: 0 };
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     let raw: NativeExecuteResult;
+    const t0 = tracing() ? performance.now() : 0;
+    const witness = (more: { result?: NativeExecuteResult; errno?: string; dataIn?: Buffer }) =>
+      traceCommand({ path: exec.path, name: commandName(cmd.cdb), cdb: cmd.cdb, direction: cmd.direction, ...(cmd.direction === 'to-device' ? { dataOut: data } : {}), ...more, wallMs: performance.now() - t0, attempt });
     try {
       raw = await exec.execute({ cdb: cmd.cdb, direction: cmd.direction, data, timeoutMs });
     } catch (e) {
+      if (tracing()) witness({ errno: (e as NodeJS.ErrnoException).code ?? String(e) });
       // The ioctl itself failed (errno): nothing reached the target in a knowable state.
       throw withAdvice(transportErrorFromSystemError(commandName(cmd.cdb), cmd.cdb, e as NodeJS.ErrnoException), exec.path);
     }
+    if (tracing()) witness({ result: raw, ...(cmd.direction === 'from-device' && data ? { dataIn: data.subarray(0, Math.max(0, data.length - raw.resid)) } : {}) });
     const err = scsiErrorFromResult(commandName(cmd.cdb), cmd.cdb, raw);
     if (!err) {
       const got = cmd.direction === 'from-device' && data ? data.subarray(0, Math.max(0, data.length - raw.resid)) : Buffer.alloc(0);

@@ -17,8 +17,11 @@
 //   52-63  reserved (zero)
 //   64-575 the ROD token, verbatim (reference 6.1)
 //
-// `tail -c 512 FILE` is the raw token. A bare 512-byte token file (as other tools write) is
-// read as well; its block size and length then come from the token itself when present.
+// `tail -c 512 FILE` is the raw token. Two forms other tools write are read as well, and can be
+// written (`--format raw|raw-len`): a bare 512-byte token (ddptctl's --rtf file), and ddpt's
+// 520-byte form, the token followed by an 8-byte big-endian "number of bytes represented"
+// (ddpt's oflag=rtf_len, for ROD types whose token does not carry the count). The block size
+// and length then come from the token itself (and the trailer) when present.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -40,6 +43,12 @@ export const TOKEN_FILE_MAGIC = 'ODXCPTOK';
 export const TOKEN_FILE_VERSION = 1;
 export const TOKEN_FILE_HEADER_LENGTH = 64;
 export const TOKEN_FILE_LENGTH = TOKEN_FILE_HEADER_LENGTH + ROD_TOKEN_LENGTH;
+/** ddpt's rtf_len form: the token, then the bytes it represents as a big-endian 64-bit integer. */
+export const RTF_LEN_FILE_LENGTH = ROD_TOKEN_LENGTH + 8;
+
+/** How `token populate` writes the token: odxcp's file, or ddpt/ddptctl's raw forms. */
+export type TokenFileFormat = 'odxcp' | 'raw' | 'raw-len';
+export const TOKEN_FILE_FORMATS: readonly TokenFileFormat[] = ['odxcp', 'raw', 'raw-len'];
 
 /**
  * A token file that cannot be used: corrupt, truncated, another version, not a ROD token, or not
@@ -68,7 +77,7 @@ export interface TokenFileMeta {
 }
 
 export interface TokenFile {
-  format: 'odxcp' | 'raw';
+  format: TokenFileFormat;
   /** Header format version (odxcp files). */
   version?: number;
   /** The 512-byte ROD token. */
@@ -111,22 +120,45 @@ function checkToken(name: string, decoded: RodToken): void {
   if (problem) throw new TokenFileError(name, `${name}: not a ROD token (${problem})`);
 }
 
-/** Decode a token file's bytes (odxcp format or a bare 512-byte token). `name` is for messages. */
+/** A bare token (512 bytes) or ddpt's rtf_len form (520: the token, then the bytes it represents). */
+function decodeRawToken(buf: Buffer, name: string): TokenFile {
+  const token = Buffer.from(buf.subarray(0, ROD_TOKEN_LENGTH));
+  const decoded = decodeRodToken(token);
+  checkToken(name, decoded);
+  const blockSize = decoded.blockDevice?.blockLength;
+  const inToken = decoded.numberOfBytesRepresented;
+  if (buf.length === ROD_TOKEN_LENGTH) return { format: 'raw', token, decoded, blockSize, bytes: inToken };
+  const trailer = buf.readBigUInt64BE(ROD_TOKEN_LENGTH);
+  // The trailer is what ddpt read from RRTI; a token that states its own count must agree.
+  if (trailer === 0n) throw new TokenFileError(name, `${name}: not a ROD token file (ddpt's 520-byte form says the token represents 0 bytes)`);
+  if (inToken !== undefined && inToken !== 0n && inToken !== trailer) {
+    throw new TokenFileError(name, `${name}: the length after the token does not match the token (${trailer} bytes after it, ${inToken} in it)`);
+  }
+  if (blockSize !== undefined && trailer % BigInt(blockSize) !== 0n) {
+    throw new TokenFileError(name, `${name}: the length after the token (${trailer} bytes) is not a whole number of the token's ${blockSize}-byte blocks`);
+  }
+  return { format: 'raw-len', token, decoded, blockSize, bytes: trailer };
+}
+
+/** The bytes of `token` in one of the raw forms ddpt and ddptctl read. */
+export function encodeRawToken(format: 'raw' | 'raw-len', token: Buffer, bytes: bigint): Buffer {
+  if (token.length !== ROD_TOKEN_LENGTH) throw new RangeError(`encodeRawToken: a ROD token is ${ROD_TOKEN_LENGTH} bytes, got ${token.length}`);
+  if (format === 'raw') return Buffer.from(token);
+  const b = Buffer.alloc(RTF_LEN_FILE_LENGTH);
+  token.copy(b);
+  b.writeBigUInt64BE(bytes, ROD_TOKEN_LENGTH);
+  return b;
+}
+
+/** Decode a token file's bytes (odxcp format, a bare 512-byte token, or ddpt's 520-byte form). `name` is for messages. */
 export function decodeTokenFile(buf: Buffer, name = 'token file'): TokenFile {
-  if (buf.length === ROD_TOKEN_LENGTH && buf.subarray(0, 8).toString('latin1') !== TOKEN_FILE_MAGIC) {
-    const token = Buffer.from(buf);
-    const decoded = decodeRodToken(token);
-    checkToken(name, decoded);
-    return {
-      format: 'raw',
-      token,
-      decoded,
-      blockSize: decoded.blockDevice?.blockLength,
-      bytes: decoded.numberOfBytesRepresented,
-    };
+  const magic = buf.length >= 8 && buf.subarray(0, 8).toString('latin1') === TOKEN_FILE_MAGIC;
+  if (!magic && (buf.length === ROD_TOKEN_LENGTH || buf.length === RTF_LEN_FILE_LENGTH)) return decodeRawToken(buf, name);
+  if (!magic && buf.length > RTF_LEN_FILE_LENGTH && (buf.length % ROD_TOKEN_LENGTH === 0 || buf.length % RTF_LEN_FILE_LENGTH === 0)) {
+    throw new TokenFileError(name, `${name}: ${buf.length} bytes: several ROD tokens (a ddpt rtf= file?); odxcp reads a file of one token (512 bytes, or 520 with ddpt's rtf_len length)`);
   }
   if (buf.length < 8 || buf.subarray(0, 8).toString('latin1') !== TOKEN_FILE_MAGIC) {
-    throw new TokenFileError(name, `${name}: not a token file (no ${TOKEN_FILE_MAGIC} header, and not a bare ${ROD_TOKEN_LENGTH}-byte ROD token; ${buf.length} bytes)`);
+    throw new TokenFileError(name, `${name}: not a token file (no ${TOKEN_FILE_MAGIC} header, and not a bare ${ROD_TOKEN_LENGTH}-byte ROD token or ddpt's ${RTF_LEN_FILE_LENGTH}-byte form; ${buf.length} bytes)`);
   }
   if (buf.length < 12) throw new TokenFileError(name, `${name}: truncated token file (${buf.length} bytes, the header alone is ${TOKEN_FILE_HEADER_LENGTH})`);
   const version = buf.readUInt16BE(8);
@@ -196,7 +228,7 @@ export function readTokenFile(file: string): TokenFile {
   let buf: Buffer;
   try {
     const st = fs.statSync(file);
-    if (!st.isFile()) throw new TokenFileError(file, `${file}: not a regular file (a token file is ${TOKEN_FILE_LENGTH} or ${ROD_TOKEN_LENGTH} bytes)`);
+    if (!st.isFile()) throw new TokenFileError(file, `${file}: not a regular file (a token file is ${TOKEN_FILE_LENGTH}, ${ROD_TOKEN_LENGTH} or ${RTF_LEN_FILE_LENGTH} bytes)`);
     if (st.size > 64 * 1024) throw new TokenFileError(file, `${file}: ${st.size} bytes is far too large for a token file`);
     buf = fs.readFileSync(file);
   } catch (e) {
@@ -298,12 +330,15 @@ export interface PopulateTokenFileOptions {
   overwrite?: boolean;
   /** INACTIVITY TIMEOUT, seconds; 0 (default) = the device default. */
   inactivityTimeout?: number;
+  /** odxcp's file (default), the bare token (ddptctl), or the token and its length (ddpt rtf_len). */
+  format?: TokenFileFormat;
   timeoutMs?: number;
   signal?: AbortSignal;
 }
 
 export interface PopulateTokenFileResult {
   file: string;
+  format: TokenFileFormat;
   device: string;
   blockSize: number;
   lba: bigint;
@@ -340,7 +375,9 @@ export async function populateTokenFile(o: PopulateTokenFileOptions): Promise<Po
     const p = await populate(dev, { ranges: splitRanges(lba, blocks, lim.maxRanges), blockSize: cap.blockSize, inactivityTimeout: inactivity, timeoutMs: o.timeoutMs, signal: o.signal });
     const createdAt = new Date();
     try {
-      writePrivateFile(o.out, encodeTokenFile({ blockSize: cap.blockSize, lba, bytes: p.bytes, createdAt, inactivityTimeout: inactivity }, p.token), o.overwrite === true);
+      const format = o.format ?? 'odxcp';
+      const data = format === 'odxcp' ? encodeTokenFile({ blockSize: cap.blockSize, lba, bytes: p.bytes, createdAt, inactivityTimeout: inactivity }, p.token) : encodeRawToken(format, p.token, p.bytes);
+      writePrivateFile(o.out, data, o.overwrite === true);
     } catch (e) {
       // The token is live and nobody holds it. It cannot be deleted without writing: WRITE USING
       // TOKEN with DEL_TKN needs at least one range descriptor (targets refuse an empty list,
@@ -353,6 +390,7 @@ export async function populateTokenFile(o: PopulateTokenFileOptions): Promise<Po
     }
     return {
       file: o.out,
+      format: o.format ?? 'odxcp',
       device: name,
       blockSize: cap.blockSize,
       lba,

@@ -371,6 +371,7 @@ describe('issue 14: device paths', () => {
 describe('issue 14: token populate checks its output first', () => {
   const populated: PopulateTokenFileResult = {
     file: 'x',
+    format: 'odxcp',
     device: '/dev/sg1',
     blockSize: 512,
     lba: 0n,
@@ -484,7 +485,7 @@ describe('issue 14: options and words not understood', () => {
   it('help foo says foo is not a command', async () => {
     const h = harness();
     assert.equal(await run(h, 'help', 'foo'), 1);
-    oneLineError(h, /^odxcp: help: 'foo' is not a command \(commands: copy, info, token, zero, batch, resume, exit-codes\)$/);
+    oneLineError(h, /^odxcp: help: 'foo' is not a command \(commands: copy, info, token, zero, batch, resume, list, completion, exit-codes\)$/);
     assert.equal(h.stdout.text, '');
     const ok = harness();
     assert.equal(await run(ok, 'help', 'copy'), 0);

@@ -323,6 +323,7 @@ describe('odxcp info', () => {
     methods: ['odx', 'xcopy', 'host'],
     zeroMethods: ['token', 'write-same', 'write'],
     probeErrors: [],
+    targetIds: [],
   });
 
   it('one LUN: limits of every method', async () => {
@@ -373,7 +374,7 @@ describe('odxcp token and zero: arguments -> library options', () => {
       got = o;
       const token = Buffer.alloc(512);
       token.writeUInt32BE(ROD_TYPE.ACCESS_UPON_REFERENCE, 0);
-      return { file: o.out, device: '/dev/sg1', blockSize: 512, lba: 2048n, offset: 1048576n, requestedBytes: 4096n, bytes: 4096n, truncated: false, inactivityTimeout: 120, createdAt: new Date(), listId: 1, token: (await import('../../lib/scsi/rod-token')).decodeRodToken(token) };
+      return { file: o.out, format: o.format ?? 'odxcp', device: '/dev/sg1', blockSize: 512, lba: 2048n, offset: 1048576n, requestedBytes: 4096n, bytes: 4096n, truncated: false, inactivityTimeout: 120, createdAt: new Date(), listId: 1, token: (await import('../../lib/scsi/rod-token')).decodeRodToken(token) };
     };
     assert.equal(await run(h, 'token', 'populate', '/dev/sg1', '--offset', '2048b', '--length', '4k', '--out', 'x.tok', '--inactivity-timeout', '120', '--force', '--timeout', '5'), 0, h.stderr.text);
     assert.equal(got?.offset, 1048576n);
