@@ -132,6 +132,7 @@ export function parseJobFile(text: string, name: string): BatchJob[] {
 
 export interface BatchCliOptions {
   jobs?: string;
+  dryRun?: boolean;
   progress?: string;
   fallback?: boolean;
   sync?: boolean;
@@ -158,6 +159,10 @@ export async function batchCommand(ctx: CliContext, file: string, o: BatchCliOpt
     const code = e.error === undefined ? 0 : aborted ? signalExitCode(aborted) : cliExitCode(e.error);
     codes.push(code);
     const base = { pair: e.index + 1, src: e.job.src, dst: e.job.dst };
+    if (o.dryRun) {
+      ctx.stdout.write(`${toJsonLine({ ...base, dryRun: true, plan: e.plan })}\n`);
+      return;
+    }
     ctx.stdout.write(`${toJsonLine(e.result ? { ...base, ...copyResultJson(e.result as CopyResult, e.error, e.error === undefined ? undefined : code) } : { ...base, complete: false, error: { message: errorLine(e.error), exitCode: code } })}\n`);
   };
   try {
@@ -165,6 +170,7 @@ export async function batchCommand(ctx: CliContext, file: string, o: BatchCliOpt
       try {
         return await ctx.runBatch(list, {
           jobs,
+          dryRun: o.dryRun === true,
           fallback: o.fallback !== false,
           sync: o.sync !== false,
           timeoutMs: o.timeout !== undefined ? Number(o.timeout) * 1000 : undefined,
@@ -178,7 +184,7 @@ export async function batchCommand(ctx: CliContext, file: string, o: BatchCliOpt
     });
     const code = worst(codes);
     reporter.finish({ ok: code === 0, pairs: r.summary.pairs, complete: r.summary.complete });
-    ctx.stdout.write(`${toJsonLine({ summary: { ...r.summary, exitCode: code } })}\n`);
+    ctx.stdout.write(`${toJsonLine({ summary: { ...r.summary, ...(o.dryRun ? { dryRun: true } : {}), exitCode: code } })}\n`);
     if (aborted) ctx.stderr.write(`odxcp: aborted by ${aborted}: ${r.summary.complete} of ${r.summary.pairs} pairs complete\n`);
     return code;
   } catch (e) {

@@ -17,7 +17,7 @@ import { UsageError } from '../errors';
 import { toJson, toJsonLine } from './json';
 import { explainExcessArguments, refuseRepeats } from './options';
 import { guardStream, OUTPUT_LOST_EXIT, RunState, settle } from './output';
-import { addDryRunOption, applyCommon, stopTrace } from './common';
+import { DRY_RUN_OPTION, addDryRunOption, applyCommon, stopTrace } from './common';
 import { listCommand } from './list';
 import { bashCompletion, manPage, zshCompletion } from './docs-gen';
 
@@ -73,6 +73,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .description('run a batch of copies from a job file (JSON array or NDJSON of {src, dst, srcOffset?, dstOffset?, length?, mode?}; - for stdin): every pair checked before any starts, N at a time, one NDJSON result per pair as it ends, then a summary; exit status: the worst pair\'s')
     .argument('<jobfile>', 'the job file, or - for stdin')
     .option('--jobs <n>', 'pairs at a time, 1..64 (default 4)')
+    .option(...DRY_RUN_OPTION)
     .option('--no-fallback', 'fail a pair instead of continuing on the host when its offload fails')
     .option('--no-sync', 'skip SYNCHRONIZE CACHE after each pair')
     .option('--progress <kind>', 'auto|bar|json|none (on stderr: bytes of the whole batch, pairs done)')

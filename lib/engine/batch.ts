@@ -5,7 +5,7 @@ import { ScsiDevice } from '../device/device';
 import { UsageError } from '../errors';
 import { runPlanned } from './copy';
 import { planPair, type OpenedPair, type PlanDetails } from './plan';
-import type { CopyMode, CopyOptions, CopyResult } from './types';
+import type { CopyMode, CopyOptions, CopyPlan, CopyResult } from './types';
 
 export interface BatchJob {
   src: string;
@@ -19,6 +19,8 @@ export interface BatchJob {
 export interface BatchOptions extends Omit<CopyOptions, 'src' | 'dst' | 'srcOffset' | 'dstOffset' | 'length' | 'mode' | 'onProgress'> {
   /** Pairs run at once (default: 4, at most the number of pairs). */
   jobs?: number;
+  /** Open, probe, check and plan every pair, then stop: nothing is written (entries carry `plan`). */
+  dryRun?: boolean;
   /** Told as each pair ends, in the order they end. */
   onResult?(r: BatchEntry): void;
   onProgress?(p: BatchProgress): void;
@@ -28,6 +30,8 @@ export interface BatchEntry {
   /** Index of the pair in the job list. */
   index: number;
   job: BatchJob;
+  /** How the pair would run (what a dry run reports). */
+  plan?: CopyPlan;
   result?: CopyResult;
   error?: unknown;
 }
@@ -104,7 +108,7 @@ export async function runBatch(jobs: readonly BatchJob[], o: BatchOptions = {}):
       } catch (e) {
         throw new BatchRefused(index, e instanceof Error ? e.message : String(e), e);
       }
-      planned.push({ pair, details, entry: { index, job }, src: await lunId(src), dst: await lunId(dst) });
+      planned.push({ pair, details, entry: { index, job, plan: details.plan }, src: await lunId(src), dst: await lunId(dst) });
     }
     // Two pairs must not write the same bytes, and no pair may read what another writes (the
     // order they run in is not fixed).
@@ -130,6 +134,11 @@ export async function runBatch(jobs: readonly BatchJob[], o: BatchOptions = {}):
     }
 
     const total = planned.reduce((n, p) => n + p.details.plan.length, 0n);
+    if (o.dryRun) {
+      const entries = planned.map((p) => p.entry);
+      for (const e of entries) o.onResult?.(e);
+      return { entries, summary: { pairs: entries.length, complete: 0, failed: 0, bytes: 0n, totalBytes: total, elapsedMs: Date.now() - started } };
+    }
     const done = new Map<number, bigint>();
     let pairsDone = 0;
     const report = () =>

@@ -81,6 +81,10 @@ describe('fleet: fan-out, batches, resume', function () {
     ];
     await assert.rejects(runBatch(invalid, { jobs: 3 }), (e: unknown) => e instanceof BatchRefused && e.index === 1 && /past the end/.test(e.message));
     for (const d of dsts) assert.ok(whole(d).equals(befores.get(d.name)!), `${d.name}: nothing written by a refused batch`);
+    // A dry run of a valid batch plans every pair and writes nothing.
+    const dry = await runBatch([invalid[0]!, { src: lab('odx0').sg, dst: lab('odx1').sg, length: 2 * MiB }], { dryRun: true });
+    assert.deepEqual(dry.entries.map((e) => [e.plan?.method, e.result]), [['xcopy', undefined], ['odx', undefined]]);
+    for (const d of dsts) assert.ok(whole(d).equals(befores.get(d.name)!), `${d.name}: nothing written by a dry run`);
 
     const jobs: BatchJob[] = [
       { src: lab('fio0').sg, dst: lab('fio1').sg, srcOffset: 0, dstOffset: 0, length: 4 * MiB }, // EXTENDED COPY (LIO)

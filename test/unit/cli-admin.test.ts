@@ -17,6 +17,16 @@ import { DeviceError } from '../../lib/errors';
 import { fixedSense } from './helpers/fake-lun';
 import { harness, run, type Harness } from './helpers/cli-harness';
 
+/**
+ * The environment for tools this spec runs (bash, groff, zsh): without the sanitizer runtime
+ * that `npm run test:asan` preloads into node, which those programs would inherit and trip on.
+ */
+function toolEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']) delete env[k];
+  return env;
+}
+
 function info(p: string, o: Partial<DeviceInfo> = {}): DeviceInfo {
   return {
     path: p,
@@ -392,27 +402,27 @@ describe('help, man page and completion from one definition', () => {
       }
     }
     assert.ok(checked > 60, `checked ${checked} options`);
-    assert.equal(spawnSync('bash', ['-n'], { input: bash }).status, 0, 'the bash script parses');
+    assert.equal(spawnSync('bash', ['-n'], { input: bash, env: toolEnv() }).status, 0, 'the bash script parses');
   });
 
   it('the man page renders with groff -man without a warning', async function () {
-    if (spawnSync('groff', ['--version']).status !== 0) this.skip(); // groff is not a dependency of the build
+    if (spawnSync('groff', ['--version'], { env: toolEnv() }).status !== 0) this.skip(); // groff is not a dependency of the build
     const h = harness();
     assert.equal(await run(h, 'man'), 0);
-    const r = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z'], { input: h.stdout.text, encoding: 'utf8' });
+    const r = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z'], { input: h.stdout.text, encoding: 'utf8', env: toolEnv() });
     assert.equal(r.status, 0);
     assert.equal(r.stderr, '');
-    const text = spawnSync('groff', ['-man', '-Tascii'], { input: h.stdout.text, encoding: 'utf8' }).stdout.replace(/.\x08/g, '');
+    const text = spawnSync('groff', ['-man', '-Tascii'], { input: h.stdout.text, encoding: 'utf8', env: toolEnv() }).stdout.replace(/.\x08/g, '');
     assert.match(text.replace(/ +/g, " "), /^NAME\n odxcp - SCSI copy offload/m);
     assert.match(text, /^EXIT STATUS/m);
     assert.match(text, /^ +120 +ODXCP_OUTPUT_LOST/m);
   });
 
   it('the zsh script parses (zsh -n) when zsh is installed', async function () {
-    if (spawnSync('zsh', ['--version']).status !== 0) this.skip(); // zsh is not a dependency of the build
+    if (spawnSync('zsh', ['--version'], { env: toolEnv() }).status !== 0) this.skip(); // zsh is not a dependency of the build
     const h = harness();
     assert.equal(await run(h, 'completion', 'zsh'), 0);
-    const r = spawnSync('zsh', ['-n'], { input: h.stdout.text, encoding: 'utf8' });
+    const r = spawnSync('zsh', ['-n'], { input: h.stdout.text, encoding: 'utf8', env: toolEnv() });
     assert.equal(r.status, 0, r.stderr);
     assert.match(h.stdout.text, /^#compdef odxcp\n/);
   });

@@ -86,6 +86,24 @@ describe('CLI: batch JOBFILE', () => {
     assert.equal(lines[2].summary.exitCode, 10);
   });
 
+  it('--dry-run: the engine checks and plans every pair and writes nothing; one NDJSON plan per pair, a dry-run summary, exit 0', async () => {
+    const file = path.join(tmp, 'dry.ndjson');
+    fs.writeFileSync(file, '{"src":"/dev/sg1","dst":"/dev/sg2"}\n');
+    const h = harness();
+    let got: BatchOptions | undefined;
+    h.ctx.runBatch = async (jobs, o) => {
+      got = o;
+      const e: BatchEntry = { index: 0, job: jobs[0]!, plan: { method: 'odx' } as never };
+      o?.onResult?.(e);
+      return { entries: [e], summary: { pairs: 1, complete: 0, failed: 0, bytes: 0n, totalBytes: 1048576n, elapsedMs: 1 } };
+    };
+    assert.equal(await run(h, 'batch', file, '--dry-run', '--progress', 'none'), 0, h.stderr.text);
+    assert.equal(got?.dryRun, true);
+    const lines = h.stdout.lines().map((l) => JSON.parse(l));
+    assert.deepEqual([lines[0].pair, lines[0].dryRun, lines[0].plan.method], [1, true, 'odx']);
+    assert.equal(lines[1].summary.dryRun, true);
+  });
+
   it('a missing job file or a bad one is a one-line error before anything runs', async () => {
     const h = harness();
     h.ctx.runBatch = async () => assert.fail('nothing may run');
