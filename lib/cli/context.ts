@@ -157,6 +157,11 @@ export interface AbortState {
   readonly received: NodeJS.Signals | undefined;
 }
 
+/** Which signal stopped a command, filled in by withSignals (also when the command then fails). */
+export interface Stopped {
+  by?: NodeJS.Signals;
+}
+
 /** Signals that stop a command cleanly (SIGHUP: the terminal or ssh session went away). */
 export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
@@ -166,7 +171,12 @@ export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SI
  * waiting for the commands in flight; `leaving(sig)` prints what is known by then (the last
  * progress), since the account the operation would have returned will never come.
  */
-export async function withSignals<T>(ctx: CliContext, fn: (s: AbortState) => Promise<T>, leaving?: (sig: NodeJS.Signals, first: NodeJS.Signals) => void): Promise<T> {
+export async function withSignals<T>(
+  ctx: CliContext,
+  fn: (s: AbortState) => Promise<T>,
+  leaving?: (sig: NodeJS.Signals, first: NodeJS.Signals) => void,
+  stopped?: Stopped,
+): Promise<T> {
   const ac = new AbortController();
   let received: NodeJS.Signals | undefined;
   const state: AbortState = {
@@ -186,6 +196,7 @@ export async function withSignals<T>(ctx: CliContext, fn: (s: AbortState) => Pro
       return;
     }
     received = sig;
+    if (stopped) stopped.by = sig;
     ac.abort(new AbortedError(`interrupted by ${sig}`, { signal: sig }));
   };
   const off = STOP_SIGNALS.map((sig) => ctx.onSignal(sig, handler(sig)));

@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import type { CopyMode, CopyOptions, CopyResult } from '../engine/types';
 import { UsageError } from '../errors';
-import { cliExitCode, errorLine, jsonErrorMember, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type Geometry, type LastProgress } from './context';
+import { cliExitCode, errorLine, jsonErrorMember, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type Geometry, type LastProgress, type Stopped } from './context';
 import { ddListIdUsage, ddRange, parseDdArgs, SG_XCOPY_HELP, type DdOperands } from './dd-operands';
 import { toJson } from './json';
 import { checkDevicePath, refuseRepeats } from './options';
@@ -204,37 +204,34 @@ export async function runResolvedCopy(ctx: CliContext, opts: CopyOptions, req: C
   const kind = chooseProgress(req.progress, req.json, ctx.stderr);
   const reporter = makeProgress(kind, ctx.stderr, ctx.run);
   let result: CopyResult;
-  let aborted: NodeJS.Signals | undefined;
+  const stopped: Stopped = {};
   const seen: LastProgress = {};
   const leaving = reportLeaving(ctx, reporter, seen, 'copied', req.json);
   try {
     result = await withSignals(
       ctx,
       async (s) => {
-        try {
-          return await ctx.copy({
-            ...opts,
-            signal: s.signal,
-            onProgress: (p) => {
-              seen.last = p;
-              reporter.onProgress(p);
-            },
-          });
-        } finally {
-          aborted = s.received;
-        }
+        return await ctx.copy({
+          ...opts,
+          signal: s.signal,
+          onProgress: (p) => {
+            seen.last = p;
+            reporter.onProgress(p);
+          },
+        });
       },
       leaving,
+      stopped,
     );
   } catch (e) {
     const account = accountOf(e);
-    const code = aborted ? signalExitCode(aborted) : cliExitCode(e);
+    const code = stopped.by ? signalExitCode(stopped.by) : cliExitCode(e);
     reporter.finish(account ? { ok: false, bytes: account.bytes, length: account.length, exitCode: code } : { ok: false, exitCode: code, error: errorLine(e) });
     if (req.json && account) ctx.stdout.write(`${toJson(copyResultJson(account, e, code))}\n`);
     else if (req.json) printJsonError(ctx, e, code);
     const copied = account ? `: ${account.bytes} of ${account.length} bytes copied (${formatBytes(account.bytes)}; offloaded ${account.offloadedBytes}, host ${account.hostBytes})` : '';
-    if (aborted) {
-      ctx.stderr.write(`odxcp: aborted by ${aborted}${copied || `: ${errorLine(e)}`}\n`);
+    if (stopped.by) {
+      ctx.stderr.write(`odxcp: aborted by ${stopped.by}${copied || `: ${errorLine(e)}`}\n`);
       return code;
     }
     reportError(ctx, e, copied);

@@ -8,7 +8,7 @@ import type { CopyMode, CopyOptions, CopyResult } from '../engine/types';
 import { DeviceError, UsageError } from '../errors';
 import { copyResultJson, copySummaryLines, parseCopyArgs, resolveCopyOptions, COPY_MODES, type CopyCliOptions } from './copy';
 import { dryRunCopies } from './dry-run';
-import { cliExitCode, errorLine, reportError, signalExitCode, withSignals, type CliContext } from './context';
+import { cliExitCode, errorLine, reportError, signalExitCode, withSignals, type CliContext, type Stopped } from './context';
 import { toJson, toJsonLine } from './json';
 import { checkDevicePath } from './options';
 import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
@@ -34,28 +34,24 @@ export async function copyManyCommand(ctx: CliContext, src: string, dsts: string
   if (o.dryRun) return dryRunCopies(ctx, resolved, req.json);
   const first = resolved[0]!;
   const reporter = makeProgress(chooseProgress(req.progress, req.json, ctx.stderr), ctx.stderr, ctx.run);
-  let aborted: NodeJS.Signals | undefined;
+  const stopped: Stopped = {};
   let r: CopyManyResult;
   try {
     r = await withSignals(ctx, async (s) => {
-      try {
-        const { dst: _dst, dstOffset: _off, ...common } = first;
-        return await ctx.copyMany({
-          ...common,
-          dsts: resolved.map((x) => ({ dst: x.dst, dstOffset: x.dstOffset })),
-          failFast: o.failFast === true,
-          signal: s.signal,
-          onProgress: (p) => reporter.onProgress({ bytesDone: p.bytesDone, totalBytes: p.totalBytes, elapsedMs: p.elapsedMs }),
-        });
-      } finally {
-        aborted = s.received;
-      }
-    });
+      const { dst: _dst, dstOffset: _off, ...common } = first;
+      return await ctx.copyMany({
+        ...common,
+        dsts: resolved.map((x) => ({ dst: x.dst, dstOffset: x.dstOffset })),
+        failFast: o.failFast === true,
+        signal: s.signal,
+        onProgress: (p) => reporter.onProgress({ bytesDone: p.bytesDone, totalBytes: p.totalBytes, elapsedMs: p.elapsedMs }),
+      });
+    }, undefined, stopped);
   } catch (e) {
     reporter.finish({ ok: false, exitCode: cliExitCode(e), error: errorLine(e) });
     return reportError(ctx, e);
   }
-  const codes = r.results.map((x) => (x.error === undefined ? 0 : aborted ? signalExitCode(aborted) : cliExitCode(x.error)));
+  const codes = r.results.map((x) => (x.error === undefined ? 0 : stopped.by ? signalExitCode(stopped.by) : cliExitCode(x.error)));
   const code = worst(codes);
   reporter.finish({ ok: code === 0, bytes: r.results.reduce((n, x) => n + (x.result?.bytes ?? 0n), 0n), destinations: r.summary.destinations, complete: r.summary.complete });
   if (req.json) {
@@ -70,7 +66,7 @@ export async function copyManyCommand(ctx: CliContext, src: string, dsts: string
     lines.push(`${r.summary.complete} of ${r.summary.destinations} destinations complete; ${r.summary.populateTokens} POPULATE TOKEN${r.summary.populateTokens === 1 ? '' : 's'} for all of them; ${(r.summary.elapsedMs / 1000).toFixed(2)} s`);
     ctx.stdout.write(`${lines.join('\n')}\n`);
   }
-  if (aborted) ctx.stderr.write(`odxcp: aborted by ${aborted}: ${r.summary.complete} of ${r.summary.destinations} destinations complete\n`);
+  if (stopped.by) ctx.stderr.write(`odxcp: aborted by ${stopped.by}: ${r.summary.complete} of ${r.summary.destinations} destinations complete\n`);
   return code;
 }
 
@@ -154,9 +150,9 @@ export async function batchCommand(ctx: CliContext, file: string, o: BatchCliOpt
   // The NDJSON results own stdout; progress goes to stderr as for any copy.
   const reporter = makeProgress(chooseProgress(progress, true, ctx.stderr), ctx.stderr, ctx.run);
   const codes: number[] = [];
-  let aborted: NodeJS.Signals | undefined;
+  const stopped: Stopped = {};
   const line = (e: BatchEntry) => {
-    const code = e.error === undefined ? 0 : aborted ? signalExitCode(aborted) : cliExitCode(e.error);
+    const code = e.error === undefined ? 0 : stopped.by ? signalExitCode(stopped.by) : cliExitCode(e.error);
     codes.push(code);
     const base = { pair: e.index + 1, src: e.job.src, dst: e.job.dst };
     if (o.dryRun) {
@@ -167,25 +163,21 @@ export async function batchCommand(ctx: CliContext, file: string, o: BatchCliOpt
   };
   try {
     const r = await withSignals(ctx, async (s) => {
-      try {
-        return await ctx.runBatch(list, {
-          jobs,
-          dryRun: o.dryRun === true,
-          fallback: o.fallback !== false,
-          sync: o.sync !== false,
-          timeoutMs: o.timeout !== undefined ? Number(o.timeout) * 1000 : undefined,
-          signal: s.signal,
-          onResult: line,
-          onProgress: (p) => reporter.onProgress({ bytesDone: p.bytesDone, totalBytes: p.totalBytes, elapsedMs: p.elapsedMs, method: `${p.pairsDone}/${p.pairs} pairs` }),
-        });
-      } finally {
-        aborted = s.received;
-      }
-    });
+      return await ctx.runBatch(list, {
+        jobs,
+        dryRun: o.dryRun === true,
+        fallback: o.fallback !== false,
+        sync: o.sync !== false,
+        timeoutMs: o.timeout !== undefined ? Number(o.timeout) * 1000 : undefined,
+        signal: s.signal,
+        onResult: line,
+        onProgress: (p) => reporter.onProgress({ bytesDone: p.bytesDone, totalBytes: p.totalBytes, elapsedMs: p.elapsedMs, method: `${p.pairsDone}/${p.pairs} pairs` }),
+      });
+    }, undefined, stopped);
     const code = worst(codes);
     reporter.finish({ ok: code === 0, pairs: r.summary.pairs, complete: r.summary.complete });
     ctx.stdout.write(`${toJsonLine({ summary: { ...r.summary, ...(o.dryRun ? { dryRun: true } : {}), exitCode: code } })}\n`);
-    if (aborted) ctx.stderr.write(`odxcp: aborted by ${aborted}: ${r.summary.complete} of ${r.summary.pairs} pairs complete\n`);
+    if (stopped.by) ctx.stderr.write(`odxcp: aborted by ${stopped.by}: ${r.summary.complete} of ${r.summary.pairs} pairs complete\n`);
     return code;
   } catch (e) {
     reporter.finish({ ok: false, exitCode: cliExitCode(e), error: errorLine(e) });
@@ -198,21 +190,17 @@ export async function resumeCommand(ctx: CliContext, file: string, o: { json?: b
   const progress = (o.progress ?? 'auto') as ProgressKind;
   if (!PROGRESS_KINDS.includes(progress)) throw new UsageError(`--progress: '${o.progress}' is not one of ${PROGRESS_KINDS.join(', ')}`);
   const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr, ctx.run);
-  let aborted: NodeJS.Signals | undefined;
+  const stopped: Stopped = {};
   let r: ResumeResult;
   try {
     r = await withSignals(ctx, async (s) => {
-      try {
-        return await ctx.resume(file, { signal: s.signal, onProgress: (p) => reporter.onProgress(p) });
-      } finally {
-        aborted = s.received;
-      }
-    });
+      return await ctx.resume(file, { signal: s.signal, onProgress: (p) => reporter.onProgress(p) });
+    }, undefined, stopped);
   } catch (e) {
-    const code = aborted ? signalExitCode(aborted) : cliExitCode(e);
+    const code = stopped.by ? signalExitCode(stopped.by) : cliExitCode(e);
     reporter.finish({ ok: false, exitCode: code, error: errorLine(e) });
-    if (aborted) {
-      ctx.stderr.write(`odxcp: aborted by ${aborted}: ${errorLine(e)} (resume ${file} again to go on)\n`);
+    if (stopped.by) {
+      ctx.stderr.write(`odxcp: aborted by ${stopped.by}: ${errorLine(e)} (resume ${file} again to go on)\n`);
       return code;
     }
     reportError(ctx, e);

@@ -4,7 +4,7 @@ import { UsageError } from '../errors';
 import { describeRodToken } from '../scsi/rod-token';
 import { checkTokenFileOut, tokenFileInfo, TOKEN_FILE_FORMATS, TOKEN_FILE_LENGTH, type TokenFileFormat, type TokenFileInfo } from '../tokens/token-file';
 import { TokenWriteError } from '../tokens/token-ops';
-import { cliExitCode, oneLineText, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type LastProgress } from './context';
+import { cliExitCode, oneLineText, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type LastProgress, type Stopped } from './context';
 import { toJson } from './json';
 import { checkDevicePath } from './options';
 import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
@@ -108,31 +108,27 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
   const length = await sizeOnDevice(ctx, device, lengthSpec, '--length');
   const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr, ctx.run);
   const start = Date.now();
-  let aborted: NodeJS.Signals | undefined;
+  const stopped: Stopped = {};
   const seen: LastProgress = {};
   const leaving = reportLeaving(ctx, reporter, seen, 'written', o.json === true, { device });
   try {
     const r = await withSignals(ctx, async (s) => {
-      try {
-        return await ctx.writeTokenFile({
-          device,
-          token: tf,
-          offset,
-          rodOffset,
-          length,
-          deleteToken: o.deleteToken === true,
-          sync: o.sync !== false,
-          timeoutMs,
-          signal: s.signal,
-          onProgress: (p) => {
-            seen.last = { bytesDone: p.bytesWritten, totalBytes: p.totalBytes, elapsedMs: Date.now() - start, method: 'odx' };
-            reporter.onProgress(seen.last);
-          },
-        });
-      } finally {
-        aborted = s.received;
-      }
-    }, leaving);
+      return await ctx.writeTokenFile({
+        device,
+        token: tf,
+        offset,
+        rodOffset,
+        length,
+        deleteToken: o.deleteToken === true,
+        sync: o.sync !== false,
+        timeoutMs,
+        signal: s.signal,
+        onProgress: (p) => {
+          seen.last = { bytesDone: p.bytesWritten, totalBytes: p.totalBytes, elapsedMs: Date.now() - start, method: 'odx' };
+          reporter.onProgress(seen.last);
+        },
+      });
+    }, leaving, stopped);
     reporter.finish({ ok: true, bytes: r.bytesWritten });
     if (o.json) ctx.stdout.write(`${toJson({ ...r, complete: r.bytesWritten === r.requestedBytes })}\n`);
     else {
@@ -143,11 +139,11 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
     return 0;
   } catch (e) {
     const written = e instanceof TokenWriteError ? e : undefined;
-    const code = aborted ? signalExitCode(aborted) : undefined;
+    const code = stopped.by ? signalExitCode(stopped.by) : undefined;
     reporter.finish({ ok: false, bytes: written?.bytesWritten ?? null, exitCode: code ?? cliExitCode(e) });
     if (o.json) printJsonError(ctx, e, code ?? cliExitCode(e), written ? { device, offset, bytesWritten: written.bytesWritten, exact: written.exact } : { device, offset });
     if (code !== undefined) {
-      ctx.stderr.write(`odxcp: aborted by ${aborted}${written ? `: ${written.exact ? '' : 'at least '}${written.bytesWritten} bytes written` : ''}\n`);
+      ctx.stderr.write(`odxcp: aborted by ${stopped.by}${written ? `: ${written.exact ? '' : 'at least '}${written.bytesWritten} bytes written` : ''}\n`);
       return code;
     }
     return reportError(ctx, e);

@@ -2,7 +2,7 @@
 // in lib/tokens/zero.ts.
 import { UsageError } from '../errors';
 import { ZERO_METHODS, ZeroError, type ZeroMethod, type ZeroResult } from '../tokens/zero';
-import { cliExitCode, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type LastProgress } from './context';
+import { cliExitCode, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type LastProgress, type Stopped } from './context';
 import { checkDevicePath } from './options';
 import { dryRunZero } from './dry-run';
 import { toJson } from './json';
@@ -46,44 +46,41 @@ export async function zeroCommand(ctx: CliContext, device: string, o: ZeroCliOpt
   const length = (await sizeOnDevice(ctx, device, lengthSpec, '--length')) as bigint;
   if (o.dryRun) return dryRunZero(ctx, { device, offset, length, method, sync: o.sync !== false }, o.json === true);
   const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr, ctx.run);
-  let aborted: NodeJS.Signals | undefined;
+  const stopped: Stopped = {};
   const seen: LastProgress = {};
   const leaving = reportLeaving(ctx, reporter, seen, 'zeroed', o.json === true);
   try {
     const r = await withSignals(
       ctx,
       async (s) => {
-        try {
-          return await ctx.zeroRange({
-            device,
-            offset,
-            length,
-            method,
-            sync: o.sync !== false,
-            timeoutMs,
-            signal: s.signal,
-            onProgress: (p) => {
-              seen.last = p;
-              reporter.onProgress(p);
-            },
-          });
-        } finally {
-          aborted = s.received;
-        }
+        return await ctx.zeroRange({
+          device,
+          offset,
+          length,
+          method,
+          sync: o.sync !== false,
+          timeoutMs,
+          signal: s.signal,
+          onProgress: (p) => {
+            seen.last = p;
+            reporter.onProgress(p);
+          },
+        });
       },
       leaving,
+      stopped,
     );
     reporter.finish({ ok: true, bytes: r.bytes, method: r.method });
     ctx.stdout.write(o.json ? `${toJson({ ...r, complete: true })}\n` : `${zeroSummaryLines(r).join('\n')}\n`);
     return 0;
   } catch (e) {
     const r = e instanceof ZeroError ? e.result : undefined;
-    const code = aborted ? signalExitCode(aborted) : cliExitCode(e);
+    const code = stopped.by ? signalExitCode(stopped.by) : cliExitCode(e);
     reporter.finish({ ok: false, bytes: r?.bytes ?? null, exitCode: code });
     if (o.json) printJsonError(ctx, e, code, r ? { ...r } : {});
-    if (aborted) {
-      ctx.stderr.write(`odxcp: aborted by ${aborted}${r ? `: ${r.bytes} of ${r.length} bytes zeroed` : ''}\n`);
-      return signalExitCode(aborted);
+    if (stopped.by) {
+      ctx.stderr.write(`odxcp: aborted by ${stopped.by}${r ? `: ${r.bytes} of ${r.length} bytes zeroed` : ''}\n`);
+      return signalExitCode(stopped.by);
     }
     return reportError(ctx, e);
   }
