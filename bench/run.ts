@@ -24,7 +24,8 @@ const opt = (n: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const QUICK = flag('quick');
-// Every row and goal of a full run, in about 20 minutes instead of ~28: one repetition fewer
+// Every row and goal of a full run in ~23 minutes instead of ~28 (estimated from the section
+// times of the last full run): one repetition fewer
 // at 1 GiB, one run of each engine variant, two of each per-command row.
 const FAST = !QUICK && flag('fast');
 // CPU profiles of odxcp's three copies at the largest size: the evidence for missed goals.
