@@ -84,6 +84,20 @@ describe('cli start path (issue 12)', () => {
     });
   }
 
+  it('odxcp --version to a full stdout: one line on stderr and status 120, as every command', function () {
+    if (!fs.existsSync('/dev/full')) this.skip();
+    const fd = fs.openSync('/dev/full', 'w');
+    try {
+      for (const args of [['--version'], ['--help']]) {
+        const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', stdio: ['ignore', fd, 'pipe'] });
+        assert.equal(r.status, 120, `${args[0]}: ${r.stderr}`);
+        assert.equal(r.stderr, 'odxcp: stdout: ENOSPC: output lost (the command itself completed); exit status 120\n');
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
   it('odxcp --help runs from the bundle, without child_process/crypto/zlib, the engine or the addon', () => {
     const l = loads([BIN, '--help']);
     assert.equal(l.status, 0, l.stderr);
