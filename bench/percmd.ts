@@ -47,6 +47,26 @@ async function whichPath(native: Native, handle: Parameters<Native['execute']>[0
   return onThreads > 0 ? `threads (${onThreads}/20 seen on them)` : 'event loop (sg async)';
 }
 
+/**
+ * The same for ScsiDevice.command(), which reaches execute() a few microtasks after the call:
+ * the thread count is looked at on each of the next 10 microtask turns (no I/O runs between).
+ */
+async function deviceWhichPath(one: () => Promise<unknown>): Promise<string> {
+  const native = loadNative();
+  let onThreads = 0;
+  for (let i = 0; i < 20; i++) {
+    const p = one();
+    let seen = false;
+    for (let t = 0; t < 10 && !seen; t++) {
+      seen = native.threadStats().inFlight > 0;
+      await Promise.resolve();
+    }
+    if (seen) onThreads++;
+    await p.then(() => undefined, () => undefined);
+  }
+  return onThreads > 0 ? `threads (${onThreads}/20 seen on them)` : 'event loop (sg async)';
+}
+
 async function main(): Promise<void> {
   const dev = arg('dev');
   const count = Number(arg('count', '20000'));
@@ -82,8 +102,8 @@ async function main(): Promise<void> {
     close = () => native.close(handle);
   } else {
     const d = await ScsiDevice.open(dev);
-    path = `ScsiDevice (${d.path})`;
     const cmd = { cdb: req.cdb, direction: req.direction };
+    path = await deviceWhichPath(() => d.command(cmd, kind === 'read1' ? { data: Buffer.alloc(bs) } : {}));
     one = (buf) => d.command(cmd, kind === 'read1' ? { data: buf } : {});
     close = () => d.close();
   }
