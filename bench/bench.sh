@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm run bench [-- --quick] [-- run.js options]`: boot the lab with LUNs large enough for
+# `npm run bench [-- --quick | --fast] [-- run.js options]`: boot the lab with LUNs large enough for
 # 1 GiB copies, run bench/run.ts inside it, bring the results back to bench/results/ and
 # put the table into the README's Benchmarks section (full runs only).
 # env: ODXCP_LAB_LUN_MB (default 1100; --quick: 64), ODXCP_LAB_TIMEOUT (default 3600 s),
@@ -30,9 +30,9 @@ done
 ID="b$(date +%s)-$$"
 CPU=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)
 MEMG=$(awk '/^MemTotal/{printf "%d", $2/1048576 + 0.5}' /proc/meminfo)
-# Start-up on the host itself (median of 5), to set the guest's figures against.
-med5() { for _ in 1 2 3 4 5; do s=$(date +%s%N); "$@" >/dev/null 2>&1; echo $(( ($(date +%s%N) - s) / 1000000 )); done | sort -n | sed -n 3p; }
-HOSTINFO="$(nproc)|$CPU|$(cut -d' ' -f1-3 /proc/loadavg)|$MEMG|$(med5 node -e 0)|$(med5 node bin/odxcp --version)"
+# Start-up on the host itself (median of 5, after a warm-up run), to set the guest's figures against.
+med5() { "$@" >/dev/null 2>&1 || true; for _ in 1 2 3 4 5; do s=$(date +%s%N); "$@" >/dev/null 2>&1; echo $(( ($(date +%s%N) - s) / 1000000 )); done | sort -n | sed -n 3p; }
+HOSTINFO="$(nproc)|$CPU|$(cut -d' ' -f1-3 /proc/loadavg)|$MEMG|$(med5 node -e 0)|$(med5 node bin/odxcp --version)|$(med5 node bin/odxcp --help)"
 CMD="node dist/bench/run.js --id $ID --host-info $(printf '%q' "$HOSTINFO")$(printf ' %q' "$@")"
 
 # While the guest runs, note other lab VMs and the host's load: they go into the results.

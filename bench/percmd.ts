@@ -2,8 +2,12 @@
 // sg_read): COUNT small commands on one sg node, awaited one after another (or CONCURRENCY at
 // a time), and the loop's time per command. Prints one JSON object.
 //   node dist/bench/percmd.js --dev /dev/sgN --count 20000 --kind read1|read0|tur
-//        [--via addon|device|uvpool] [--concurrency N]
-// --via addon: loadNative().execute() on a raw fd (the addon and its threads, nothing else);
+//        [--via addon|addon-threads|device|uvpool] [--concurrency N]
+// --via addon: loadNative().execute() on a handle (the addon and nothing else): on an sg node
+//   the sg driver's asynchronous interface once the addon has it (sgAsync, its default);
+// --via addon-threads: the same with sgAsync: false, SG_IO on the addon's threads;
+// The output says which of the two ran (`path`): a command that the addon hands to a thread
+// shows in threadStats().inFlight the moment execute() returns, one on the event loop does not.
 // --via device: ScsiDevice.command() (the path the engine uses: retry policy, typed errors).
 // --via uvpool: no SCSI at all, a 1-byte fs.read of /dev/zero per "command": the cost of
 //   handing work to another thread and getting the answer back to the event loop (libuv's
@@ -27,6 +31,42 @@ function read16Cdb(blocks: number): Buffer {
   return cdb;
 }
 
+type Native = ReturnType<typeof loadNative>;
+
+/**
+ * 'threads' when a command handed to execute() is in the addon's thread count at once (SG_IO
+ * on a thread), 'event loop' when none of 20 is (the sg driver's asynchronous interface).
+ */
+async function whichPath(native: Native, handle: Parameters<Native['execute']>[0], req: NativeExecuteRequest): Promise<string> {
+  let onThreads = 0;
+  for (let i = 0; i < 20; i++) {
+    const p = native.execute(handle, req);
+    if (native.threadStats().inFlight > 0) onThreads++;
+    await p.then(() => undefined, () => undefined);
+  }
+  return onThreads > 0 ? `threads (${onThreads}/20 seen on them)` : 'event loop (sg async)';
+}
+
+/**
+ * The same for ScsiDevice.command(), which reaches execute() a few microtasks after the call:
+ * the thread count is looked at on each of the next 10 microtask turns (no I/O runs between).
+ */
+async function deviceWhichPath(one: () => Promise<unknown>): Promise<string> {
+  const native = loadNative();
+  let onThreads = 0;
+  for (let i = 0; i < 20; i++) {
+    const p = one();
+    let seen = false;
+    for (let t = 0; t < 10 && !seen; t++) {
+      seen = native.threadStats().inFlight > 0;
+      await Promise.resolve();
+    }
+    if (seen) onThreads++;
+    await p.then(() => undefined, () => undefined);
+  }
+  return onThreads > 0 ? `threads (${onThreads}/20 seen on them)` : 'event loop (sg async)';
+}
+
 async function main(): Promise<void> {
   const dev = arg('dev');
   const count = Number(arg('count', '20000'));
@@ -44,14 +84,17 @@ async function main(): Promise<void> {
   if (!['tur', 'read0', 'read1'].includes(kind)) throw new Error(`--kind: ${kind}`);
 
   let one: (buf: Buffer) => Promise<unknown>;
+  let path = via === 'uvpool' ? 'libuv pool' : via === 'device' ? 'ScsiDevice' : '?';
   let close: () => Promise<void> | void;
   if (via === 'uvpool') {
     const fd = fs.openSync('/dev/zero', 'r');
     one = (buf) => new Promise((res, rej) => fs.read(fd, buf, 0, 1, null, (e) => (e ? rej(e) : res(undefined))));
     close = () => fs.closeSync(fd);
-  } else if (via === 'addon') {
+  } else if (via === 'addon' || via === 'addon-threads') {
     const native = loadNative();
-    const { handle } = await native.open(dev, { write: true, exclusive: false });
+    // sgAsync is ignored by an addon that predates it (its open() reads only what it knows).
+    const { handle } = await native.open(dev, { write: true, exclusive: false, sgAsync: via === 'addon' } as Parameters<typeof native.open>[1]);
+    path = await whichPath(native, handle, { ...req, ...(kind === 'read1' ? { data: Buffer.alloc(bs) } : {}) });
     one = async (buf) => {
       const r = await native.execute(handle, kind === 'read1' ? { ...req, data: buf } : req);
       if (r.status !== 0 || r.hostStatus !== 0 || r.driverStatus !== 0) throw new Error(`status ${r.status}/${r.hostStatus}/${r.driverStatus}`);
@@ -60,6 +103,7 @@ async function main(): Promise<void> {
   } else {
     const d = await ScsiDevice.open(dev);
     const cmd = { cdb: req.cdb, direction: req.direction };
+    path = await deviceWhichPath(() => d.command(cmd, kind === 'read1' ? { data: Buffer.alloc(bs) } : {}));
     one = (buf) => d.command(cmd, kind === 'read1' ? { data: buf } : {});
     close = () => d.close();
   }
@@ -82,7 +126,7 @@ async function main(): Promise<void> {
   await run(count);
   const loopMs = Number(process.hrtime.bigint() - t0) / 1e6;
   await close();
-  process.stdout.write(`${JSON.stringify({ dev, kind, via, concurrency: conc, count, loopMs, usPerCommand: (loopMs * 1000) / count })}\n`);
+  process.stdout.write(`${JSON.stringify({ dev, kind, via, path, concurrency: conc, count, loopMs, usPerCommand: (loopMs * 1000) / count })}\n`);
 }
 
 main().catch((e) => {

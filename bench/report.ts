@@ -45,7 +45,7 @@ export function renderMarkdown(r: BenchResults): string {
   const h = r.machine.host;
   const g = r.machine.guest;
   L.push(
-    `Run of ${r.date.slice(0, 10)} (${r.date.slice(11, 16)} UTC)${r.quick ? ', **quick run (small sizes, not for comparison)**' : ''}` +
+    `Run of ${r.date.slice(0, 10)} (${r.date.slice(11, 16)} UTC)${r.quick ? ', **quick run (small sizes, not for comparison)**' : ''}${r.fast ? ' (`--fast`: every row, fewer repetitions)' : ''}` +
       `${r.partial ? ', **incomplete: the run stopped before the end**' : ''}, ${r.elapsedS} s in the lab.`,
   );
   L.push('');
@@ -85,21 +85,25 @@ export function renderMarkdown(r: BenchResults): string {
   if (pcs.length) {
     L.push(`Per-command overhead on ${pcs[0]!.dev} (LIO fileio, /dev/sg node), ${pcs[0]!.count} commands per run, one after another unless said:`);
     L.push('');
-    L.push('| tool | µs per command (its own loop) | µs per command (whole process) | CPU s |');
-    L.push('|---|---|---|---|');
-    for (const p of pcs) L.push(`| ${p.label} | ${p.ok ? us(p.usPerCommand) : `**failed**: ${p.note}`} | ${us(p.processUsPerCommand)} | ${secs(p.cpuMs)} |`);
+    L.push('| tool | µs per command (its own loop) | µs per command (whole process) | CPU s | odxcp\'s path (seen by percmd) |');
+    L.push('|---|---|---|---|---|');
+    for (const p of pcs) L.push(`| ${p.label} | ${p.ok ? us(p.usPerCommand) : `**failed**: ${p.note}`} | ${us(p.processUsPerCommand)} | ${secs(p.cpuMs)} | ${p.path ?? '–'} |`);
     L.push('');
   }
 
   if (r.startup?.length) {
     const hs = r.machine.host.startupMs;
     L.push(
-      `Start-up in the guest, before anything is copied (3 runs each)${hs ? `; on the host itself (no emulation, local disk) \`node -e 0\` takes ${(hs.node / 1000).toFixed(2)} s and \`odxcp --version\` ${(hs.odxcpVersion / 1000).toFixed(2)} s` : ''}:`,
+      `Start-up in the guest, before anything is copied (${r.startup[0]!.id ? `median (min–max) of ${r.startup[0]!.wall.n} runs each, after one unmeasured warm-up run` : '3 runs each'})${hs ? `; on the host itself (no emulation, local disk) \`node -e 0\` takes ${(hs.node / 1000).toFixed(2)} s, \`odxcp --version\` ${(hs.odxcpVersion / 1000).toFixed(2)} s${hs.odxcpHelp !== undefined ? ` and \`odxcp --help\` ${(hs.odxcpHelp / 1000).toFixed(2)} s` : ''}` : ''}:`,
     );
     L.push('');
-    L.push('| process | wall s | CPU s |');
-    L.push('|---|---|---|');
-    for (const x of r.startup) L.push(`| ${x.label} | ${secs(x.wall)} | ${secs(x.cpu)} |`);
+    const node = r.startup.find((x) => x.id === 'node' || x.label === 'node -e 0');
+    L.push('| process | wall s | CPU s | wall / node -e 0 |');
+    L.push('|---|---|---|---|');
+    for (const x of r.startup) {
+      const rel = node?.wall.n && x.wall.n ? (x.wall.median / node.wall.median).toFixed(2) : '–';
+      L.push(x.ok === false ? `| ${x.label} | **failed**: ${x.note ?? ''} | | |` : `| ${x.label} | ${secs(x.wall)} | ${secs(x.cpu)} | ${rel} |`);
+    }
     L.push('');
   }
 

@@ -2,8 +2,8 @@
 // sg_dd and dd on the same LUNs, every tool as a child process measured the same way (wall
 // time, the child's CPU time, host data bytes), several repetitions, each destination
 // verified once per size. Writes $LAB_OUT/bench/latest.json and latest.md.
-//   node dist/bench/run.js [--quick] [--sizes 64M,256M,1G] [--reps 5,3,3] [--[no-]profile]
-//        [--no-variants] [--host-info 'nproc|cpu|loadavg|memGiB|nodeMs|odxcpVersionMs'] [--id RUNID]
+//   node dist/bench/run.js [--quick | --fast] [--sizes 64M,256M,1G] [--reps 5,3,3] [--[no-]profile]
+//        [--no-variants] [--host-info 'nproc|cpu|loadavg|memGiB|nodeMs|odxcpVersionMs|odxcpHelpMs'] [--id RUNID]
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,6 +24,10 @@ const opt = (n: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const QUICK = flag('quick');
+// Every row and goal of a full run in ~23 minutes instead of ~28 (estimated from the section
+// times of the last full run): one repetition fewer
+// at 1 GiB, one run of each engine variant, two of each per-command row.
+const FAST = !QUICK && flag('fast');
 // CPU profiles of odxcp's three copies at the largest size: the evidence for missed goals.
 const PROFILE = flag('profile') || (!QUICK && !flag('no-profile'));
 const VARIANTS = !flag('no-variants');
@@ -73,7 +77,7 @@ let sizes = (opt('sizes') ?? (QUICK ? '16M,64M' : '64M,256M,1G')).split(',').map
 const capped = sizes.filter((s) => s > lunMax);
 // The largest size the LUNs allow stands in for sizes that do not fit (whole MiB).
 sizes = [...new Set(sizes.map((s) => Math.min(s, Math.floor(lunMax / MiB) * MiB)))];
-const repList = (opt('reps') ?? (QUICK ? '2' : '5,3,3')).split(',').map(Number);
+const repList = (opt('reps') ?? (QUICK ? '2' : FAST ? '5,3,2' : '5,3,3')).split(',').map(Number);
 const repsFor = (i: number) => repList[Math.min(i, repList.length - 1)]!;
 
 // ---------------------------------------------------------------- helpers
@@ -428,7 +432,7 @@ async function refusals(size: number): Promise<BenchResults['refusals']> {
 async function perCommand(): Promise<PerCommandResult[]> {
   // 5000: at ~2 ms per command through the addon in this guest, 20000 would cost minutes.
   const n = QUICK ? 1000 : 5000;
-  const reps = QUICK ? 1 : 3;
+  const reps = QUICK ? 1 : FAST ? 2 : 3;
   const dev = F0.sg;
   const defs: Array<{ id: string; label: string; kind: 'read1' | 'read0'; argv: string[]; parse: (m: Measured) => number }> = [];
   const sgRead = (m: Measured) => {
@@ -442,11 +446,13 @@ async function perCommand(): Promise<PerCommandResult[]> {
     defs.push({ id: 'sg_read', label: `sg_read (${what})`, kind, parse: sgRead, argv: ['sg_read', `if=${dev}`, 'bs=512', `bpt=${kind === 'read1' ? 1 : 0}`, `count=${n}`, 'cdbsz=16', 'time=1'] });
     defs.push({ id: 'addon', label: `odxcp addon execute() (${what})`, kind, parse: pc, argv: [NODE, 'dist/bench/percmd.js', '--dev', dev, '--count', String(n), '--kind', kind, '--via', 'addon'] });
   }
+  // The addon's other path on the same sg node, for the comparison (SG_IO on its threads).
+  defs.push({ id: 'addon-threads', label: 'odxcp addon execute(), sgAsync: false (READ(16), 1 block)', kind: 'read1', parse: pc, argv: [NODE, 'dist/bench/percmd.js', '--dev', dev, '--count', String(n), '--kind', 'read1', '--via', 'addon-threads'] });
   defs.push({ id: 'device', label: 'odxcp ScsiDevice.command() (READ(16), 1 block)', kind: 'read1', parse: pc, argv: [NODE, 'dist/bench/percmd.js', '--dev', dev, '--count', String(n), '--kind', 'read1', '--via', 'device'] });
   defs.push({ id: 'addon-c4', label: 'odxcp addon execute(), 4 in flight (READ(16), 1 block)', kind: 'read1', parse: pc, argv: [NODE, 'dist/bench/percmd.js', '--dev', dev, '--count', String(n), '--kind', 'read1', '--via', 'addon', '--concurrency', '4'] });
   // The floor of any asynchronous design in this guest: a libuv thread-pool round trip, no SCSI.
   defs.push({ id: 'uvpool', label: 'node fs.read() of 1 byte from /dev/zero (libuv pool round trip, no SCSI)', kind: 'read1', parse: pc, argv: [NODE, 'dist/bench/percmd.js', '--dev', dev, '--count', String(n), '--kind', 'read1', '--via', 'uvpool'] });
-  const st = defs.map(() => ({ us: [] as number[], proc: [] as number[], cpu: [] as number[], ok: true, note: undefined as string | undefined }));
+  const st = defs.map(() => ({ us: [] as number[], proc: [] as number[], cpu: [] as number[], ok: true, note: undefined as string | undefined, path: undefined as string | undefined }));
   for (const [, i] of rotations(defs.length, reps)) {
     const d = defs[i]!;
     const s = st[i]!;
@@ -460,6 +466,7 @@ async function perCommand(): Promise<PerCommandResult[]> {
       continue;
     }
     s.us.push(us);
+    s.path ??= parseJsonLine(m.stdout)?.path as string | undefined;
     s.proc.push((m.wallMs * 1000) / n);
     s.cpu.push(m.cpuMs);
     log(`per-command ${d.label}: ${us.toFixed(1)} µs/command (process ${((m.wallMs * 1000) / n).toFixed(1)})`);
@@ -476,31 +483,44 @@ async function perCommand(): Promise<PerCommandResult[]> {
     command: show(d.argv),
     ok: st[i]!.ok,
     note: st[i]!.note,
+    path: st[i]!.path,
   }));
 }
 
 // ---------------------------------------------------------------- start-up
-/** What a node process costs before it copies anything (the lab's 9p root makes every file read dear). */
+/**
+ * What a node process costs before it copies anything (the lab's 9p root makes every file read
+ * dear). Each process runs once unmeasured first, so every row sees the same warm page cache
+ * (the first run of a file set reads it through 9p: seconds for the unbundled CLI).
+ */
 async function startup(): Promise<BenchResults['startup']> {
-  const defs: Array<{ label: string; argv: string[] }> = [
-    { label: 'node -e 0', argv: [NODE, '-e', '0'] },
-    { label: 'node -e "require(\'./dist/lib/native\').loadNative()" (the addon only)', argv: [NODE, '-e', "require('./dist/lib/native').loadNative()"] },
-    { label: 'node -e "require(\'./dist/lib/engine\')" (engine, device and SCSI layers)', argv: [NODE, '-e', "require('./dist/lib/engine')"] },
-    { label: 'odxcp --version (the whole CLI loaded)', argv: [NODE, 'bin/odxcp', '--version'] },
-    { label: `odxcp info ${F0.sd} ${F1.sd} --json (load, open, probe and plan; no copy)`, argv: [NODE, 'bin/odxcp', 'info', F0.sd, F1.sd, '--json'] },
+  const runs = QUICK ? 3 : 5;
+  const defs: Array<{ id: string; label: string; argv: string[] }> = [
+    { id: 'node', label: 'node -e 0', argv: [NODE, '-e', '0'] },
+    { id: 'native', label: 'node -e "require(\'./dist/lib/native\').loadNative()" (the addon only)', argv: [NODE, '-e', "require('./dist/lib/native').loadNative()"] },
+    { id: 'engine', label: 'node -e "require(\'./dist/lib/engine\')" (engine, device and SCSI layers, unbundled)', argv: [NODE, '-e', "require('./dist/lib/engine')"] },
+    { id: 'version', label: 'odxcp --version', argv: [NODE, 'bin/odxcp', '--version'] },
+    { id: 'help', label: 'odxcp --help (the command line loaded, nothing run)', argv: [NODE, 'bin/odxcp', '--help'] },
+    { id: 'info', label: `odxcp info ${F0.sd} ${F1.sd} (load, open, probe and plan; no copy)`, argv: [NODE, 'bin/odxcp', 'info', F0.sd, F1.sd] },
   ];
-  const out: BenchResults['startup'] = [];
+  const out: NonNullable<BenchResults['startup']> = [];
   for (const d of defs) {
     const walls: number[] = [];
     const cpus: number[] = [];
-    for (let r = 0; r < 3; r++) {
+    let note: string | undefined;
+    const warm = await measure(d.argv);
+    if (warm.code !== 0) note = `exit ${warm.code}: ${tail(warm.stderr + warm.stdout)}`;
+    for (let r = 0; r < runs && note === undefined; r++) {
       const m = await measure(d.argv);
-      if (m.code !== 0) break;
+      if (m.code !== 0) {
+        note = `exit ${m.code}: ${tail(m.stderr + m.stdout)}`;
+        break;
+      }
       walls.push(m.wallMs);
       cpus.push(m.cpuMs);
     }
-    out.push({ label: d.label, wall: spread(walls), cpu: spread(cpus) });
-    log(`start-up ${d.label}: ${(spread(walls).median / 1000).toFixed(2)} s`);
+    out.push({ id: d.id, label: d.label, wall: spread(walls), cpu: spread(cpus), ok: note === undefined, note });
+    log(`start-up ${d.label}: ${note ?? `${(spread(walls).median / 1000).toFixed(2)} s`}`);
   }
   return out;
 }
@@ -537,7 +557,7 @@ async function profiles(size: number): Promise<Record<string, unknown>> {
 }
 
 // ---------------------------------------------------------------- goals
-function goals(cases: CaseResult[], pcs: PerCommandResult[], largest: number): Goal[] {
+function goals(cases: CaseResult[], pcs: PerCommandResult[], largest: number, startup: BenchResults['startup'] = []): Goal[] {
   const c = (group: string, id: string, size = largest) => cases.find((x) => x.group === group && x.id === id && x.size === size && x.ok);
   const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : null);
   const mib = `${largest / MiB} MiB`;
@@ -566,11 +586,23 @@ function goals(cases: CaseResult[], pcs: PerCommandResult[], largest: number): G
   out.push({ id: 'host-throughput', what: `odxcp host copy throughput / best of sg_dd, ddpt, dd O_DIRECT (${bestRival?.label ?? 'none'})`, target: '>= 1.0', value: v, met: v === null ? null : v >= 1.0, basis: `MiB/s at the median wall time, ${mib}, 1 MiB per command` });
   v = ratio(bestRival?.tool.median, oh?.tool.median);
   out.push({ id: 'host-throughput-in-tool', what: 'the same, each tool\'s own copy time (start-up excluded)', target: '>= 1.0', value: v, met: v === null ? null : v >= 1.0, basis: `${bestRival?.label ?? '?'}'s reported time / odxcp's elapsedMs, medians, ${mib}` });
+  // Issue 12 names each rival apart: dd O_DIRECT at the same transfer size, and sg_dd.
+  for (const [id, mult] of [['dd-direct', 1.0], ['sg_dd', 1.5]] as const) {
+    const r = c('host', id);
+    v = ratio(oh?.mibPerSec, r?.mibPerSec);
+    out.push({ id: `host-vs-${id}`, what: `odxcp host copy throughput / ${r?.label ?? id}'s`, target: `>= ${mult.toFixed(1)}`, value: v, met: v === null ? null : v >= mult, basis: `MiB/s at the median wall time, ${mib}, 1 MiB per command` });
+  }
   for (const kind of ['read1', 'read0'] as const) {
     const a = pcs.find((p) => p.id === 'addon' && p.kind === kind && p.ok);
     const s = pcs.find((p) => p.id === 'sg_read' && p.kind === kind && p.ok);
     v = ratio(a?.usPerCommand.median, s?.usPerCommand.median);
-    out.push({ id: `per-command-${kind}`, what: `odxcp addon µs per command / sg_read's (${kind === 'read1' ? 'READ(16) of 1 block' : 'zero-length READ(16)'})`, target: '<= 1.2', value: v, met: lt(v, 1.2), basis: `medians of the tools' own loop times, ${a?.count ?? '?'} commands, sequential` });
+    out.push({ id: `per-command-${kind}`, what: `odxcp addon µs per command / sg_read's (${kind === 'read1' ? 'READ(16) of 1 block' : 'zero-length READ(16)'})`, target: '<= 1.2', value: v, met: lt(v, 1.2), basis: `medians of the tools' own loop times, ${a?.count ?? '?'} commands, sequential${a?.path ? `; odxcp's path: ${a.path}` : ''}` });
+  }
+  const node = startup.find((x) => x.id === 'node' && x.ok);
+  for (const [id, t] of [['version', 1.5], ['info', 2.5]] as const) {
+    const x = startup.find((y) => y.id === id && y.ok);
+    v = ratio(x?.wall.median, node?.wall.median);
+    out.push({ id: `startup-${id}`, what: `start-up in the guest: ${x?.label.replace(/ \(.*/, '') ?? `odxcp ${id}`} wall / node -e 0's`, target: `<= ${t}`, value: v, met: lt(v, t), basis: `medians of ${x?.wall.n ?? '?'} runs each after a warm-up run` });
   }
   return out;
 }
@@ -616,6 +648,7 @@ async function main(): Promise<void> {
     schema: 1,
     date: new Date().toISOString(),
     quick: QUICK,
+    fast: FAST,
     partial: true,
     machine: {
       host: {
@@ -623,7 +656,7 @@ async function main(): Promise<void> {
         cpu: hostInfo[1] || undefined,
         loadavg: hostInfo[2] || undefined,
         memGiB: hostInfo[3] ? Number(hostInfo[3]) : undefined,
-        startupMs: hostInfo[4] ? { node: Number(hostInfo[4]), odxcpVersion: Number(hostInfo[5]) } : undefined,
+        startupMs: hostInfo[4] ? { node: Number(hostInfo[4]), odxcpVersion: Number(hostInfo[5]), ...(hostInfo[6] ? { odxcpHelp: Number(hostInfo[6]) } : {}) } : undefined,
       },
       guest: {
         kernel: os.release(),
@@ -658,7 +691,7 @@ async function main(): Promise<void> {
   // Saved after every section: a VM that is stopped part-way still leaves what it measured.
   const save = (final = false) => {
     results.partial = !final;
-    results.goals = goals(results.cases, results.perCommand, largest);
+    results.goals = goals(results.cases, results.perCommand, largest, results.startup);
     results.elapsedS = Math.round((Date.now() - T_START) / 1000);
     fs.writeFileSync(path.join(OUT, 'latest.json'), `${JSON.stringify(results, null, 1)}\n`);
     fs.writeFileSync(path.join(OUT, 'latest.md'), renderMarkdown(results));
@@ -680,7 +713,7 @@ async function main(): Promise<void> {
   if (VARIANTS) {
     // One size for the knobs: the largest, where start-up matters least.
     const vsize = largest;
-    const vreps = QUICK ? 1 : 2;
+    const vreps = QUICK || FAST ? 1 : 2;
     log(`---- engine variants, ${vsize / MiB} MiB, ${vreps} repetitions`);
     results.cases.push(...(await runSize(variantCases(), vsize, vreps)));
     save();

@@ -59,6 +59,8 @@ export interface PerCommandResult {
   command: string;
   ok: boolean;
   note?: string;
+  /** How odxcp's commands ran, as percmd.ts found out: 'event loop (sg async)' or 'threads ...'. */
+  path?: string;
 }
 
 export interface Goal {
@@ -75,6 +77,8 @@ export interface BenchResults {
   schema: 1;
   date: string;
   quick: boolean;
+  /** --fast: the full sizes and every row, fewer repetitions (see bench/run.ts). */
+  fast?: boolean;
   /** True while the run is still going (or was stopped): some sections are missing. */
   partial?: boolean;
   machine: {
@@ -83,8 +87,8 @@ export interface BenchResults {
       cpu?: string;
       loadavg?: string;
       memGiB?: number;
-      /** Median wall times on the host itself (no emulation, local disk): node -e 0, odxcp --version. */
-      startupMs?: { node: number; odxcpVersion: number };
+      /** Median wall times on the host itself (no emulation, local disk): node -e 0, odxcp --version, --help. */
+      startupMs?: { node: number; odxcpVersion: number; odxcpHelp?: number };
       /** Sampled by bench.sh on the host every 10 s while the guest ran. */
       during?: { maxOtherVms: number; maxLoad: number; samples: number };
     };
@@ -100,8 +104,8 @@ export interface BenchResults {
   perCommand: PerCommandResult[];
   calibration: { sgXcopyBpt: Array<{ bpt: number; wallMs: number; ok: boolean }>; bestBpt: number; size: number };
   refusals: Array<{ tool: string; luns: string; outcome: string }>;
-  /** Process start-up in the guest, before any copy (3 runs each). */
-  startup?: Array<{ label: string; wall: Spread; cpu: Spread }>;
+  /** Process start-up in the guest, before any copy (one warm-up run, then 5; quick: 3). */
+  startup?: Array<{ id?: string; label: string; wall: Spread; cpu: Spread; ok?: boolean; note?: string }>;
   goals: Goal[];
   profile?: Record<string, unknown>;
   elapsedS: number;

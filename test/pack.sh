@@ -13,7 +13,7 @@ fail() { echo "pack: FAIL: $*" >&2; exit 1; }
 npm pack --silent --pack-destination "$work" >"$work/pack.out"
 tgz=$(ls "$work"/odxcp-*.tgz)
 tar -tzf "$tgz" >"$work/list"
-for f in package/bin/odxcp package/dist/lib/index.js package/dist/lib/index.d.ts package/man/odxcp.1 package/binding.gyp package/native/addon.cc; do
+for f in package/bin/odxcp package/dist/lib/odxcp-cli.js package/dist/lib/index.js package/dist/lib/index.d.ts package/man/odxcp.1 package/binding.gyp package/native/addon.cc; do
   grep -qx "$f" "$work/list" || fail "$f is not in the tarball"
 done
 ! grep -q '^package/dist/test/' "$work/list" || fail "the tests are in the tarball"

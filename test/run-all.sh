@@ -12,7 +12,7 @@ COUNTS=$(mktemp -d)
 trap 'rm -rf "$COUNTS"' EXIT
 counts_init "$COUNTS"
 
-npx tsc -p . || { echo "typescript build failed"; exit 1; }
+npm run --silent build:ts || { echo "typescript build failed"; exit 1; }
 ODXCP_SUITE=unit ODXCP_COUNTS_FILE="$COUNTS/unit.json" npx mocha
 counts_json unit "$COUNTS/unit.json" $?
 

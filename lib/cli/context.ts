@@ -2,7 +2,7 @@
 // token and zero library functions, output streams, environment and signals. main() takes
 // overrides, so unit tests run commands against stubs and assert what reached the library.
 import { ScsiDevice } from '../device/device';
-import * as engine from '../engine';
+import type * as Engine from '../engine';
 import type { CopyOptions, CopyPlan, CopyResult } from '../engine/types';
 import { AbortedError, OdxcpError } from '../errors';
 import { exitCodeFor } from './exit-status';
@@ -16,6 +16,15 @@ import { describeDevice, type DeviceInfo } from './describe';
 import { constants as osConstants } from 'node:os';
 import { scanLuns, scanMultipath, type ScannedLun, type ScannedMultipath } from '../device/scan';
 
+// The engine loads when a command first needs it: --help, usage errors and `info` do without.
+let loaded: typeof Engine | undefined;
+function engine(): typeof Engine {
+  return (loaded ??= require('../engine') as typeof Engine);
+}
+
+/** The name first, so that an error's exit status does not load the engine. */
+const isCopyError = (e: unknown): boolean => e instanceof OdxcpError && e.name === 'CopyError' && e instanceof engine().CopyError;
+
 export interface Geometry {
   blockSize: number;
   bytes: bigint;
@@ -26,9 +35,9 @@ export interface CliContext {
   stderr: OutStream;
   env: Readonly<Record<string, string | undefined>>;
   copy(o: CopyOptions): Promise<CopyResult>;
-  copyMany: typeof engine.copyMany;
-  runBatch: typeof engine.runBatch;
-  resume: typeof engine.resume;
+  copyMany: typeof Engine.copyMany;
+  runBatch: typeof Engine.runBatch;
+  resume: typeof Engine.resume;
   planCopy(o: CopyOptions): Promise<CopyPlan>;
   /** Block size and capacity of a LUN (to turn `Nb` sizes and sg_xcopy blocks into bytes). */
   geometry(path: string): Promise<Geometry>;
@@ -63,11 +72,11 @@ export function defaultContext(): CliContext {
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
-    copy: (o) => engine.copy(o),
-    copyMany: (o) => engine.copyMany(o),
-    runBatch: (jobs, o) => engine.runBatch(jobs, o),
-    resume: (file, o) => engine.resume(file, o),
-    planCopy: (o) => engine.planCopy(o),
+    copy: (o) => engine().copy(o),
+    copyMany: (o) => engine().copyMany(o),
+    runBatch: (jobs, o) => engine().runBatch(jobs, o),
+    resume: (file, o) => engine().resume(file, o),
+    planCopy: (o) => engine().planCopy(o),
     geometry,
     describeDevice,
     scan: () => ({ luns: scanLuns(), multipath: scanMultipath() }),
@@ -98,7 +107,7 @@ export function signalExitCode(sig: NodeJS.Signals): number {
 export function cliExitCode(e: unknown): number {
   let cur = e;
   for (let i = 0; i < 8; i++) {
-    const wrapper = cur instanceof engine.CopyError || cur instanceof ZeroError || cur instanceof TokenWriteError;
+    const wrapper = isCopyError(cur) || cur instanceof ZeroError || cur instanceof TokenWriteError;
     if (!wrapper) break;
     const cause = (cur as Error).cause;
     if (cause === undefined) return exitCodeFor(new OdxcpError('', 'OTHER'));

@@ -19,16 +19,18 @@ export async function infoCommand(ctx: CliContext, devices: string[], o: InfoCli
   if (planOpts && devices.length !== 2) throw new UsageError('--src-offset/--dst-offset/--length/--mode: only with a pair, odxcp info SRC DST');
   for (const d of devices) checkDevicePath(d, 'DEVICE');
   const req = devices.length === 2 ? parseCopyArgs({ srcOffset: o.srcOffset, dstOffset: o.dstOffset, length: o.length, mode: o.mode }) : undefined;
+  // The LUNs are probed at once (each probe is a dozen round trips to its target), and
+  // reported in the order given.
+  const probes = await Promise.allSettled(devices.map((d) => ctx.describeDevice(d)));
   const infos: DeviceInfo[] = [];
-  for (const d of devices) {
-    let i: DeviceInfo;
-    try {
-      i = await ctx.describeDevice(d);
-    } catch (e) {
+  for (const p of probes) {
+    if (p.status === 'rejected') {
+      const e: unknown = p.reason;
       // What was learned about the devices before this one is still worth printing.
       if (o.json && infos.length > 0) printJsonError(ctx, e, cliExitCode(e), devices.length === 2 ? { src: infos[0], dst: null } : { devices: infos });
       throw e;
     }
+    const i = p.value;
     infos.push(i);
     if (!o.json) ctx.stdout.write(`${deviceInfoLines(i).join('\n')}\n`);
   }

@@ -2,8 +2,6 @@
 // to an exit code (lib/cli/exit-status.ts, the table the README prints). Every failure is one
 // line `odxcp: <message>` on stderr (stacks only with ODXCP_DEBUG=1).
 import { Command, CommanderError } from 'commander';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { cliExitCode, defaultContext, jsonErrorMember, oneLineText, reportError, type CliContext } from './context';
 import { addCopyOptions, copyCommand, ddCommand } from './copy';
 import { batchCommand, copyManyCommand, resumeCommand, type BatchCliOptions, type FanOutCliOptions } from './fleet';
@@ -25,8 +23,8 @@ export { toJson } from './json';
 export type { CliContext } from './context';
 
 function version(): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
+  // A require, not a read relative to __dirname: the bundle (tools/bundle-cli.js) inlines it.
+  return (require('../../../package.json') as { version: string }).version;
 }
 
 /** Commander's message on one line, without its "error: " prefix. */

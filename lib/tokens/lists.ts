@@ -7,18 +7,20 @@
 // TOKEN, WRITE USING TOKEN and COPY OPERATION ABORT start above the LID1 range (as ddpt's do), at
 // a random point, so two odxcp processes on one nexus rarely meet; a meeting is answered by the
 // target (00/16 or 26/00) and handled by taking a new id.
-import { randomInt } from 'node:crypto';
 import * as cmds from '../scsi/commands';
 import { isListIdInUse } from '../engine/reactions';
 import type { ScsiTransport } from '../scsi/transport';
 
 const LID4_FIRST = 0x100;
 const LID4_LAST = 0xffff_ffff;
-let next4 = LID4_FIRST + randomInt(0, 0x7fff_0000);
-let next1 = randomInt(1, 256);
+// Drawn on first use: node:crypto is not worth loading for a command that opens no list.
+let next4 = -1;
+let next1 = -1;
+const randomInt = (min: number, max: number): number => (require('node:crypto') as typeof import('node:crypto')).randomInt(min, max);
 
 /** A fresh 4-byte list identifier (never in the 1-byte LID1 range). */
 export function nextListId4(): number {
+  if (next4 < 0) next4 = LID4_FIRST + randomInt(0, 0x7fff_0000);
   const id = next4;
   next4 = next4 >= LID4_LAST ? LID4_FIRST : next4 + 1;
   return id;
@@ -26,6 +28,7 @@ export function nextListId4(): number {
 
 /** A LID1 list identifier (1..255) for LIST ID USAGE 00b/10b. */
 export function nextListId1(): number {
+  if (next1 < 0) next1 = randomInt(1, 256);
   const id = next1;
   next1 = next1 >= 255 ? 1 : next1 + 1;
   return id;

@@ -24,7 +24,6 @@
 // and length then come from the token itself (and the trailer) when present.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { crc32 } from 'node:zlib';
 import { ScsiDevice } from '../device/device';
 import { writeThenFlush } from '../engine/flush';
 import { DeviceError, UsageError } from '../errors';
@@ -111,6 +110,8 @@ export function encodeTokenFile(meta: TokenFileMeta, token: Buffer): Buffer {
 }
 
 function fileCrc(b: Buffer): number {
+  // node:zlib only when a token file is read or written, not on every CLI start.
+  const { crc32 } = require('node:zlib') as typeof import('node:zlib');
   return crc32(b.subarray(TOKEN_FILE_HEADER_LENGTH, TOKEN_FILE_LENGTH), crc32(b.subarray(0, 48))) >>> 0;
 }
 
