@@ -2,7 +2,8 @@
 // can hand a fake Transport to the layers above (see lib/scsi/transport.ts).
 //
 // The native surface is deliberately small: open a node as a handle that owns its fd, close
-// it, run one SG_IO command on an addon-owned thread, and the pure CDB/parameter-list
+// it, run one SCSI command (sg driver's async interface on sg nodes, SG_IO on an addon-owned
+// thread on block nodes), and the pure CDB/parameter-list
 // encoders (one per T10 command).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,6 +19,12 @@ export interface NativeOpenOptions {
   write: boolean;
   /** O_EXCL: on a block node this fails with EBUSY when the disk is mounted or held. */
   exclusive: boolean;
+  /**
+   * On an sg node, run commands through the sg driver's asynchronous interface (write()/read()
+   * of sg_io_hdr on the event loop, no thread hand-off). Default true; false keeps SG_IO on
+   * the addon's threads (for comparisons). Block nodes always use SG_IO on the threads.
+   */
+  sgAsync?: boolean;
 }
 
 declare const nativeHandleBrand: unique symbol;
@@ -26,9 +33,11 @@ declare const nativeHandleBrand: unique symbol;
  * An open device node. The addon owns the fd: JS never sees a number it could close or pass
  * to another call, so no command can land on a descriptor reused by a later open.
  *
- * Commands given to `execute(handle, ...)` run on the addon's threads, at most `maxInFlight`
- * at once (16 on an sg node: the sg driver's per-fd queue, EDOM beyond; 32 on a block node,
- * where each command holds one of the addon's 128 threads); more wait in the handle's FIFO.
+ * Commands given to `execute(handle, ...)` run at most `maxInFlight` at once, more wait in
+ * the handle's FIFO. On an sg node (16: the sg driver's per-fd queue) each is one write() of
+ * an sg_io_hdr to the O_NONBLOCK fd and one read() of its completion, which a poll on the
+ * event loop reports: no thread is involved. On a block node (32) each is an SG_IO on one of
+ * the addon's 128 threads.
  *
  * `close(handle)` drains, it does not cancel: every command accepted before it still runs on
  * the same, still open fd, then the fd is closed and the promise resolves. From the call on,
@@ -45,7 +54,7 @@ export interface NativeHandle {
   readonly fd: number;
   readonly kind: 'sg' | 'block';
   readonly state: 'open' | 'closing' | 'closed';
-  /** Commands handed to the addon's threads and not yet completed (<= maxInFlight). */
+  /** Commands handed to the driver (sg) or the addon's threads (block), not yet completed (<= maxInFlight). */
   readonly inFlight: number;
   /** Commands waiting in the handle's FIFO for a free slot. */
   readonly queued: number;
@@ -79,7 +88,7 @@ export interface NativeExecuteResult {
   status: number;
   hostStatus: number;
   driverStatus: number;
-  /** The sense bytes the kernel wrote (sb_len_wr of them; empty when none). */
+  /** The sense bytes the kernel wrote (sb_len_wr of them); when none, one shared empty Buffer. */
   sense: Buffer;
   /** dxfer_len minus bytes actually transferred. */
   resid: number;
@@ -229,6 +238,13 @@ export interface NativeBinding {
      * with ENOTTY); `kind` chooses its queue bound. Throws on an open(2) failure.
      */
     adopt(path: string, options: { kind: 'sg' | 'block' }): NativeHandle;
+    /**
+     * An sg handle on the asynchronous interface whose driver is the caller: `peer` is the
+     * other end of a SOCK_SEQPACKET socketpair (blocking; close it with fs.closeSync). Each
+     * command arrives there as an sg_io_hdr (sgIoHdrSize bytes); writing a header back
+     * completes the command whose pack_id and usr_ptr it carries.
+     */
+    adoptPeer(): { handle: NativeHandle; peer: number };
   };
   /** sizeof(struct sg_io_hdr) as compiled, for a sanity test (88 on x86_64). */
   sgIoHdrSize: number;
@@ -250,8 +266,9 @@ export interface NativeSystemError extends Error {
   /** The positive C errno value (2 for ENOENT, not libuv's -2); 0 for the addon's own codes. */
   errno: number;
   /**
-   * 'stat', 'open', 'fstat', 'ioctl SG_GET_VERSION_NUM', 'ioctl SG_IO', 'close',
-   * 'pthread_create'; for 'ECLOSED' the call refused: 'execute' or 'close'.
+   * 'stat', 'open', 'fstat', 'ioctl SG_GET_VERSION_NUM', 'ioctl SG_IO', 'write sg_io_hdr'
+   * (an sg node refused the command), 'close', 'pthread_create'; for 'ECLOSED' the call
+   * refused: 'execute' or 'close'.
    */
   syscall: string;
   /** The path given to open(); absent for fd-based calls. */

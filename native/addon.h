@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include "device_handle.h"
 #include "worker_pool.h"
 
 namespace odxcp {
@@ -15,6 +16,8 @@ struct Addon {
   static Addon& Of(Napi::Env env) { return *env.GetInstanceData<Addon>(); }
 
   WorkerPool pool;
+  AsyncHandles async;
+  Napi::ObjectReference noSense;  // the empty Buffer every result without sense shares
   Napi::FunctionReference handleClass;
 };
 

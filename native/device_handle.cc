@@ -44,6 +44,7 @@ void HandleJob::Complete(Napi::Env env) {
 struct DeviceHandle::Init {
   int* fd;
   Kind kind;
+  bool async;
 };
 
 Napi::Function DeviceHandle::DefineClass(Napi::Env env) {
@@ -59,8 +60,8 @@ Napi::Function DeviceHandle::DefineClass(Napi::Env env) {
       });
 }
 
-Napi::Object DeviceHandle::New(Napi::Env env, int* fd, Kind kind) {
-  Init init{fd, kind};
+Napi::Object DeviceHandle::New(Napi::Env env, int* fd, Kind kind, bool async) {
+  Init init{fd, kind, async && kind == Kind::kSg};
   return Addon::Of(env).handleClass.New({Napi::External<Init>::New(env, &init)});
 }
 
@@ -73,6 +74,8 @@ DeviceHandle::DeviceHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<De
   info.This().As<Napi::Object>().TypeTag(&kHandleTag);
   kind_ = init->kind;
   maxInFlight_ = kind_ == Kind::kSg ? kSgMaxInFlight : kBlockMaxInFlight;
+  // InitAsync throws (before ownership passes) when the poll cannot be set up.
+  if (init->async) InitAsync(info.Env(), *init->fd);
   // Nothing below can throw: ownership passes exactly here.
   fd_ = *init->fd;
   number_ = fd_;
@@ -84,7 +87,14 @@ DeviceHandle::~DeviceHandle() {
   // busy handle from being collected): their promises can no longer be settled.
   for (auto& job : waiting_) job->Abandon();
   waiting_.clear();
+  // A handle on the asynchronous interface collected while idle (the teardown hook has
+  // already closed those of an environment going away).
+  if (poll_ != nullptr) ClosePoll(nullptr, nullptr);
+  Unregister();
   if (fd_ >= 0) ::close(fd_);
+  for (auto& job : slots_) {
+    if (job) job->Abandon();  // only a teardown that could not close them gets here
+  }
 }
 
 DeviceHandle* DeviceHandle::From(Napi::Env env, const char* fn, Napi::Value value) {
@@ -128,7 +138,19 @@ void DeviceHandle::Pump(Napi::Env env) {
   while (inFlight_ < maxInFlight_ && !waiting_.empty()) {
     std::unique_ptr<HandleJob> job = std::move(waiting_.front());
     waiting_.pop_front();
+    if (poll_ != nullptr) {
+      const Write w = WriteAsync(env, job);
+      if (w == Write::kStarted || w == Write::kRejected) continue;
+      if (w == Write::kLater) {  // the driver's queue is full: retry on the next completion
+        waiting_.push_front(std::move(job));
+        break;
+      }
+    }
     Start(env, std::move(job));
+  }
+  if (poll_ != nullptr && polling_ && written_ == 0) {
+    uv_poll_stop(poll_);  // an idle handle must not keep the loop alive
+    polling_ = false;
   }
   if (inFlight_ > 0 || !waiting_.empty()) return;
   if (selfRef_) {
@@ -151,6 +173,9 @@ Napi::Promise DeviceHandle::Close(Napi::Env env) {
 }
 
 void DeviceHandle::CloseNow(Napi::Env env) {
+  // libuv removes the fd from epoll at uv_poll_stop, so close(2) may follow at once.
+  if (poll_ != nullptr) ClosePoll(nullptr, nullptr);
+  Unregister();
   const int fd = fd_;
   fd_ = -1;
   state_ = State::kClosed;

@@ -8,6 +8,7 @@
     'sys_error.cc',
     'worker_pool.cc',
     'device_handle.cc',
+    'sg_async.cc',
     'transport.cc',
     'spc.cc',
     'sbc.cc',
