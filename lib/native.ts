@@ -230,6 +230,12 @@ export interface NativeBinding {
   /** One SG_IO on the handle's fd; rejects 'ECLOSED' once close(handle) was called. */
   execute(handle: NativeHandle, request: NativeExecuteRequest): Promise<NativeExecuteResult>;
   threadStats(): NativeThreadStats;
+  /**
+   * A zeroed Buffer of `length` bytes (1..2^30) whose memory starts on a page boundary, freed
+   * when collected: the block layer maps such a buffer into an SG_IO request directly instead
+   * of copying it through a bounce buffer. For the host copy's data (lib/engine/buffers.ts).
+   */
+  alignedBuffer(length: number): Buffer;
   encoders: NativeEncoders;
   /** For the unit suite only: never use in lib/. */
   testing: {
@@ -245,6 +251,8 @@ export interface NativeBinding {
      * completes the command whose pack_id and usr_ptr it carries.
      */
     adoptPeer(): { handle: NativeHandle; peer: number };
+    /** The Buffer's start address modulo the page size (0: page-aligned). */
+    alignment(buffer: Buffer): number;
   };
   /** sizeof(struct sg_io_hdr) as compiled, for a sanity test (88 on x86_64). */
   sgIoHdrSize: number;

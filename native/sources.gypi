@@ -9,6 +9,7 @@
     'worker_pool.cc',
     'device_handle.cc',
     'sg_async.cc',
+    'memory.cc',
     'transport.cc',
     'spc.cc',
     'sbc.cc',

@@ -24,6 +24,7 @@
 #include "addon.h"
 #include "device_handle.h"
 #include "fields.h"
+#include "memory.h"
 #include "sys_error.h"
 #include "worker_pool.h"
 
@@ -393,6 +394,7 @@ void RegisterTransport(Napi::Env env, Napi::Object exports) {
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("adopt", Napi::Function::New<Guard<Adopt>>(env, "adopt"));
   testing.Set("adoptPeer", Napi::Function::New<Guard<AdoptPeer>>(env, "adoptPeer"));
+  RegisterMemory(env, exports, testing);
   exports.Set("testing", testing);
   exports.Set("sgIoHdrSize", Napi::Number::New(env, static_cast<double>(sizeof(sg_io_hdr_t))));
 }

@@ -2,6 +2,7 @@
 // transfers in flight so reads and writes overlap (SG_IO on addon threads, not the libuv
 // pool). Each completed write is reported at once, so a failure leaves an exact account.
 import * as cmds from '../../scsi/commands';
+import { hostBuffers, type BufferPool } from '../buffers';
 import { MethodError, StopRequested, type CopyMethodImpl, type MethodContext, type Range } from './context';
 
 export interface HostMethodOptions {
@@ -9,6 +10,8 @@ export interface HostMethodOptions {
   transferBytes: number;
   /** Transfers in flight. */
   depth: number;
+  /** Where each lane borrows its one page-aligned buffer (default: the process's pool). */
+  buffers?: BufferPool;
 }
 
 export class HostMethod implements CopyMethodImpl {
@@ -21,8 +24,17 @@ export class HostMethod implements CopyMethodImpl {
     let next = range.offset;
     const done: Array<[bigint, bigint]> = [];
     let failure: unknown;
+    const pool = this.o.buffers ?? hostBuffers;
     const worker = async () => {
+      // One buffer per lane for the whole range, borrowed when the lane has work.
       let buf: Buffer | undefined;
+      try {
+        await lane((n) => (buf ??= pool.take(this.o.transferBytes)).subarray(0, n));
+      } finally {
+        if (buf) pool.give(buf);
+      }
+    };
+    const lane = async (bufferOf: (n: number) => Buffer) => {
       while (failure === undefined && next < end) {
         if (ctx.signal.aborted) {
           failure ??= new StopRequested();
@@ -32,8 +44,7 @@ export class HostMethod implements CopyMethodImpl {
         const len = end - off < t ? end - off : t;
         next += len;
         const n = Number(len);
-        if (!buf || buf.length < n) buf = Buffer.allocUnsafe(this.o.transferBytes);
-        const data = buf.subarray(0, n);
+        const data = bufferOf(n);
         try {
           await cmds.read16(ctx.srcData, {
             lba: (ctx.srcBase + off) / BigInt(ctx.srcBlockSize),
