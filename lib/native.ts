@@ -219,6 +219,56 @@ export interface NativeThreadStats {
   inFlight: number;
 }
 
+export interface CopyLaneOptions {
+  /** Byte position on each device of the copy's offset 0 (whole blocks). */
+  srcBase: U64;
+  dstBase: U64;
+  srcBlockSize: number;
+  dstBlockSize: number;
+  /** The range to copy, relative to the copy's start, bytes (whole blocks of both devices). */
+  offset: U64;
+  length: U64;
+  /** Bytes per READ(16)/WRITE(16) pair (whole blocks), at most 32 MiB. */
+  transferBytes: number;
+  /** Pairs in flight, 1..8: each lane holds one addon thread and one page-aligned buffer. */
+  lanes: number;
+  /** SG_IO timeout per command, ms (default 60000). */
+  timeoutMs?: number;
+  /** Unit suite only: pread/pwrite on handles of testing.adopt instead of SG_IO. */
+  testFileIo?: boolean;
+  /** Unit suite only (with testFileIo): the WRITE of the piece at this offset fails with EIO. */
+  testFailWriteAt?: U64;
+}
+
+/** The command a lane stopped on: its errno, or its complete SCSI outcome. */
+export interface CopyLaneFailure {
+  command: 'READ(16)' | 'WRITE(16)';
+  /** Offset of the piece it belonged to, relative to the copy. */
+  offset: number;
+  cdb: Buffer;
+  /** When the ioctl itself failed. */
+  code?: string;
+  errno?: number;
+  /** When the command ran: non-GOOD status, host/driver status or a residual. */
+  result?: NativeExecuteResult;
+}
+
+/**
+ * A range being copied between two block nodes by the addon (READ(16)/WRITE(16) over SG_IO on
+ * its threads, no JS between commands). A piece counts as done only once its WRITE came back
+ * GOOD and whole; the first failure stops every lane after its current command.
+ */
+export interface CopyLane {
+  /** The pieces done since the last call, flattened: [offset, length, offset, length, ...]. */
+  take(): number[];
+  /** Stop after the current commands; a piece whose READ ran but whose WRITE did not is not done. */
+  abort(): void;
+  /** Bytes done so far (all pieces, taken or not). */
+  readonly bytes: number;
+  /** Settles when every lane stopped; rejects only when no lane could start (ECLOSED, pthread_create). */
+  readonly done: Promise<{ failure?: CopyLaneFailure; aborted: boolean }>;
+}
+
 export interface NativeBinding {
   open(path: string, options: NativeOpenOptions): Promise<NativeOpenResult>;
   /**
@@ -230,6 +280,12 @@ export interface NativeBinding {
   /** One SG_IO on the handle's fd; rejects 'ECLOSED' once close(handle) was called. */
   execute(handle: NativeHandle, request: NativeExecuteRequest): Promise<NativeExecuteResult>;
   threadStats(): NativeThreadStats;
+  /**
+   * Copy a range between two block-node handles in the addon (the host method's data lane).
+   * Both handles count one command in flight until `done` settles, so close() waits for it.
+   * Throws TypeError for sg handles, a read-only destination or misaligned offsets.
+   */
+  copyLane(src: NativeHandle, dst: NativeHandle, options: CopyLaneOptions): CopyLane;
   /**
    * A zeroed Buffer of `length` bytes (1..2^30) whose memory starts on a page boundary, freed
    * when collected: the block layer maps such a buffer into an SG_IO request directly instead
@@ -243,7 +299,7 @@ export interface NativeBinding {
      * A handle on any path, opened read-only without open()'s SCSI checks (SG_IO on it fails
      * with ENOTTY); `kind` chooses its queue bound. Throws on an open(2) failure.
      */
-    adopt(path: string, options: { kind: 'sg' | 'block' }): NativeHandle;
+    adopt(path: string, options: { kind: 'sg' | 'block'; write?: boolean }): NativeHandle;
     /**
      * An sg handle on the asynchronous interface whose driver is the caller: `peer` is the
      * other end of a SOCK_SEQPACKET socketpair (blocking; close it with fs.closeSync). Each

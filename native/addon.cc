@@ -6,6 +6,7 @@
 #include "addon.h"
 #include "device_handle.h"
 #include "encoders.h"
+#include "lane.h"
 #include "transport.h"
 
 namespace odxcp {
@@ -50,11 +51,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     throw Napi::Error::New(env, "odxcp: cannot create the completions' async context");
   }
   WorkerPool* pool = &addon->pool;
-  env.AddCleanupHook([pool]() { pool->Shutdown(); });
+  std::atomic<bool>* stopping = &addon->stopping;
+  env.AddCleanupHook([pool, stopping]() {
+    stopping->store(true);  // a data lane ends after its current command, so the join is short
+    pool->Shutdown();
+  });
   addon->handleClass = Napi::Persistent(DeviceHandle::DefineClass(env));
+  addon->laneClass = Napi::Persistent(DefineLaneClass(env));
   addon->noSense = Napi::Persistent(Napi::Buffer<uint8_t>::New(env, 0).As<Napi::Object>());
 
   RegisterTransport(env, exports);
+  RegisterLane(env, exports);
   Napi::Object encoders = Napi::Object::New(env);
   RegisterSpcEncoders(env, encoders);
   RegisterSbcEncoders(env, encoders);

@@ -5,6 +5,8 @@
 
 #include <napi.h>
 
+#include <atomic>
+
 #include "device_handle.h"
 #include "worker_pool.h"
 
@@ -19,6 +21,8 @@ struct Addon {
   AsyncHandles async;
   Napi::ObjectReference noSense;  // the empty Buffer every result without sense shares
   Napi::FunctionReference handleClass;
+  Napi::FunctionReference laneClass;
+  std::atomic<bool> stopping{false};  // set at teardown: data lanes stop after their command
 };
 
 }  // namespace odxcp

@@ -2,6 +2,7 @@
 // device_handle.h). Everything here runs on the JS thread except Job::Run of the jobs.
 #include "device_handle.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -79,6 +80,10 @@ DeviceHandle::DeviceHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<De
   // Nothing below can throw: ownership passes exactly here.
   fd_ = *init->fd;
   number_ = fd_;
+  {
+    const int fl = ::fcntl(fd_, F_GETFL);
+    writable_ = fl >= 0 && (fl & O_ACCMODE) != O_RDONLY;
+  }
   *init->fd = -1;
 }
 
@@ -158,6 +163,21 @@ void DeviceHandle::Pump(Napi::Env env) {
     Unref();
   }
   if (state_ == State::kClosing) CloseNow(env);
+}
+
+int DeviceHandle::Pin() {
+  if (state_ != State::kOpen) return -1;
+  if (!selfRef_) {
+    Ref();
+    selfRef_ = true;
+  }
+  ++inFlight_;
+  return fd_;
+}
+
+void DeviceHandle::Unpin(Napi::Env env) {
+  --inFlight_;
+  Pump(env);
 }
 
 Napi::Promise DeviceHandle::Close(Napi::Env env) {

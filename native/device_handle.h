@@ -114,6 +114,13 @@ class DeviceHandle : public Napi::ObjectWrap<DeviceHandle> {
   // Returns whether `closed` will be called.
   bool TearDown(void (*closed)(uv_handle_t*), void* data);
 
+  // JS thread. A data lane (lane.cc) uses this fd from the pool's threads: it counts as one
+  // command in flight (close() waits for it) until Unpin. The fd, or -1 when not open.
+  int Pin();
+  void Unpin(Napi::Env env);
+  Kind kind() const { return kind_; }
+  bool writable() const { return writable_; }
+
  private:
   friend class HandleJob;
   struct Init;
@@ -145,6 +152,7 @@ class DeviceHandle : public Napi::ObjectWrap<DeviceHandle> {
   int fd_ = -1;
   int number_ = -1;  // the fd's number, for messages after it is closed
   Kind kind_ = Kind::kSg;
+  bool writable_ = false;  // opened O_RDWR
   uint32_t maxInFlight_ = kSgMaxInFlight;
   State state_ = State::kOpen;
   uint32_t inFlight_ = 0;  // given to the pool, not yet completed

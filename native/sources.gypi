@@ -10,6 +10,7 @@
     'device_handle.cc',
     'sg_async.cc',
     'memory.cc',
+    'lane.cc',
     'transport.cc',
     'spc.cc',
     'sbc.cc',

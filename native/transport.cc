@@ -350,7 +350,8 @@ Napi::Value Adopt(const Napi::CallbackInfo& info) {
   const std::string path = ReadPath(env, "testing.adopt", info[0]);
   Fields o(env, "testing.adopt", info[1], "options");
   const size_t kind = o.Choice("kind", {"sg", "block"});
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  const bool write = o.Bool("write", false);
+  int fd = ::open(path.c_str(), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) throw Napi::Error(env, MakeError(env, Failure::FromErrno(errno, "open"), Quoted(path), &path));
   try {
     return DeviceHandle::New(env, &fd, kind == 0 ? DeviceHandle::Kind::kSg : DeviceHandle::Kind::kBlock);
