@@ -22,7 +22,8 @@ export interface NativeOpenOptions {
   /**
    * On an sg node, run commands through the sg driver's asynchronous interface (write()/read()
    * of sg_io_hdr on the event loop, no thread hand-off). Default true; false keeps SG_IO on
-   * the addon's threads (for comparisons). Block nodes always use SG_IO on the threads.
+   * the addon's threads (for comparisons). Block nodes, and sg nodes opened without `write`
+   * (write() needs a descriptor open for writing), always use SG_IO on the threads.
    */
   sgAsync?: boolean;
 }
@@ -60,6 +61,8 @@ export interface NativeHandle {
   readonly queued: number;
   /** 16 for 'sg', 32 for 'block'. */
   readonly maxInFlight: number;
+  /** True while the handle's commands go through the sg driver's asynchronous interface (an sg node opened for writing, until closed). */
+  readonly sgAsync: boolean;
 }
 
 export interface NativeOpenResult {

@@ -58,6 +58,7 @@ Napi::Function DeviceHandle::DefineClass(Napi::Env env) {
           InstanceAccessor<&DeviceHandle::GetInFlight>("inFlight"),
           InstanceAccessor<&DeviceHandle::GetQueued>("queued"),
           InstanceAccessor<&DeviceHandle::GetMaxInFlight>("maxInFlight"),
+          InstanceAccessor<&DeviceHandle::GetSgAsync>("sgAsync"),
       });
 }
 
@@ -153,9 +154,12 @@ void DeviceHandle::Pump(Napi::Env env) {
     }
     Start(env, std::move(job));
   }
-  if (poll_ != nullptr && polling_ && written_ == 0) {
-    uv_poll_stop(poll_);  // an idle handle must not keep the loop alive
-    polling_ = false;
+  if (poll_ != nullptr && refd_ && written_ == 0) {
+    // An idle handle must not keep the loop alive. The poll stays started: the fd reports
+    // nothing with no command outstanding, and restarting it would cost two epoll_ctl calls
+    // per command when commands go one at a time.
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    refd_ = false;
   }
   if (inFlight_ > 0 || !waiting_.empty()) return;
   if (selfRef_) {
@@ -228,6 +232,10 @@ Napi::Value DeviceHandle::GetInFlight(const Napi::CallbackInfo& info) {
 
 Napi::Value DeviceHandle::GetQueued(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(waiting_.size()));
+}
+
+Napi::Value DeviceHandle::GetSgAsync(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), poll_ != nullptr);
 }
 
 Napi::Value DeviceHandle::GetMaxInFlight(const Napi::CallbackInfo& info) {

@@ -148,6 +148,7 @@ class DeviceHandle : public Napi::ObjectWrap<DeviceHandle> {
   Napi::Value GetInFlight(const Napi::CallbackInfo& info);
   Napi::Value GetQueued(const Napi::CallbackInfo& info);
   Napi::Value GetMaxInFlight(const Napi::CallbackInfo& info);
+  Napi::Value GetSgAsync(const Napi::CallbackInfo& info);
 
   int fd_ = -1;
   int number_ = -1;  // the fd's number, for messages after it is closed
@@ -162,7 +163,8 @@ class DeviceHandle : public Napi::ObjectWrap<DeviceHandle> {
 
   // The asynchronous interface: null for block nodes and handles on the pool.
   uv_poll_t* poll_ = nullptr;
-  bool polling_ = false;
+  bool polling_ = false;  // uv_poll_start done (it stays started until the fd closes)
+  bool refd_ = false;     // the poll keeps the loop alive: commands are outstanding
   uint32_t written_ = 0;  // jobs in slots_: written, not yet read
   std::array<std::unique_ptr<HandleJob>, kSgMaxInFlight> slots_;  // index = pack_id
   struct AsyncHandles* registry_ = nullptr;  // for the teardown hook; null once torn down

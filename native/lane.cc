@@ -289,15 +289,16 @@ Napi::Value CopyLane(const Napi::CallbackInfo& info) {
                                                 Napi::Persistent(info[1].As<Napi::Object>()), src, dst, s});
   auto last = [shared](Napi::Env e) {
     if (--shared->left != 0) return;
-    shared->srcH->Unpin(e);
-    shared->dstH->Unpin(e);
     Napi::Object r = Napi::Object::New(e);
     {
       std::lock_guard<std::mutex> lock(shared->s->mu);
       if (shared->s->failure) r.Set("failure", FailureObject(e, *shared->s->failure));
     }
     r.Set("aborted", Napi::Boolean::New(e, shared->s->abort.load()));
+    // Settled before the handles move on, so a close() waiting for them resolves after it.
     shared->deferred.Resolve(r);
+    shared->srcH->Unpin(e);
+    shared->dstH->Unpin(e);
   };
   auto abandon = [shared]() {
     shared->lane.SuppressDestruct();

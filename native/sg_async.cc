@@ -34,6 +34,7 @@ void DeviceHandle::InitAsync(Napi::Env env, int fd) {
   const int rc = uv_poll_init(loop, poll.get(), fd);
   if (rc != 0) throw Napi::Error(env, MakeError(env, Failure::FromErrno(-rc, "uv_poll_init"), "", nullptr));
   poll->data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(poll.get()));  // ref'd only while commands are outstanding
   poll_ = poll.release();
   AsyncHandles& reg = Addon::Of(env).async;
   reg.handles.push_back(this);
@@ -51,6 +52,7 @@ void DeviceHandle::ClosePoll(void (*closed)(uv_handle_t*), void* data) {
   uv_poll_t* poll = poll_;
   poll_ = nullptr;
   polling_ = false;
+  refd_ = false;
   uv_poll_stop(poll);
   if (closed == nullptr) {
     uv_close(reinterpret_cast<uv_handle_t*>(poll), DeletePoll);
@@ -85,6 +87,10 @@ DeviceHandle::Write DeviceHandle::WriteAsync(Napi::Env env, std::unique_ptr<Hand
       // report this command, so say so loudly rather than hang.
       if (rc != 0) std::fprintf(stderr, "odxcp: uv_poll_start: %s\n", uv_strerror(rc));
       polling_ = rc == 0;
+    }
+    if (!refd_) {
+      uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+      refd_ = true;
     }
     return Write::kStarted;
   }

@@ -108,7 +108,9 @@ class OpenJob : public Job {
     Napi::Object r = Napi::Object::New(env);
     // The handle takes fd_ (and sets it to -1) once it exists: from then on it closes it.
     const bool sg = std::strcmp(kind_, "sg") == 0;
-    r.Set("handle", DeviceHandle::New(env, &fd_, sg ? DeviceHandle::Kind::kSg : DeviceHandle::Kind::kBlock, sg && sgAsync_));
+    // write() of an sg_io_hdr needs a descriptor open for writing: a read-only sg handle
+    // keeps SG_IO on the threads.
+    r.Set("handle", DeviceHandle::New(env, &fd_, sg ? DeviceHandle::Kind::kSg : DeviceHandle::Kind::kBlock, sg && sgAsync_ && write_));
     r.Set("kind", kind_);
     r.Set("major", Napi::Number::New(env, major_));
     r.Set("minor", Napi::Number::New(env, minor_));

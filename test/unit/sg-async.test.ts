@@ -203,6 +203,13 @@ describe('sg asynchronous interface: teardown', () => {
       { timeout: 3000 },
     );
     assert.equal(busy.signal, 'SIGTERM', 'a command in flight keeps the loop alive (the poll is active)');
+    const answered = spawnSync(
+      process.execPath,
+      ['-e', `const fs = require('fs'); const b = require(${JSON.stringify(nativeJs)}).loadNative(); const { handle, peer } = b.testing.adoptPeer(); const p = b.execute(handle, { cdb: Buffer.alloc(6), direction: 'none', timeoutMs: 1000 }); const h = Buffer.alloc(b.sgIoHdrSize); fs.readSync(peer, h, 0, h.length, null); fs.writeSync(peer, h); p.then((r) => process.stdout.write('status ' + r.status));`],
+      { timeout: 20000, encoding: 'utf8' },
+    );
+    assert.equal(answered.status, 0, `answered: exit ${answered.status} signal ${answered.signal}`);
+    assert.equal(answered.stdout, 'status 0', 'once its command is answered the handle no longer holds the loop');
   });
 
   it('Workers terminated with commands written, queued and a close pending exit cleanly (async cleanup hook), the main thread is unaffected', function () {
