@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { loadNative, type NativeHandle, type NativeSystemError } from '../../lib/native';
 import { Account } from '../../lib/engine/account';
 import { HostMethod } from '../../lib/engine/methods/host';
-import { MethodError, type MethodContext } from '../../lib/engine/methods/context';
+import { MethodError, StopRequested, type MethodContext } from '../../lib/engine/methods/context';
 import { TransportError } from '../../lib/scsi/errors';
 import { makeTempDir } from './helpers/host-nodes';
 
@@ -171,6 +171,36 @@ describe('native data lane (adopted files)', () => {
       (e: unknown) => e instanceof MethodError && e.progress === 5n * 64n * 1024n && e.cause instanceof TransportError,
     );
     assert.equal(b.byMethod.host, 5n * 64n * 1024n, 'one lane: exactly the five pieces before the failure');
+  });
+
+  it('the host method\'s AbortSignal stops the lane: StopRequested, and the account holds exactly what is on the destination', async () => {
+    const ac = new AbortController();
+    const account = new Account();
+    const ctx: MethodContext = {
+      src: undefined as never,
+      dst: undefined as never,
+      srcData: { path: srcFile, command: () => Promise.reject(new Error('no JS path expected')), lane: { handle: src, writable: false } },
+      dstData: { path: dstFile, command: () => Promise.reject(new Error('no JS path expected')), lane: { handle: dst, writable: true } },
+      srcBase: 0n,
+      dstBase: 0n,
+      srcBlockSize: 512,
+      dstBlockSize: 512,
+      account,
+      signal: ac.signal,
+    };
+    const run = new HostMethod({ transferBytes: 4 * KiB, depth: 2, laneTest: { testFileIo: true } }).run({ offset: 0n, length: BigInt(SIZE) }, ctx);
+    ac.abort();
+    await assert.rejects(run, StopRequested);
+    const s = fs.readFileSync(srcFile);
+    const d = fs.readFileSync(dstFile);
+    const mark = Buffer.alloc(SIZE);
+    for (const e of account.extents()) {
+      const [o, l] = [Number(e.offset), Number(e.length)];
+      assert.ok(d.subarray(o, o + l).equals(s.subarray(o, o + l)));
+      mark.fill(1, o, o + l);
+    }
+    assert.ok(account.byMethod.host < BigInt(SIZE), 'stopped part-way');
+    for (let i = 0; i < SIZE; i += 512) if (!mark[i]) assert.ok(d.subarray(i, i + 512).every((x) => x === 0), `block at ${i} was written but is not in the account`);
   });
 });
 

@@ -41,7 +41,8 @@ export class HostMethod implements CopyMethodImpl {
     if (this.o.nativeLane !== false && src && dst && dst.writable) {
       const failure = await this.runLane(range, ctx, src.handle, dst.handle, done);
       if (failure !== undefined) {
-        if (failure instanceof StopRequested || !wouldRetry(failure, true)) throw new MethodError('host', prefixOf(range, done), failure);
+        if (failure instanceof StopRequested) throw failure; // as the JS path: the loop knows it
+        if (!wouldRetry(failure, true)) throw new MethodError('host', prefixOf(range, done), failure);
         // What runCommand would have retried: the rest goes through JS, under that policy.
         todo = gaps(range, done);
       } else {
