@@ -59,6 +59,39 @@ describe('native data lane between real block nodes', function () {
     assert.equal(writes.length, out.value.commands['WRITE(16)'], 'the account counts the WRITEs the kernel saw');
   });
 
+  it('an AbortSignal mid-copy stops the lane: ABORTED, and every block the kernel saw written is in the account and holds the source', async () => {
+    const src = lun('fio0');
+    const dst = lun('fio1');
+    const length = 48 * MiB;
+    fs.writeFileSync(dst.file!, Buffer.alloc(dst.bytes));
+    const ac = new AbortController();
+    const trace = CommandTrace.start(dst);
+    let seen: Dispatched[];
+    let err: unknown;
+    try {
+      setTimeout(() => ac.abort(), 400);
+      await copy({ src: src.sg, dst: dst.sg, srcOffset: 0, dstOffset: 0, length, mode: 'host', signal: ac.signal }).then(() => undefined, (e) => void (err = e));
+    } finally {
+      seen = trace.stop();
+    }
+    assert.ok(err instanceof CopyError, String(err));
+    assert.equal(err.code, 'ABORTED');
+    const r = err.result;
+    assert.ok(r.bytes < BigInt(length), `stopped part-way: ${r.bytes}`);
+    const accounted = new Set<number>();
+    for (const e of r.extents) for (let b = Number(e.offset) / 512; b < Number(e.offset + e.length) / 512; b++) accounted.add(b);
+    for (const c of seen.map((d) => d.cdb).filter(isWrite16)) {
+      const [lba, n] = extent(c);
+      for (let b = lba; b < lba + n; b++) assert.ok(accounted.has(b), `block ${b} was written and is in the account`);
+    }
+    const now = fs.readFileSync(dst.file!);
+    const want = fs.readFileSync(src.file!);
+    for (const e of r.extents) {
+      const [o, l] = [Number(e.offset), Number(e.length)];
+      assert.ok(now.subarray(o, o + l).equals(want.subarray(o, o + l)), `extent ${o}+${l} holds the source`);
+    }
+  });
+
   it('a medium error on the source mid-copy: the copy fails, and its account is exactly the WRITEs the kernel dispatched to the destination', async () => {
     const src = lun('sdebug0');
     const dst = lun('sdebug1');
