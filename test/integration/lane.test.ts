@@ -62,15 +62,22 @@ describe('native data lane between real block nodes', function () {
   it('an AbortSignal mid-copy stops the lane: ABORTED, and every block the kernel saw written is in the account and holds the source', async () => {
     const src = lun('fio0');
     const dst = lun('fio1');
-    const length = 48 * MiB;
+    const length = 60 * MiB;
     fs.writeFileSync(dst.file!, Buffer.alloc(dst.bytes));
     const ac = new AbortController();
     const trace = CommandTrace.start(dst);
     let seen: Dispatched[];
     let err: unknown;
     try {
-      setTimeout(() => ac.abort(), 400);
-      await copy({ src: src.sg, dst: dst.sg, srcOffset: 0, dstOffset: 0, length, mode: 'host', signal: ac.signal }).then(() => undefined, (e) => void (err = e));
+      // The lane copies this LUN at well over 100 MB/s: stop it at its first reported piece
+      // (progress every 10 ms), or 150 ms in, whichever comes first.
+      const timer = setTimeout(() => ac.abort(), 150);
+      const onProgress = (p: { bytesDone: bigint }) => {
+        if (p.bytesDone > 0n) ac.abort();
+      };
+      await copy({ src: src.sg, dst: dst.sg, srcOffset: 0, dstOffset: 0, length, mode: 'host', signal: ac.signal, onProgress, progressIntervalMs: 10 })
+        .then(() => undefined, (e) => void (err = e))
+        .finally(() => clearTimeout(timer));
     } finally {
       seen = trace.stop();
     }
