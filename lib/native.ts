@@ -2,7 +2,8 @@
 // can hand a fake Transport to the layers above (see lib/scsi/transport.ts).
 //
 // The native surface is deliberately small: open a node as a handle that owns its fd, close
-// it, run one SG_IO command on an addon-owned thread, and the pure CDB/parameter-list
+// it, run one SCSI command (sg driver's async interface on sg nodes, SG_IO on an addon-owned
+// thread on block nodes), and the pure CDB/parameter-list
 // encoders (one per T10 command).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,6 +19,13 @@ export interface NativeOpenOptions {
   write: boolean;
   /** O_EXCL: on a block node this fails with EBUSY when the disk is mounted or held. */
   exclusive: boolean;
+  /**
+   * On an sg node, run commands through the sg driver's asynchronous interface (write()/read()
+   * of sg_io_hdr on the event loop, no thread hand-off). Default true; false keeps SG_IO on
+   * the addon's threads (for comparisons). Block nodes, and sg nodes opened without `write`
+   * (write() needs a descriptor open for writing), always use SG_IO on the threads.
+   */
+  sgAsync?: boolean;
 }
 
 declare const nativeHandleBrand: unique symbol;
@@ -26,9 +34,11 @@ declare const nativeHandleBrand: unique symbol;
  * An open device node. The addon owns the fd: JS never sees a number it could close or pass
  * to another call, so no command can land on a descriptor reused by a later open.
  *
- * Commands given to `execute(handle, ...)` run on the addon's threads, at most `maxInFlight`
- * at once (16 on an sg node: the sg driver's per-fd queue, EDOM beyond; 32 on a block node,
- * where each command holds one of the addon's 128 threads); more wait in the handle's FIFO.
+ * Commands given to `execute(handle, ...)` run at most `maxInFlight` at once, more wait in
+ * the handle's FIFO. On an sg node (16: the sg driver's per-fd queue) each is one write() of
+ * an sg_io_hdr to the O_NONBLOCK fd and one read() of its completion, which a poll on the
+ * event loop reports: no thread is involved. On a block node (32) each is an SG_IO on one of
+ * the addon's 128 threads.
  *
  * `close(handle)` drains, it does not cancel: every command accepted before it still runs on
  * the same, still open fd, then the fd is closed and the promise resolves. From the call on,
@@ -45,12 +55,14 @@ export interface NativeHandle {
   readonly fd: number;
   readonly kind: 'sg' | 'block';
   readonly state: 'open' | 'closing' | 'closed';
-  /** Commands handed to the addon's threads and not yet completed (<= maxInFlight). */
+  /** Commands handed to the driver (sg) or the addon's threads (block), not yet completed (<= maxInFlight). */
   readonly inFlight: number;
   /** Commands waiting in the handle's FIFO for a free slot. */
   readonly queued: number;
   /** 16 for 'sg', 32 for 'block'. */
   readonly maxInFlight: number;
+  /** True while the handle's commands go through the sg driver's asynchronous interface (an sg node opened for writing, until closed). */
+  readonly sgAsync: boolean;
 }
 
 export interface NativeOpenResult {
@@ -79,7 +91,7 @@ export interface NativeExecuteResult {
   status: number;
   hostStatus: number;
   driverStatus: number;
-  /** The sense bytes the kernel wrote (sb_len_wr of them; empty when none). */
+  /** The sense bytes the kernel wrote (sb_len_wr of them); when none, one shared empty Buffer. */
   sense: Buffer;
   /** dxfer_len minus bytes actually transferred. */
   resid: number;
@@ -210,6 +222,56 @@ export interface NativeThreadStats {
   inFlight: number;
 }
 
+export interface CopyLaneOptions {
+  /** Byte position on each device of the copy's offset 0 (whole blocks). */
+  srcBase: U64;
+  dstBase: U64;
+  srcBlockSize: number;
+  dstBlockSize: number;
+  /** The range to copy, relative to the copy's start, bytes (whole blocks of both devices). */
+  offset: U64;
+  length: U64;
+  /** Bytes per READ(16)/WRITE(16) pair (whole blocks), at most 32 MiB. */
+  transferBytes: number;
+  /** Pairs in flight, 1..8: each lane holds one addon thread and one page-aligned buffer. */
+  lanes: number;
+  /** SG_IO timeout per command, ms (default 60000). */
+  timeoutMs?: number;
+  /** Unit suite only: pread/pwrite on handles of testing.adopt instead of SG_IO. */
+  testFileIo?: boolean;
+  /** Unit suite only (with testFileIo): the WRITE of the piece at this offset fails with EIO. */
+  testFailWriteAt?: U64;
+}
+
+/** The command a lane stopped on: its errno, or its complete SCSI outcome. */
+export interface CopyLaneFailure {
+  command: 'READ(16)' | 'WRITE(16)';
+  /** Offset of the piece it belonged to, relative to the copy. */
+  offset: number;
+  cdb: Buffer;
+  /** When the ioctl itself failed. */
+  code?: string;
+  errno?: number;
+  /** When the command ran: non-GOOD status, host/driver status or a residual. */
+  result?: NativeExecuteResult;
+}
+
+/**
+ * A range being copied between two block nodes by the addon (READ(16)/WRITE(16) over SG_IO on
+ * its threads, no JS between commands). A piece counts as done only once its WRITE came back
+ * GOOD and whole; the first failure stops every lane after its current command.
+ */
+export interface CopyLane {
+  /** The pieces done since the last call, flattened: [offset, length, offset, length, ...]. */
+  take(): number[];
+  /** Stop after the current commands; a piece whose READ ran but whose WRITE did not is not done. */
+  abort(): void;
+  /** Bytes done so far (all pieces, taken or not). */
+  readonly bytes: number;
+  /** Settles when every lane stopped; rejects only when no lane could start (ECLOSED, pthread_create). */
+  readonly done: Promise<{ failure?: CopyLaneFailure; aborted: boolean }>;
+}
+
 export interface NativeBinding {
   open(path: string, options: NativeOpenOptions): Promise<NativeOpenResult>;
   /**
@@ -221,6 +283,18 @@ export interface NativeBinding {
   /** One SG_IO on the handle's fd; rejects 'ECLOSED' once close(handle) was called. */
   execute(handle: NativeHandle, request: NativeExecuteRequest): Promise<NativeExecuteResult>;
   threadStats(): NativeThreadStats;
+  /**
+   * Copy a range between two block-node handles in the addon (the host method's data lane).
+   * Both handles count one command in flight until `done` settles, so close() waits for it.
+   * Throws TypeError for sg handles, a read-only destination or misaligned offsets.
+   */
+  copyLane(src: NativeHandle, dst: NativeHandle, options: CopyLaneOptions): CopyLane;
+  /**
+   * A zeroed Buffer of `length` bytes (1..2^30) whose memory starts on a page boundary, freed
+   * when collected: the block layer maps such a buffer into an SG_IO request directly instead
+   * of copying it through a bounce buffer. For the host copy's data (lib/engine/buffers.ts).
+   */
+  alignedBuffer(length: number): Buffer;
   encoders: NativeEncoders;
   /** For the unit suite only: never use in lib/. */
   testing: {
@@ -228,7 +302,16 @@ export interface NativeBinding {
      * A handle on any path, opened read-only without open()'s SCSI checks (SG_IO on it fails
      * with ENOTTY); `kind` chooses its queue bound. Throws on an open(2) failure.
      */
-    adopt(path: string, options: { kind: 'sg' | 'block' }): NativeHandle;
+    adopt(path: string, options: { kind: 'sg' | 'block'; write?: boolean }): NativeHandle;
+    /**
+     * An sg handle on the asynchronous interface whose driver is the caller: `peer` is the
+     * other end of a SOCK_SEQPACKET socketpair (blocking; close it with fs.closeSync). Each
+     * command arrives there as an sg_io_hdr (sgIoHdrSize bytes); writing a header back
+     * completes the command whose pack_id and usr_ptr it carries.
+     */
+    adoptPeer(): { handle: NativeHandle; peer: number };
+    /** The Buffer's start address modulo the page size (0: page-aligned). */
+    alignment(buffer: Buffer): number;
   };
   /** sizeof(struct sg_io_hdr) as compiled, for a sanity test (88 on x86_64). */
   sgIoHdrSize: number;
@@ -250,8 +333,9 @@ export interface NativeSystemError extends Error {
   /** The positive C errno value (2 for ENOENT, not libuv's -2); 0 for the addon's own codes. */
   errno: number;
   /**
-   * 'stat', 'open', 'fstat', 'ioctl SG_GET_VERSION_NUM', 'ioctl SG_IO', 'close',
-   * 'pthread_create'; for 'ECLOSED' the call refused: 'execute' or 'close'.
+   * 'stat', 'open', 'fstat', 'ioctl SG_GET_VERSION_NUM', 'ioctl SG_IO', 'write sg_io_hdr'
+   * (an sg node refused the command), 'close', 'pthread_create'; for 'ECLOSED' the call
+   * refused: 'execute' or 'close'.
    */
   syscall: string;
   /** The path given to open(); absent for fd-based calls. */

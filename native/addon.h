@@ -5,6 +5,9 @@
 
 #include <napi.h>
 
+#include <atomic>
+
+#include "device_handle.h"
 #include "worker_pool.h"
 
 namespace odxcp {
@@ -15,7 +18,11 @@ struct Addon {
   static Addon& Of(Napi::Env env) { return *env.GetInstanceData<Addon>(); }
 
   WorkerPool pool;
+  AsyncHandles async;
+  Napi::ObjectReference noSense;  // the empty Buffer every result without sense shares
   Napi::FunctionReference handleClass;
+  Napi::FunctionReference laneClass;
+  std::atomic<bool> stopping{false};  // set at teardown: data lanes stop after their command
 };
 
 }  // namespace odxcp

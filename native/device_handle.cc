@@ -2,6 +2,7 @@
 // device_handle.h). Everything here runs on the JS thread except Job::Run of the jobs.
 #include "device_handle.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,6 +45,7 @@ void HandleJob::Complete(Napi::Env env) {
 struct DeviceHandle::Init {
   int* fd;
   Kind kind;
+  bool async;
 };
 
 Napi::Function DeviceHandle::DefineClass(Napi::Env env) {
@@ -56,11 +58,12 @@ Napi::Function DeviceHandle::DefineClass(Napi::Env env) {
           InstanceAccessor<&DeviceHandle::GetInFlight>("inFlight"),
           InstanceAccessor<&DeviceHandle::GetQueued>("queued"),
           InstanceAccessor<&DeviceHandle::GetMaxInFlight>("maxInFlight"),
+          InstanceAccessor<&DeviceHandle::GetSgAsync>("sgAsync"),
       });
 }
 
-Napi::Object DeviceHandle::New(Napi::Env env, int* fd, Kind kind) {
-  Init init{fd, kind};
+Napi::Object DeviceHandle::New(Napi::Env env, int* fd, Kind kind, bool async) {
+  Init init{fd, kind, async && kind == Kind::kSg};
   return Addon::Of(env).handleClass.New({Napi::External<Init>::New(env, &init)});
 }
 
@@ -73,9 +76,15 @@ DeviceHandle::DeviceHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<De
   info.This().As<Napi::Object>().TypeTag(&kHandleTag);
   kind_ = init->kind;
   maxInFlight_ = kind_ == Kind::kSg ? kSgMaxInFlight : kBlockMaxInFlight;
+  // InitAsync throws (before ownership passes) when the poll cannot be set up.
+  if (init->async) InitAsync(info.Env(), *init->fd);
   // Nothing below can throw: ownership passes exactly here.
   fd_ = *init->fd;
   number_ = fd_;
+  {
+    const int fl = ::fcntl(fd_, F_GETFL);
+    writable_ = fl >= 0 && (fl & O_ACCMODE) != O_RDONLY;
+  }
   *init->fd = -1;
 }
 
@@ -84,7 +93,14 @@ DeviceHandle::~DeviceHandle() {
   // busy handle from being collected): their promises can no longer be settled.
   for (auto& job : waiting_) job->Abandon();
   waiting_.clear();
+  // A handle on the asynchronous interface collected while idle (the teardown hook has
+  // already closed those of an environment going away).
+  if (poll_ != nullptr) ClosePoll(nullptr, nullptr);
+  Unregister();
   if (fd_ >= 0) ::close(fd_);
+  for (auto& job : slots_) {
+    if (job) job->Abandon();  // only a teardown that could not close them gets here
+  }
 }
 
 DeviceHandle* DeviceHandle::From(Napi::Env env, const char* fn, Napi::Value value) {
@@ -128,7 +144,22 @@ void DeviceHandle::Pump(Napi::Env env) {
   while (inFlight_ < maxInFlight_ && !waiting_.empty()) {
     std::unique_ptr<HandleJob> job = std::move(waiting_.front());
     waiting_.pop_front();
+    if (poll_ != nullptr) {
+      const Write w = WriteAsync(env, job);
+      if (w == Write::kStarted || w == Write::kRejected) continue;
+      if (w == Write::kLater) {  // the driver's queue is full: retry on the next completion
+        waiting_.push_front(std::move(job));
+        break;
+      }
+    }
     Start(env, std::move(job));
+  }
+  if (poll_ != nullptr && refd_ && written_ == 0) {
+    // An idle handle must not keep the loop alive. The poll stays started: the fd reports
+    // nothing with no command outstanding, and restarting it would cost two epoll_ctl calls
+    // per command when commands go one at a time.
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    refd_ = false;
   }
   if (inFlight_ > 0 || !waiting_.empty()) return;
   if (selfRef_) {
@@ -136,6 +167,21 @@ void DeviceHandle::Pump(Napi::Env env) {
     Unref();
   }
   if (state_ == State::kClosing) CloseNow(env);
+}
+
+int DeviceHandle::Pin() {
+  if (state_ != State::kOpen) return -1;
+  if (!selfRef_) {
+    Ref();
+    selfRef_ = true;
+  }
+  ++inFlight_;
+  return fd_;
+}
+
+void DeviceHandle::Unpin(Napi::Env env) {
+  --inFlight_;
+  Pump(env);
 }
 
 Napi::Promise DeviceHandle::Close(Napi::Env env) {
@@ -151,6 +197,9 @@ Napi::Promise DeviceHandle::Close(Napi::Env env) {
 }
 
 void DeviceHandle::CloseNow(Napi::Env env) {
+  // libuv removes the fd from epoll at uv_poll_stop, so close(2) may follow at once.
+  if (poll_ != nullptr) ClosePoll(nullptr, nullptr);
+  Unregister();
   const int fd = fd_;
   fd_ = -1;
   state_ = State::kClosed;
@@ -183,6 +232,10 @@ Napi::Value DeviceHandle::GetInFlight(const Napi::CallbackInfo& info) {
 
 Napi::Value DeviceHandle::GetQueued(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(waiting_.size()));
+}
+
+Napi::Value DeviceHandle::GetSgAsync(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), poll_ != nullptr);
 }
 
 Napi::Value DeviceHandle::GetMaxInFlight(const Napi::CallbackInfo& info) {

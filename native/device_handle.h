@@ -18,6 +18,14 @@
 // handles (two sg, two block) hold at most 96, and one busy device cannot take every thread.
 // Further commands wait in the handle's FIFO and start as others complete.
 //
+// sg nodes from open() use the sg driver's asynchronous interface instead of the pool
+// (sg_async.cc): the fd is O_NONBLOCK, each command is one write() of an sg_io_hdr (pack_id =
+// its slot, usr_ptr = its job), one uv_poll_t on the environment's loop reports completions,
+// read() takes them until EAGAIN and their promises settle in one callback scope. No thread
+// hand-off per command. Block nodes never take write() (it is not a command interface there)
+// and keep SG_IO on the pool. A job's buffers stay referenced until its read(): the sg driver
+// copies data-in and sense into them only then.
+//
 // Lifetime: while it has commands outstanding the handle holds a strong reference to its own
 // JS object, so the garbage collector cannot take it then; a handle collected with its fd
 // still open close(2)s it. At environment teardown node finalizes it regardless; by then the
@@ -27,12 +35,16 @@
 #define ODXCP_DEVICE_HANDLE_H_
 
 #include <napi.h>
+#include <scsi/sg.h>
+#include <uv.h>
 
 #include <cstdint>
+#include <array>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sys_error.h"
 #include "worker_pool.h"
@@ -51,6 +63,14 @@ class HandleJob : public Job {
   // Rejects without having run (handle closed, or no thread could take the job).
   void Reject(Napi::Env env, const Failure& f, const std::string& where);
   void Complete(Napi::Env env) final;
+
+  // The asynchronous interface (sg_async.cc). A job that can run as one write()/read() pair
+  // fills `h` (cmdp, dxferp and sbp must stay valid until Finish or the fd's close) and returns
+  // true; false sends it to the pool as SG_IO.
+  virtual bool FillHeader(sg_io_hdr_t* h) { (void)h; return false; }
+  // What read() returned for it, or the errno of its write() (it never reached the device).
+  virtual void Finish(const sg_io_hdr_t& h) { (void)h; }
+  virtual void Fail(int error, const char* syscall) { (void)error; (void)syscall; }
 
  protected:
   virtual void Settle(Napi::Env env) = 0;
@@ -74,7 +94,9 @@ class DeviceHandle : public Napi::ObjectWrap<DeviceHandle> {
   static Napi::Function DefineClass(Napi::Env env);
   // A new handle that takes ownership of *fd (and sets it to -1) once it exists; if this
   // throws before that, *fd is still the caller's to close.
-  static Napi::Object New(Napi::Env env, int* fd, Kind kind);
+  // `async`: run commands through the sg driver's asynchronous interface (an sg node whose fd
+  // New sets O_NONBLOCK, or a test's stand-in for one); otherwise SG_IO on the pool.
+  static Napi::Object New(Napi::Env env, int* fd, Kind kind, bool async = false);
   // `value` as a handle made by New, or a TypeError "<fn>: handle must be ...".
   static DeviceHandle* From(Napi::Env env, const char* fn, Napi::Value value);
 
@@ -86,6 +108,18 @@ class DeviceHandle : public Napi::ObjectWrap<DeviceHandle> {
   // JS thread. Refuses new commands; close(2)s once drained, then settles. ECLOSED when
   // close() was already called.
   Napi::Promise Close(Napi::Env env);
+  // Environment teardown (the async cleanup hook, after the pool's threads are joined): stop
+  // the poll, close the fd (the sg driver then drops what was never read), release the
+  // buffers of the commands in flight, abandon the rest. `closed` runs when uv_close is done.
+  // Returns whether `closed` will be called.
+  bool TearDown(void (*closed)(uv_handle_t*), void* data);
+
+  // JS thread. A data lane (lane.cc) uses this fd from the pool's threads: it counts as one
+  // command in flight (close() waits for it) until Unpin. The fd, or -1 when not open.
+  int Pin();
+  void Unpin(Napi::Env env);
+  Kind kind() const { return kind_; }
+  bool writable() const { return writable_; }
 
  private:
   friend class HandleJob;
@@ -99,22 +133,49 @@ class DeviceHandle : public Napi::ObjectWrap<DeviceHandle> {
   void CloseNow(Napi::Env env);
   std::string Where() const;
 
+  // sg_async.cc
+  void InitAsync(Napi::Env env, int fd);
+  enum class Write { kStarted, kRejected, kLater, kPool };
+  Write WriteAsync(Napi::Env env, std::unique_ptr<HandleJob>& job);
+  static void OnPoll(uv_poll_t* poll, int status, int events);
+  void Drain(Napi::Env env);
+  void ClosePoll(void (*closed)(uv_handle_t*), void* data);
+  void Unregister();
+
   Napi::Value GetFd(const Napi::CallbackInfo& info);
   Napi::Value GetKind(const Napi::CallbackInfo& info);
   Napi::Value GetState(const Napi::CallbackInfo& info);
   Napi::Value GetInFlight(const Napi::CallbackInfo& info);
   Napi::Value GetQueued(const Napi::CallbackInfo& info);
   Napi::Value GetMaxInFlight(const Napi::CallbackInfo& info);
+  Napi::Value GetSgAsync(const Napi::CallbackInfo& info);
 
   int fd_ = -1;
   int number_ = -1;  // the fd's number, for messages after it is closed
   Kind kind_ = Kind::kSg;
+  bool writable_ = false;  // opened O_RDWR
   uint32_t maxInFlight_ = kSgMaxInFlight;
   State state_ = State::kOpen;
   uint32_t inFlight_ = 0;  // given to the pool, not yet completed
   std::deque<std::unique_ptr<HandleJob>> waiting_;
   bool selfRef_ = false;
   std::optional<Napi::Promise::Deferred> closing_;
+
+  // The asynchronous interface: null for block nodes and handles on the pool.
+  uv_poll_t* poll_ = nullptr;
+  bool polling_ = false;  // uv_poll_start done (it stays started until the fd closes)
+  bool refd_ = false;     // the poll keeps the loop alive: commands are outstanding
+  uint32_t written_ = 0;  // jobs in slots_: written, not yet read
+  std::array<std::unique_ptr<HandleJob>, kSgMaxInFlight> slots_;  // index = pack_id
+  struct AsyncHandles* registry_ = nullptr;  // for the teardown hook; null once torn down
+};
+
+// The environment's handles on the asynchronous interface (for the async cleanup hook).
+struct AsyncHandles {
+  std::vector<DeviceHandle*> handles;
+  napi_async_context context = nullptr;  // the callback scope completions settle in
+  napi_async_cleanup_hook_handle hook = nullptr;
+  uint32_t closing = 0;  // uv_close callbacks still to come at teardown
 };
 
 }  // namespace odxcp

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <scsi/sg.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "addon.h"
 #include "device_handle.h"
 #include "fields.h"
+#include "memory.h"
 #include "sys_error.h"
 #include "worker_pool.h"
 
@@ -64,8 +66,12 @@ const char kNotScsi[] = "not a SCSI generic or SCSI disk node";
 
 class OpenJob : public Job {
  public:
-  OpenJob(Napi::Env env, std::string path, bool write, bool exclusive)
-      : deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), write_(write), exclusive_(exclusive) {}
+  OpenJob(Napi::Env env, std::string path, bool write, bool exclusive, bool sgAsync)
+      : deferred_(Napi::Promise::Deferred::New(env)),
+        path_(std::move(path)),
+        write_(write),
+        exclusive_(exclusive),
+        sgAsync_(sgAsync) {}
 
   Napi::Promise::Deferred deferred() const { return deferred_; }
 
@@ -76,7 +82,8 @@ class OpenJob : public Job {
       failure_ = Failure{"ENOTSCSI", 0, "stat", std::string(kNotScsi) + " (" + FileType(st.st_mode) + ")"};
       return;
     }
-    // No O_NONBLOCK: SG_IO on this fd is meant to block its worker until the command ends.
+    // No O_NONBLOCK here: an sg handle sets it when it takes the fd (device_handle.h), and a
+    // block node's SG_IO is meant to block its worker until the command ends.
     const int flags = (write_ ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | (exclusive_ ? O_EXCL : 0);
     int fd;
     do {
@@ -100,8 +107,10 @@ class OpenJob : public Job {
     }
     Napi::Object r = Napi::Object::New(env);
     // The handle takes fd_ (and sets it to -1) once it exists: from then on it closes it.
-    r.Set("handle", DeviceHandle::New(env, &fd_, std::strcmp(kind_, "sg") == 0 ? DeviceHandle::Kind::kSg
-                                                                                : DeviceHandle::Kind::kBlock));
+    const bool sg = std::strcmp(kind_, "sg") == 0;
+    // write() of an sg_io_hdr needs a descriptor open for writing: a read-only sg handle
+    // keeps SG_IO on the threads.
+    r.Set("handle", DeviceHandle::New(env, &fd_, sg ? DeviceHandle::Kind::kSg : DeviceHandle::Kind::kBlock, sg && sgAsync_ && write_));
     r.Set("kind", kind_);
     r.Set("major", Napi::Number::New(env, major_));
     r.Set("minor", Napi::Number::New(env, minor_));
@@ -169,6 +178,7 @@ class OpenJob : public Job {
   const std::string path_;
   const bool write_;
   const bool exclusive_;
+  const bool sgAsync_;
   std::optional<Failure> failure_;
   int fd_ = -1;
   const char* kind_ = "";
@@ -191,7 +201,8 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   Fields o(env, "open", info[1], "options");
   const bool write = o.Bool("write");
   const bool exclusive = o.Bool("exclusive");
-  auto job = std::make_unique<OpenJob>(env, std::move(path), write, exclusive);
+  const bool sgAsync = o.Bool("sgAsync", true);
+  auto job = std::make_unique<OpenJob>(env, std::move(path), write, exclusive, sgAsync);
   Napi::Promise::Deferred deferred = job->deferred();
   return SubmitJob(env, std::move(job), deferred);
 }
@@ -221,19 +232,19 @@ class ExecuteJob : public HandleJob {
     }
   }
 
+  bool FillHeader(sg_io_hdr_t* h) override {
+    Header(h);
+    return true;
+  }
+  void Finish(const sg_io_hdr_t& h) override { hdr_ = h; }
+  void Fail(int error, const char* syscall) override {
+    errno_ = error;
+    syscall_ = syscall;
+  }
+
   void Run() noexcept override {
     sg_io_hdr_t h;
-    std::memset(&h, 0, sizeof h);
-    h.interface_id = 'S';
-    h.dxfer_direction = direction_;
-    h.cmd_len = static_cast<unsigned char>(cdbLength_);
-    h.mx_sb_len = static_cast<unsigned char>(sizeof sense_);
-    h.dxfer_len = static_cast<unsigned int>(dataLength_);
-    h.dxferp = dataLength_ > 0 ? dataPtr_ : nullptr;
-    h.cmdp = cdb_;
-    h.sbp = sense_;
-    h.timeout = timeoutMs_;
-    h.flags = 0;
+    Header(&h);
     int rc;
     do {
       rc = ::ioctl(fd(), SG_IO, &h);
@@ -252,19 +263,21 @@ class ExecuteJob : public HandleJob {
 
  protected:
   void Settle(Napi::Env env) override {
-    // dataRef_ is released with the job, right after Complete returns.
+    // dataRef_ is released with the job, right after Settle returns.
     if (errno_ != 0) {
-      Reject(env, Failure::FromErrno(errno_, "ioctl SG_IO"), Where());
+      Reject(env, Failure::FromErrno(errno_, syscall_), Where());
       return;
     }
-    // A CHECK CONDITION is a result: the caller decodes status and sense.
+    // A CHECK CONDITION is a result: the caller decodes status and sense. Lean: the same
+    // shape every time, and the environment's one empty Buffer when no sense was written.
     const size_t senseLength = hdr_.sb_len_wr < sizeof sense_ ? hdr_.sb_len_wr : sizeof sense_;
+    Addon& addon = Addon::Of(env);
     Napi::Object r = Napi::Object::New(env);
     r.Set("status", Napi::Number::New(env, hdr_.status));
     r.Set("hostStatus", Napi::Number::New(env, hdr_.host_status));
     r.Set("driverStatus", Napi::Number::New(env, hdr_.driver_status));
-    r.Set("sense", senseLength > 0 ? Napi::Buffer<uint8_t>::Copy(env, sense_, senseLength)
-                                   : Napi::Buffer<uint8_t>::New(env, 0));
+    r.Set("sense", senseLength > 0 ? Napi::Buffer<uint8_t>::Copy(env, sense_, senseLength).As<Napi::Value>()
+                                   : addon.noSense.Value().As<Napi::Value>());
     r.Set("resid", Napi::Number::New(env, hdr_.resid));
     r.Set("durationMs", Napi::Number::New(env, hdr_.duration));
     r.Set("info", Napi::Number::New(env, hdr_.info));
@@ -272,6 +285,21 @@ class ExecuteJob : public HandleJob {
   }
 
  private:
+  void Header(sg_io_hdr_t* hp) {
+    sg_io_hdr_t& h = *hp;
+    std::memset(&h, 0, sizeof h);
+    h.interface_id = 'S';
+    h.dxfer_direction = direction_;
+    h.cmd_len = static_cast<unsigned char>(cdbLength_);
+    h.mx_sb_len = static_cast<unsigned char>(sizeof sense_);
+    h.dxfer_len = static_cast<unsigned int>(dataLength_);
+    h.dxferp = dataLength_ > 0 ? dataPtr_ : nullptr;
+    h.cmdp = cdb_;
+    h.sbp = sense_;
+    h.timeout = timeoutMs_;
+    h.flags = 0;
+  }
+
   uint8_t cdb_[kMaxCdbLength];
   const size_t cdbLength_;
   const int direction_;
@@ -282,6 +310,7 @@ class ExecuteJob : public HandleJob {
   uint8_t sense_[kSenseBufferLength] = {};
   sg_io_hdr_t hdr_{};
   int errno_ = 0;
+  const char* syscall_ = "ioctl SG_IO";
 };
 
 Napi::Value Execute(const Napi::CallbackInfo& info) {
@@ -323,12 +352,37 @@ Napi::Value Adopt(const Napi::CallbackInfo& info) {
   const std::string path = ReadPath(env, "testing.adopt", info[0]);
   Fields o(env, "testing.adopt", info[1], "options");
   const size_t kind = o.Choice("kind", {"sg", "block"});
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  const bool write = o.Bool("write", false);
+  int fd = ::open(path.c_str(), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) throw Napi::Error(env, MakeError(env, Failure::FromErrno(errno, "open"), Quoted(path), &path));
   try {
     return DeviceHandle::New(env, &fd, kind == 0 ? DeviceHandle::Kind::kSg : DeviceHandle::Kind::kBlock);
   } catch (...) {
     if (fd >= 0) ::close(fd);  // no handle took it
+    throw;
+  }
+}
+
+// Test-only: an sg handle on the asynchronous interface whose "driver" is the test itself:
+// one end of a SOCK_SEQPACKET socketpair. The test reads each written sg_io_hdr from `peer`
+// (a blocking descriptor it must close) and writes back the completed header, in any order,
+// or never. It cannot fill data-in or sense (the driver copies those at read()), but it
+// drives the queue, the matching, the poll, the close and the teardown without a device.
+Napi::Value AdoptPeer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+    throw Napi::Error(env, MakeError(env, Failure::FromErrno(errno, "socketpair"), "", nullptr));
+  }
+  int fd = fds[0];
+  try {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("handle", DeviceHandle::New(env, &fd, DeviceHandle::Kind::kSg, true));
+    r.Set("peer", Napi::Number::New(env, fds[1]));
+    return r;
+  } catch (...) {
+    if (fd >= 0) ::close(fd);
+    ::close(fds[1]);
     throw;
   }
 }
@@ -342,6 +396,8 @@ void RegisterTransport(Napi::Env env, Napi::Object exports) {
   exports.Set("threadStats", Napi::Function::New<Guard<ThreadStats>>(env, "threadStats"));
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("adopt", Napi::Function::New<Guard<Adopt>>(env, "adopt"));
+  testing.Set("adoptPeer", Napi::Function::New<Guard<AdoptPeer>>(env, "adoptPeer"));
+  RegisterMemory(env, exports, testing);
   exports.Set("testing", testing);
   exports.Set("sgIoHdrSize", Napi::Number::New(env, static_cast<double>(sizeof(sg_io_hdr_t))));
 }

@@ -149,6 +149,8 @@ export class ScsiDevice implements ScsiTransport {
         this.dataHandle === undefined || (cmd.direction === 'to-device' && !this.dataWritable)
           ? this.command(cmd, options)
           : runCommand(dataExecutor, cmd, options, this.retry, { onUnitAttention: (e) => this.onUnitAttention(e) }, this.stats),
+      // The host copy's native data lane runs READ/WRITE on the block node itself.
+      ...(data && data.handle.kind === 'block' ? { lane: { handle: data.handle, writable: this.dataWritable } } : {}),
     };
   }
 

@@ -1,7 +1,7 @@
 // Running one encoded command: execute it, turn a non-GOOD outcome into a typed error, and
 // retry what the target says was not executed (UNIT ATTENTION, BUSY, TASK SET FULL, becoming
 // ready) within a bound. Everything above this file sees either data or a typed error.
-import type { EncodedCommand, NativeExecuteRequest, NativeExecuteResult } from '../native';
+import type { EncodedCommand, NativeExecuteRequest, NativeExecuteResult, NativeHandle } from '../native';
 import { ScsiError, TransportError, scsiErrorFromResult, transportErrorFromSystemError } from './errors';
 import { commandName } from './opcodes';
 import { traceCommand, tracing } from './trace';
@@ -37,6 +37,11 @@ export interface CommandResult {
 export interface ScsiTransport {
   readonly path: string;
   command(cmd: EncodedCommand, options?: CommandOptions): Promise<CommandResult>;
+  /**
+   * The addon handle behind a block node's data transport, for the host copy's native data
+   * lane (native copyLane); absent everywhere else (sg nodes, fakes).
+   */
+  readonly lane?: { handle: NativeHandle; writable: boolean };
 }
 
 export interface RetryPolicy {
@@ -104,7 +109,17 @@ const ERRNO_ADVICE: Record<string, string> = {
   ENOMEM: 'the kernel could not allocate buffers for this transfer: use smaller transfers',
 };
 
-function withAdvice(err: TransportError, path: string): TransportError {
+/**
+ * Whether runCommand's policy would run a command again after this error (unit attention,
+ * busy, a transient not-ready, a retryable transport failure of an idempotent command).
+ * For callers that ran the command elsewhere (the native data lane) and must decide alike.
+ */
+export function wouldRetry(err: unknown, idempotent: boolean): boolean {
+  if (err instanceof ScsiError) return err.isUnitAttention || err.category === 'BUSY' || err.category === 'TS_FULL' || transientNotReady(err);
+  return err instanceof TransportError && idempotent && err.isRetryable;
+}
+
+export function withAdvice(err: TransportError, path: string): TransportError {
   const advice = ERRNO_ADVICE[err.code];
   if (advice) err.message = `${err.message} on ${path}: ${advice}`;
   else err.message = `${err.message} on ${path}`;

@@ -72,6 +72,9 @@ export class CountingTransport implements ScsiTransport {
   get path(): string {
     return this.inner.path;
   }
+  get lane(): ScsiTransport['lane'] {
+    return this.inner.lane;
+  }
   async command(cmd: EncodedCommand, options?: CommandOptions): Promise<CommandResult> {
     this.account.command(commandName(cmd.cdb));
     const r = await this.inner.command(cmd, options);
