@@ -1075,10 +1075,14 @@ static void t_thin(struct tcmu_device *full)
 	r = gls(t, 3000, 4096, b, 4096);
 	CHECK(GOOD(r) && gls_desc(b, 0, 3000, 16, 1) && gls_desc(b, 1, 3016, 48, 0),
 	      "WRITE SAME UNMAP deallocated its 16 blocks");
-	memset(z, 0x77, sizeof(z));
-	memset(c, 0, 16); c[0] = 0x93; c[1] = 0x08; put_be64(&c[2], 3016); put_be32(&c[10], 8);
-	CHECK(GOOD(cmd(t, c, z, 512)) && is_pattern(t, 3016 * 512, 8 * 512, 0x77),
-	      "WRITE SAME(16) UNMAP of a non-zero block writes it");
+	CHECK(GOOD(write10(t, 3016, 8, 0x77)), "write 8 blocks at 3016");
+	memset(z, 0xFF, sizeof(z));
+	memset(c, 0, 16); c[0] = 0x93; c[1] = 0x08; put_be64(&c[2], 3048); put_be32(&c[10], 8);
+	CHECK(GOOD(cmd(t, c, z, 512)) && is_zero(t, 3048 * 512, 8 * 512),
+	      "WRITE SAME(16) UNMAP of a non-zero block deallocates too (the data-out is not looked at)");
+	r = gls(t, 3040, 4096, b, 4096);
+	CHECK(GOOD(r) && gls_desc(b, 0, 3040, 8, 0) && gls_desc(b, 1, 3048, 8, 1) && gls_desc(b, 2, 3056, 8, 0),
+	      "... and the blocks are deallocated");
 	memset(z, 0, sizeof(z));
 	memset(c, 0, 16); c[0] = 0x41; c[1] = 0x08; put_be32(&c[2], 3024); put_be16(&c[7], 8);
 	CHECK(GOOD(cmd(t, c, z, 512)) && is_zero(t, 3024 * 512, 8 * 512), "WRITE SAME(10) UNMAP");
@@ -1091,11 +1095,11 @@ static void t_thin(struct tcmu_device *full)
 	/* a deallocation is a write for tokens: an AUR token over it is revoked */
 	{
 		uint8_t tok[512];
-		uint64_t l = 3040, dl = 100;
+		uint64_t l = 3056, dl = 100;
 		uint32_t k = 16;
 
 		CHECK(GOOD(pt(t, 1, 0, 0, 0, 1, &l, &k)) && !get_token(t, 1, tok), "token over mapped blocks");
-		lba[0] = 3040; n[0] = 8;
+		lba[0] = 3060; n[0] = 8;
 		CHECK(GOOD(unmap_cmd(t, 1, lba, n, -1, -1)), "UNMAP under the token");
 		CHECK(SENSE(wut(t, 2, 0, 0, tok, 1, &dl, &k), 5, 0x23, 0x06), "the token is revoked (23/06)");
 	}

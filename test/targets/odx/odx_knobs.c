@@ -38,7 +38,7 @@ void odx_knobs_default(struct odx_knobs *k)
 	k->list_retention = 60;
 	k->max_tokens = 16384;
 	k->thin = false;
-	k->max_unmap_blocks = 0x400000;
+	k->max_unmap_blocks = 0x100000;	/* libiscsi calls more "insanely big" */
 	k->max_unmap_descs = 256;
 }
 

@@ -564,6 +564,21 @@ static int do_write_same(struct odx_dev *d, const uint8_t *cdb, const struct iov
 		sense_lba_range(s, lba);
 		return -1;
 	}
+	if (unmap) {
+		/* The data-out block is not looked at: the blocks are deallocated
+		 * and read zeros (LBPRZ), as LIO and FreeBSD CTL do and libiscsi's
+		 * WriteSame10/16.UnmapUntilEnd expect (they send 0xFF blocks). It
+		 * must still have been sent, as without UNMAP. */
+		if (!ndob && iov_len(iov, cnt) < d->bs) {
+			sense_invalid_cdb(s, ws16 ? 10 : 7);
+			return -1;
+		}
+		if (odx_deallocate(d, lba, n)) {
+			sense_set(s, SK_MEDIUM_ERROR, 0x0C, 0x00);
+			return -1;
+		}
+		return 0;
+	}
 	if (!ndob) {
 		pattern = malloc(d->bs);
 		if (!pattern || iov_copy_in(pattern, d->bs, iov, cnt, 0) < d->bs) {
@@ -571,22 +586,11 @@ static int do_write_same(struct odx_dev *d, const uint8_t *cdb, const struct iov
 			sense_invalid_cdb(s, ws16 ? 10 : 7);
 			return -1;
 		}
-		/* UNMAP deallocates only when the block is what a deallocated
-		 * block reads (zeros, LBPRZ); other data is written (SBC-3 5.45) */
-		if (unmap && (pattern[0] || memcmp(pattern, pattern + 1, d->bs - 1)))
-			unmap = false;
 		buf = malloc(ODX_CHUNK);
 		if (!buf)
 			goto hw;
 		for (uint32_t i = 0; i < per; i++)
 			memcpy(buf + (size_t)i * d->bs, pattern, d->bs);
-	}
-	if (unmap) {
-		if (odx_deallocate(d, lba, n)) {
-			sense_set(s, SK_MEDIUM_ERROR, 0x0C, 0x00);
-			goto out;
-		}
-		n = 0;
 	}
 	while (n) {
 		uint64_t k = n > per ? per : n;
