@@ -35,9 +35,10 @@ describe('fleet: fan-out, batches, resume', function () {
       ['fan1', 32, ''],
       ['fan2', 32, 'max_wut_bytes=1m'],
       ['fan3', 32, 'fail_wut=%1:3/0C/00'],
-      // slow arrays (150 ms per MiB written), so a journalled fan-out or batch is killed mid-way
-      ['fj1', 40, 'latency_ms_per_mib=150'],
-      ['fj2', 40, 'latency_ms_per_mib=150'],
+      // slow arrays (600 ms per MiB written; IMMED token writes run 4 at a time), so a
+      // journalled fan-out or batch of 32 MiB is killed mid-way (checkpoints every 2 s)
+      ['fj1', 40, 'latency_ms_per_mib=600'],
+      ['fj2', 40, 'latency_ms_per_mib=600'],
     ] as const) {
       L[name] = await target.add(name, { sizeMb: mb, knobs: knobs || undefined });
     }

@@ -45,9 +45,9 @@ async function withDev<T>(p: string, fn: (d: ScsiDevice) => Promise<T>): Promise
   }
 }
 
-async function writeAt(d: ScsiDevice, offset: number, data: Buffer): Promise<void> {
-  for (let p = 0; p < data.length; p += MiB) {
-    const piece = data.subarray(p, Math.min(data.length, p + MiB));
+async function writeAt(d: ScsiDevice, offset: number, data: Buffer, pieceBytes = MiB): Promise<void> {
+  for (let p = 0; p < data.length; p += pieceBytes) {
+    const piece = data.subarray(p, Math.min(data.length, p + pieceBytes));
     await cmds.write16(d.data, { lba: (offset + p) / BS, data: piece, blockSize: BS });
   }
 }
@@ -272,7 +272,8 @@ describe('thin-provisioning aware copies, second target: odx handler LUNs (thin=
       const p = (await d.capabilities()).provisioning;
       assert.deepEqual([p?.lbpme, p?.lbprz, p?.lbpu, p?.lbpws], [true, true, true, true], JSON.stringify(p));
       assert.equal(allocated(src.file!), 0, 'a fresh thin LUN holds nothing');
-      for (const [o, l] of EXTENTS) await writeAt(d, o, randomBytes(l));
+      // 64 KiB a command: the handler's MAXIMUM TRANSFER LENGTH (VPD 0xB0) is 128 blocks
+      for (const [o, l] of EXTENTS) await writeAt(d, o, randomBytes(l), 64 * KiB);
     });
     assert.equal(allocated(src.file!), ODX_MAPPED, 'the source file holds exactly the written pages');
     assert.deepEqual(sgMapped(src), ODX_EXTENTS, 'sg_get_lba_status: the source is mapped exactly there');
