@@ -35,10 +35,11 @@ describe('fleet: fan-out, batches, resume', function () {
       ['fan1', 32, ''],
       ['fan2', 32, 'max_wut_bytes=1m'],
       ['fan3', 32, 'fail_wut=%1:3/0C/00'],
-      // slow arrays (600 ms per MiB written; IMMED token writes run 4 at a time), so a
-      // journalled fan-out or batch of 32 MiB is killed mid-way (checkpoints every 2 s)
-      ['fj1', 40, 'latency_ms_per_mib=600'],
-      ['fj2', 40, 'latency_ms_per_mib=600'],
+      // slow arrays (600 ms per MiB written; IMMED token writes run 4 at a time) writing at most
+      // 2 MiB per WRITE USING TOKEN (a batch has no --token-size), so a journalled fan-out or
+      // batch of 32 MiB confirms extents one by one and is killed mid-way (checkpoints every 2 s)
+      ['fj1', 40, 'latency_ms_per_mib=600&max_wut_bytes=2m'],
+      ['fj2', 40, 'latency_ms_per_mib=600&max_wut_bytes=2m'],
     ] as const) {
       L[name] = await target.add(name, { sizeMb: mb, knobs: knobs || undefined });
     }
