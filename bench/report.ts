@@ -33,6 +33,7 @@ const GROUP_TITLE: Record<string, string> = {
   xcopy: 'EXTENDED COPY',
   host: 'host copy',
   variant: 'engine variant',
+  thin: 'thin source',
 };
 
 function caseRow(c: CaseResult, showSize = true): string {
@@ -68,7 +69,7 @@ export function renderMarkdown(r: BenchResults): string {
   L.push('');
   L.push('| copy | tool | size | wall s | MiB/s | in-tool s | CPU s | guest CPU s | host data | verified |');
   L.push('|---|---|---|---|---|---|---|---|---|---|');
-  for (const size of r.sizes) for (const c of r.cases.filter((x) => x.size === size && x.group !== 'variant')) L.push(caseRow(c));
+  for (const size of r.sizes) for (const c of r.cases.filter((x) => x.size === size && x.group !== 'variant' && x.group !== 'thin')) L.push(caseRow(c));
   L.push('');
 
   L.push(`Goals (ratios measured in this run, at ${Math.max(...r.sizes) / MiB} MiB):`);
@@ -114,6 +115,19 @@ export function renderMarkdown(r: BenchResults): string {
     L.push('| copy | variant | wall s | MiB/s | in-tool s | CPU s | guest CPU s | host data | verified |');
     L.push('|---|---|---|---|---|---|---|---|---|');
     for (const c of variants) L.push(caseRow(c, false));
+    L.push('');
+  }
+
+  const thin = r.cases.filter((c) => c.group === 'thin');
+  if (thin.length) {
+    L.push(`A thin source (bench/run.ts thinCases: odx handler LUNs with thin=1, a few written extents, the rest deallocated) onto a thin destination, ${thin[0]!.size / MiB} MiB, \`--sparse auto\` against \`--sparse never\`:`);
+    L.push('');
+    L.push('| copy | variant | wall s | MiB/s | in-tool s | CPU s | guest CPU s | host data | verified |');
+    L.push('|---|---|---|---|---|---|---|---|---|');
+    for (const c of thin) L.push(caseRow(c, false));
+    const auto = thin.find((c) => c.id === 'thin-auto');
+    const never = thin.find((c) => c.id === 'thin-never');
+    if (auto?.ok && never?.ok) L.push(`| | **never / auto (wall, median)** | ${(never.wall.median / auto.wall.median).toFixed(1)}x | | | | | | |`);
     L.push('');
   }
 

@@ -5,6 +5,7 @@
 //   node dist/bench/run.js [--quick | --fast] [--sizes 64M,256M,1G] [--reps 5,3,3] [--[no-]profile]
 //        [--no-variants] [--host-info 'nproc|cpu|loadavg|memGiB|nodeMs|odxcpVersionMs|odxcpHelpMs'] [--id RUNID]
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -274,6 +275,44 @@ function makeCases(bestBpt: number): CaseDef[] {
       toolMs: reportedTime,
     },
   ];
+}
+
+/**
+ * A thin source and a thin destination (odx handler LUNs with thin=1, made here in a target of
+ * their own), the source written in a few extents (1/16 of it) and deallocated elsewhere:
+ * `--sparse auto` (copies the extents only) against `--sparse never` (every byte). The
+ * destination is punched before each sample, as every destination here.
+ */
+async function thinCases(size: number): Promise<{ defs: CaseDef[]; remove: () => void }> {
+  const { RuntimeOdxTarget } = await import('../test/integration/lab');
+  const target = new RuntimeOdxTarget('naa.5001405000000a07', 'naa.5001405000000b07');
+  try {
+    const mb = size / MiB;
+    const src = await target.add('bthsrc', { sizeMb: mb, knobs: 'thin=1' });
+    const dst = await target.add('bthdst', { sizeMb: mb, knobs: 'thin=1' });
+    const fd = fs.openSync(src.file!, 'r+');
+    try {
+      // four extents of size/64 each, spread over the LUN
+      for (let i = 0; i < 4; i++) fs.writeSync(fd, randomBytes(size / 64), 0, size / 64, (i * size) / 4 + MiB);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const v = (id: string, label: string, sparse: string): CaseDef =>
+      odxcpCase({
+        group: 'thin',
+        id,
+        label,
+        src,
+        dst,
+        method: 'odx',
+        argv: (s) => [NODE, 'dist/bench/variant.js', '--src', src.sd, '--dst', dst.sd, '--mode', 'odx', '--length', String(s), '--sparse', sparse],
+      });
+    return { defs: [v('thin-auto', 'token, --sparse auto (the extents only)', 'auto'), v('thin-never', 'token, --sparse never (every byte)', 'never')], remove: () => target.remove() };
+  } catch (e) {
+    target.remove();
+    throw e;
+  }
 }
 
 /** Engine variants (bench/variant.ts): knobs the CLI does not expose, same LUNs. */
@@ -716,6 +755,16 @@ async function main(): Promise<void> {
     const vreps = QUICK || FAST ? 1 : 2;
     log(`---- engine variants, ${vsize / MiB} MiB, ${vreps} repetitions`);
     results.cases.push(...(await runSize(variantCases(), vsize, vreps)));
+    save();
+    // Thin rows at 256 MiB at most: the destination of --sparse never lives in guest RAM.
+    const tsize = Math.min(vsize, 256 * MiB);
+    log(`---- thin source, sparse auto vs never, ${tsize / MiB} MiB, ${vreps} repetitions`);
+    const thin = await thinCases(tsize);
+    try {
+      results.cases.push(...(await runSize(thin.defs, tsize, vreps)));
+    } finally {
+      thin.remove();
+    }
     save();
   }
   if (PROFILE) results.profile = await profiles(largest);

@@ -16,7 +16,7 @@ export interface Sample {
 }
 
 export interface CaseResult {
-  group: 'token' | 'xcopy' | 'host' | 'variant';
+  group: 'token' | 'xcopy' | 'host' | 'variant' | 'thin';
   /** Stable id, e.g. "odxcp", "sg_xcopy-best". */
   id: string;
   /** What the table shows. */

@@ -3,7 +3,7 @@
 // without editing the engine. Prints the CopyResult as one JSON object.
 //   node dist/bench/variant.js --src DEV --dst DEV --length BYTES --mode auto|odx|xcopy|host
 //        [--host-transfer BYTES] [--host-depth N] [--max-in-flight N] [--token-size BYTES]
-//        [--xcopy-size BYTES] [--data-node sg|sd]
+//        [--xcopy-size BYTES] [--data-node sg|sd] [--sparse auto|never]
 // --host-depth overrides PlanDetails.hostDepth (fixed at 2 in lib/engine/plan.ts).
 // --data-node sg keeps READ/WRITE data on the sg node (the driver copies it through its own
 // buffer) instead of the block node the engine uses by default (its SG_IO maps user pages).
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
   if (num('max-in-flight')) o.maxInFlight = num('max-in-flight');
   if (arg('token-size')) o.tokenSize = BigInt(arg('token-size')!);
   if (arg('xcopy-size')) o.xcopySize = BigInt(arg('xcopy-size')!);
+  if (arg('sparse')) o.sparse = arg('sparse') as CopyOptions['sparse'];
   if (arg('data-node') === 'sg') {
     o.src = await ScsiDevice.open(o.src as string, { dataNode: 'command' });
     o.dst = await ScsiDevice.open(o.dst as string, { exclusive: true, dataNode: 'command' });

@@ -69,7 +69,7 @@ export function addCopyOptions(cmd: Command, which: 'all' | 'plan' = 'all'): Com
     .option('--no-fallback', 'fail instead of continuing on the host when an offload fails')
     .option('--verify', 're-read both ranges after the copy and compare them')
     .option('--no-sync', 'skip SYNCHRONIZE CACHE of the destination range after the copy (default: flush it; a failing flush fails the copy)')
-    .option('--journal <file>', 'record every confirmed extent in FILE (created), so `odxcp resume FILE` can finish the copy after a crash')
+    .option('--journal <file>', 'record every confirmed extent in FILE (created), so `odxcp resume FILE` can finish the copy after a crash; with several destinations, one journal each (FILE.1, FILE.2...) and FILE listing them')
     .option('--json', 'print the result as one JSON object on stdout (on any failure too: complete false and an error member)')
     .option('--progress <kind>', `progress: ${PROGRESS_KINDS.join('|')} (json: NDJSON on stderr, always ending with a done record; default auto: a bar on a terminal)`)
     .option('--max-in-flight <n>', 'offload commands in flight at once, 1..64 (default 4)')

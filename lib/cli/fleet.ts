@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import type { BatchEntry, BatchJob, CopyManyResult, ResumeResult } from '../engine';
 import type { CopyMode, CopyOptions, CopyResult } from '../engine/types';
 import { DeviceError, UsageError } from '../errors';
-import { copyResultJson, copySummaryLines, parseCopyArgs, resolveCopyOptions, COPY_MODES, type CopyCliOptions } from './copy';
+import { copyResultJson, copySummaryLines, parseCopyArgs, resolveCopyOptions, COPY_MODES, SPARSE_MODES, type CopyCliOptions } from './copy';
+import type { SparseMode } from '../engine/sparse';
 import { dryRunCopies } from './dry-run';
 import { cliExitCode, errorLine, reportError, signalExitCode, withSignals, type CliContext, type Stopped } from './context';
 import { toJson, toJsonLine } from './json';
@@ -25,7 +26,6 @@ export interface FanOutCliOptions extends CopyCliOptions {
 export async function copyManyCommand(ctx: CliContext, src: string, dsts: string[], o: FanOutCliOptions): Promise<number> {
   checkDevicePath(src, 'SRC');
   dsts.forEach((d, i) => checkDevicePath(d, `DST${i + 1}`));
-  if ((o as { journal?: string }).journal !== undefined) throw new UsageError('--journal: one destination at a time (copy SRC DST --journal FILE)');
   const req = parseCopyArgs(o);
   const sg = await ctx.geometry(src);
   // Each destination's range is checked as a copy of its own would be (offsets, fit, blocks).
@@ -109,12 +109,13 @@ export function parseJobFile(text: string, name: string): BatchJob[] {
   }
   return raw.map((j, i) => {
     const where = `${name}: pair ${i + 1}`;
-    if (!j || typeof j !== 'object' || Array.isArray(j)) throw new UsageError(`${where}: must be an object {src, dst, srcOffset?, dstOffset?, length?, mode?}`);
+    if (!j || typeof j !== 'object' || Array.isArray(j)) throw new UsageError(`${where}: must be an object {src, dst, srcOffset?, dstOffset?, length?, mode?, sparse?}`);
     const o = j as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (!['src', 'dst', 'srcOffset', 'dstOffset', 'length', 'mode'].includes(k)) throw new UsageError(`${where}: unknown field '${k}'`);
+    for (const k of Object.keys(o)) if (!['src', 'dst', 'srcOffset', 'dstOffset', 'length', 'mode', 'sparse'].includes(k)) throw new UsageError(`${where}: unknown field '${k}'`);
     if (typeof o.src !== 'string' || o.src === '') throw new UsageError(`${where}: "src" must be a device path`);
     if (typeof o.dst !== 'string' || o.dst === '') throw new UsageError(`${where}: "dst" must be a device path`);
     if (o.mode !== undefined && !COPY_MODES.includes(o.mode as CopyMode)) throw new UsageError(`${where}: mode '${String(o.mode)}' is not one of ${COPY_MODES.join(', ')}`);
+    if (o.sparse !== undefined && !SPARSE_MODES.includes(o.sparse as SparseMode)) throw new UsageError(`${where}: sparse '${String(o.sparse)}' is not one of ${SPARSE_MODES.join(', ')}`);
     return {
       src: o.src,
       dst: o.dst,
@@ -122,6 +123,7 @@ export function parseJobFile(text: string, name: string): BatchJob[] {
       dstOffset: jobSize(o.dstOffset, `${where}: dstOffset`),
       length: jobSize(o.length, `${where}: length`),
       mode: o.mode as CopyMode | undefined,
+      ...(o.sparse !== undefined ? { sparse: o.sparse as SparseMode } : {}),
     };
   });
 }
@@ -133,6 +135,8 @@ export interface BatchCliOptions {
   fallback?: boolean;
   sync?: boolean;
   timeout?: string;
+  journal?: string;
+  sparse?: string;
 }
 
 /** `odxcp batch JOBFILE`: one NDJSON line per pair as it ends, a summary line, the worst status. */
@@ -140,6 +144,8 @@ export async function batchCommand(ctx: CliContext, file: string, o: BatchCliOpt
   const progress = (o.progress ?? 'auto') as ProgressKind;
   if (!PROGRESS_KINDS.includes(progress)) throw new UsageError(`--progress: '${o.progress}' is not one of ${PROGRESS_KINDS.join(', ')}`);
   const jobs = o.jobs !== undefined ? parseCount(o.jobs, '--jobs', 1, 64) : undefined;
+  if (o.sparse !== undefined && !SPARSE_MODES.includes(o.sparse as SparseMode)) throw new UsageError(`--sparse: '${o.sparse}' is not one of ${SPARSE_MODES.join(', ')}`);
+  if (o.journal !== undefined && o.journal.trim() === '') throw new UsageError('--journal: empty file name');
   let text: string;
   try {
     text = file === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(file, 'utf8');
@@ -169,6 +175,8 @@ export async function batchCommand(ctx: CliContext, file: string, o: BatchCliOpt
         fallback: o.fallback !== false,
         sync: o.sync !== false,
         timeoutMs: o.timeout !== undefined ? Number(o.timeout) * 1000 : undefined,
+        ...(o.sparse !== undefined ? { sparse: o.sparse as SparseMode } : {}),
+        ...(o.journal !== undefined && !o.dryRun ? { journal: o.journal } : {}),
         signal: s.signal,
         onResult: line,
         onProgress: (p) => reporter.onProgress({ bytesDone: p.bytesDone, totalBytes: p.totalBytes, elapsedMs: p.elapsedMs, method: `${p.pairsDone}/${p.pairs} pairs` }),
@@ -206,12 +214,19 @@ export async function resumeCommand(ctx: CliContext, file: string, o: { json?: b
     reportError(ctx, e);
     return code;
   }
-  reporter.finish({ ok: r.complete, bytes: r.copiedBytes });
-  if (o.json) ctx.stdout.write(`${toJson({ ...r, runs: r.runs.map((x) => ({ offset: x.offset, ...copyResultJson(x.result) })) })}\n`);
-  else {
-    ctx.stdout.write(
-      `resumed ${file}: ${r.confirmedBytes} bytes were confirmed by the journal, copied the other ${r.copiedBytes} (${formatBytes(r.copiedBytes)}); ${r.complete ? 'complete' : 'NOT complete'}, ${r.synced ? 'flushed' : 'not flushed'}\n`,
-    );
+  reporter.finish({ ok: r.complete, bytes: r.bytes });
+  const one = (x: ResumeResult) => ({ ...x, runs: x.runs.map((y) => ({ offset: y.offset, ...copyResultJson(y.result) })) });
+  if (o.json) {
+    const members = r.members?.map((m) => ('error' in m ? { file: m.file, complete: false, error: { message: errorLine(m.error), exitCode: cliExitCode(m.error) } } : one(m)));
+    ctx.stdout.write(`${toJson({ ...one(r), ...(members ? { members } : {}) })}\n`);
+  } else {
+    const line = (x: ResumeResult) =>
+      `resumed ${x.file}: ${x.confirmedBytes} bytes were confirmed by the journal, completed the other ${x.bytes} (${formatBytes(x.bytes)}: copied ${x.copiedBytes}, zeroed ${x.zeroedBytes}, skipped ${x.skippedBytes}); ${x.complete ? 'complete' : 'NOT complete'}, ${x.synced ? 'flushed' : 'not flushed'}`;
+    const lines = r.members ? r.members.map((m) => ('error' in m ? `resume ${m.file}: FAILED: ${errorLine(m.error)}` : line(m))) : [];
+    if (r.members) lines.push(`${r.kind} journal set ${r.file}: ${r.members.filter((m) => !('error' in m) && m.complete).length} of ${r.members.length} pairs complete`);
+    else lines.push(line(r));
+    ctx.stdout.write(`${lines.join('\n')}\n`);
   }
+  if (r.members?.some((m) => 'error' in m)) return worst(r.members.map((m) => ('error' in m ? cliExitCode(m.error) : m.complete ? 0 : 1)));
   return r.complete ? 0 : 1;
 }

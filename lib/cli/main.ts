@@ -68,7 +68,7 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
 
   program
     .command('batch')
-    .description('run a batch of copies from a job file (JSON array or NDJSON of {src, dst, srcOffset?, dstOffset?, length?, mode?}; - for stdin): every pair checked before any starts, N at a time, one NDJSON result per pair as it ends, then a summary; exit status: the worst pair\'s')
+    .description('run a batch of copies from a job file (JSON array or NDJSON of {src, dst, srcOffset?, dstOffset?, length?, mode?, sparse?}; - for stdin): every pair checked before any starts, N at a time, one NDJSON result per pair as it ends, then a summary; exit status: the worst pair\'s')
     .argument('<jobfile>', 'the job file, or - for stdin')
     .option('--jobs <n>', 'pairs at a time, 1..64 (default 4)')
     .option(...DRY_RUN_OPTION)
@@ -76,11 +76,13 @@ function buildProgram(ctx: CliContext, done: (code: number) => void): Command {
     .option('--no-sync', 'skip SYNCHRONIZE CACHE after each pair')
     .option('--progress <kind>', 'auto|bar|json|none (on stderr: bytes of the whole batch, pairs done)')
     .option('--timeout <seconds>', 'SG_IO timeout for each command')
+    .option('--sparse <mode>', 'auto|never for every pair without a "sparse" of its own (default auto)')
+    .option('--journal <file>', 'journal every pair (FILE.1, FILE.2... and FILE listing them, all created before any pair starts), so `odxcp resume FILE` can finish the batch after a crash')
     .action(async (file: string, o: BatchCliOptions) => done(await batchCommand(ctx, file, o)));
 
   program
     .command('resume')
-    .description('finish a copy made with --journal FILE after a crash: copy exactly what the journal does not confirm (the devices must be the same LUNs)')
+    .description('finish a copy, fan-out or batch made with --journal FILE after a crash: copy exactly what the journal does not confirm (the devices must be the same LUNs)')
     .argument('<file>', 'the journal')
     .option('--json', 'print the result as JSON')
     .option('--progress <kind>', 'auto|bar|json|none')

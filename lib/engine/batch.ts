@@ -3,7 +3,9 @@
 // time, each result reported as it ends. A pair that fails does not stop the others.
 import { ScsiDevice } from '../device/device';
 import { UsageError } from '../errors';
-import { runPlanned } from './copy';
+import { runJournalled, runPlanned } from './copy';
+import { createJournalSet, journalHeader } from './journal';
+import type { SparseMode } from './sparse';
 import { planPair, type OpenedPair, type PlanDetails } from './plan';
 import type { CopyMode, CopyOptions, CopyPlan, CopyResult } from './types';
 
@@ -14,6 +16,8 @@ export interface BatchJob {
   dstOffset?: bigint | number;
   length?: bigint | number;
   mode?: CopyMode;
+  /** This pair's --sparse (default: the batch's). */
+  sparse?: SparseMode;
 }
 
 export interface BatchOptions extends Omit<CopyOptions, 'src' | 'dst' | 'srcOffset' | 'dstOffset' | 'length' | 'mode' | 'onProgress'> {
@@ -104,7 +108,7 @@ export async function runBatch(jobs: readonly BatchJob[], o: BatchOptions = {}):
       const pair: OpenedPair = { src, dst, close: async () => undefined };
       let details: PlanDetails;
       try {
-        details = await planPair(pair, { ...o, onProgress: undefined, src, dst, srcOffset: job.srcOffset, dstOffset: job.dstOffset, length: job.length, mode: job.mode });
+        details = await planPair(pair, { ...o, onProgress: undefined, src, dst, srcOffset: job.srcOffset, dstOffset: job.dstOffset, length: job.length, mode: job.mode, sparse: job.sparse ?? o.sparse });
       } catch (e) {
         throw new BatchRefused(index, e instanceof Error ? e.message : String(e), e);
       }
@@ -139,6 +143,11 @@ export async function runBatch(jobs: readonly BatchJob[], o: BatchOptions = {}):
       for (const e of entries) o.onResult?.(e);
       return { entries, summary: { pairs: entries.length, complete: 0, failed: 0, bytes: 0n, totalBytes: total, elapsedMs: Date.now() - started } };
     }
+    const pairOptions = (p: (typeof planned)[number]): CopyOptions => ({ ...o, onProgress: undefined, src: p.pair.src, dst: p.pair.dst, mode: p.entry.job.mode, sparse: p.entry.job.sparse ?? o.sparse });
+    // --journal: every pair's journal (with its header) exists before any pair starts.
+    const writers = o.journal
+      ? createJournalSet(o.journal, 'batch', await Promise.all(planned.map((p) => journalHeader(p.pair, p.details, pairOptions(p)))))
+      : undefined;
     const done = new Map<number, bigint>();
     let pairsDone = 0;
     const report = () =>
@@ -148,15 +157,15 @@ export async function runBatch(jobs: readonly BatchJob[], o: BatchOptions = {}):
       while (next < planned.length && !o.signal?.aborted) {
         const p = planned[next++]!;
         try {
-          p.entry.result = await runPlanned(p.pair, p.details, {
-            ...o,
-            src: p.pair.src,
-            dst: p.pair.dst,
+          const opts: CopyOptions = {
+            ...pairOptions(p),
             onProgress: (x) => {
               done.set(p.entry.index, x.bytesDone);
               report();
             },
-          });
+          };
+          const writer = writers?.[planned.indexOf(p)];
+          p.entry.result = writer ? await runJournalled(p.pair, p.details, opts, writer) : await runPlanned(p.pair, p.details, opts);
         } catch (e) {
           p.entry.error = e;
           p.entry.result = (e as { result?: CopyResult }).result;

@@ -431,19 +431,23 @@ export async function copy(o: CopyOptions): Promise<CopyResult> {
   try {
     const details = await planPair(pair, o);
     if (!o.journal) return await runPlanned(pair, details, o);
-    const writer = JournalWriter.create(o.journal, await journalHeader(pair, details, o));
-    let r: CopyResult;
-    try {
-      r = await runPlanned(pair, details, o, { journal: { writer, base: 0n } });
-    } catch (e) {
-      await writer.close(async () => undefined).catch(() => undefined);
-      throw e;
-    }
-    await writer.close(async () => undefined, { complete: r.bytes === r.length, synced: r.synced });
-    return r;
+    return await runJournalled(pair, details, o, JournalWriter.create(o.journal, await journalHeader(pair, details, o)));
   } finally {
     await pair.close();
   }
+}
+
+/** runPlanned with every confirmed extent journalled; the journal is closed (and says so when done). */
+export async function runJournalled(pair: OpenedPair, details: PlanDetails, o: CopyOptions, writer: JournalWriter, run: Omit<RunOptions, 'journal'> = {}): Promise<CopyResult> {
+  let r: CopyResult;
+  try {
+    r = await runPlanned(pair, details, o, { ...run, journal: { writer, base: 0n } });
+  } catch (e) {
+    await writer.close(async () => undefined).catch(() => undefined);
+    throw e;
+  }
+  await writer.close(async () => undefined, { complete: r.bytes === r.length, synced: r.synced });
+  return r;
 }
 
 export type { CopyMethod };

@@ -6,7 +6,8 @@
 import { ScsiDevice } from '../device/device';
 import { UsageError } from '../errors';
 import type { PopulateResult } from '../tokens/token-ops';
-import { runPlanned } from './copy';
+import { runJournalled, runPlanned } from './copy';
+import { createJournalSet, journalHeader } from './journal';
 import type { SharedTokens } from './methods/token';
 import { planPair, type OpenedPair, type PlanDetails } from './plan';
 import type { CopyOptions, CopyProgress, CopyResult } from './types';
@@ -134,6 +135,10 @@ export async function copyMany(o: CopyManyOptions): Promise<CopyManyResult> {
     }
     const tokens = odx.length > 1 ? new TokenCache(odx.length) : undefined;
 
+    // --journal: every destination's journal (with its header) exists before any copy starts.
+    const writers = o.journal
+      ? createJournalSet(o.journal, 'fanout', await Promise.all(pairs.map((p) => journalHeader(p.pair, p.details, { ...o, onProgress: undefined, src: p.pair.src, dst: p.pair.dst }))))
+      : undefined;
     const stopAll = new AbortController();
     const onAbort = () => stopAll.abort();
     if (o.signal?.aborted) onAbort();
@@ -157,7 +162,10 @@ export async function copyMany(o: CopyManyOptions): Promise<CopyManyResult> {
             report();
           };
           try {
-            entry.result = await runPlanned(pair, details, { ...o, src: pair.src, dst: pair.dst, signal: stopAll.signal, onProgress }, { tokens: details.plan.method === 'odx' ? tokens : undefined });
+            const opts: CopyOptions = { ...o, src: pair.src, dst: pair.dst, signal: stopAll.signal, onProgress };
+            const run = { tokens: details.plan.method === 'odx' ? tokens : undefined };
+            const writer = writers?.[pairs.findIndex((p) => p.entry === entry)];
+            entry.result = writer ? await runJournalled(pair, details, opts, writer, run) : await runPlanned(pair, details, opts, run);
           } catch (e) {
             entry.error = e;
             entry.result = (e as { result?: CopyResult }).result;

@@ -8,15 +8,23 @@
 // Format: NDJSON a person can read. Line 1 is the header; then one line per confirmed extent;
 // the last line of a finished copy says so.
 //   {"odxcp":"journal","version":1,"createdAt":"…","src":{"path","naa","blockSize"},"dst":{…},
-//    "srcOffset":"0","dstOffset":"0","length":"268435456","mode":"auto","sync":true}
+//    "srcOffset":"0","dstOffset":"0","length":"268435456","mode":"auto","sparse":"auto","sync":true}
 //   {"offset":"0","length":"8388608","method":"odx"}          (relative to the copy's start;
 //                                     method odx/xcopy/host, or zero/skip for a thin source's holes)
 //   {"done":true,"complete":true,"synced":true}
 // Byte counts are decimal strings (they may pass 2^53).
+//
+// A fan-out or a batch journals each pair in a journal of its own, FILE.1, FILE.2... (one per
+// destination / pair, in order), all created with their headers before any pair starts; FILE
+// itself is the set, one JSON line:
+//   {"odxcp":"journal-set","version":1,"createdAt":"…","kind":"fanout","members":["FILE.1",…]}
+// (member names relative to FILE's directory).
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { ScsiDevice } from '../device/device';
 import { DeviceError, OdxcpError, UsageError } from '../errors';
 import type { OpenedPair, PlanDetails } from './plan';
+import type { SparseMode } from './sparse';
 import type { CopiedExtent, CopyMode, CopyOptions, ExtentKind } from './types';
 
 export const JOURNAL_VERSION = 1;
@@ -40,6 +48,8 @@ export interface JournalHeader {
   dstOffset: bigint;
   length: bigint;
   mode: CopyMode;
+  /** The copy's --sparse (journals before it was recorded: auto). */
+  sparse: SparseMode;
   sync: boolean;
 }
 
@@ -51,6 +61,26 @@ export interface JournalContents {
 }
 
 const str = (v: bigint) => v.toString();
+
+/** Create `file` (never replacing one) holding `line`, fsync'd; returns the open fd. */
+function createWithLine(file: string, line: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx', 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new UsageError(`--journal: ${file} exists; resume it with \`odxcp resume ${file}\` or remove it`);
+    throw new DeviceError({ path: file, code: code ?? 'EIO', message: `--journal: cannot create ${file}: ${(e as Error).message}`, cause: e });
+  }
+  try {
+    fs.writeSync(fd, `${line}\n`);
+    fs.fsyncSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    throw new DeviceError({ path: file, code: (e as NodeJS.ErrnoException).code ?? 'EIO', message: `--journal: cannot write ${file}: ${(e as Error).message}`, cause: e });
+  }
+  return fd;
+}
 
 /** Appends confirmed extents to a journal file in flushed, fsync'd checkpoints. */
 export class JournalWriter {
@@ -67,18 +97,8 @@ export class JournalWriter {
 
   /** Create a new journal (refusing to replace one: it may be the only record of a copy). */
   static create(file: string, header: JournalHeader): JournalWriter {
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'wx', 0o600);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw new UsageError(`--journal: ${file} exists; resume it with \`odxcp resume ${file}\` or remove it`);
-      throw new DeviceError({ path: file, code: code ?? 'EIO', message: `--journal: cannot create ${file}: ${(e as Error).message}`, cause: e });
-    }
     const line = JSON.stringify({ ...header, srcOffset: str(header.srcOffset), dstOffset: str(header.dstOffset), length: str(header.length) });
-    fs.writeSync(fd, `${line}\n`);
-    fs.fsyncSync(fd);
-    return new JournalWriter(fd, file);
+    return new JournalWriter(createWithLine(file, line), file);
   }
 
   /** Reopen a journal to go on appending (resume). */
@@ -152,6 +172,7 @@ export async function journalHeader(pair: OpenedPair, details: PlanDetails, o: C
     dstOffset: p.dstOffset,
     length: p.length,
     mode: o.mode ?? 'auto',
+    sparse: o.sparse ?? 'auto',
     sync: o.sync ?? true,
   };
 }
@@ -180,6 +201,7 @@ export function readJournal(file: string): JournalContents {
       throw bad(i + 1, 'not JSON');
     }
     if (i === 0) {
+      if (j.odxcp === 'journal-set') throw bad(1, 'a journal set (fan-out or batch): resume it as a whole');
       if (j.odxcp !== 'journal') throw bad(1, 'not an odxcp journal');
       if (j.version !== JOURNAL_VERSION) throw bad(1, `journal version ${String(j.version)}, this odxcp reads ${JOURNAL_VERSION}`);
       const dev = (d: unknown): JournalDevice => {
@@ -197,6 +219,7 @@ export function readJournal(file: string): JournalContents {
         dstOffset: BigInt(String(j.dstOffset)),
         length: BigInt(String(j.length)),
         mode: (j.mode as CopyMode) ?? 'auto',
+        sparse: j.sparse === 'never' ? 'never' : 'auto',
         sync: j.sync !== false,
       };
       continue;
@@ -237,4 +260,59 @@ export function gaps(extents: CopiedExtent[], length: bigint): Array<{ offset: b
   }
   if (at < length) out.push({ offset: at, length: length - at });
   return out;
+}
+
+// ---- journal sets (fan-out, batch)
+
+export type JournalSetKind = 'fanout' | 'batch';
+
+export interface JournalSet {
+  kind: JournalSetKind;
+  /** The members' paths (resolved against the set file's directory), in pair order. */
+  members: string[];
+}
+
+/** The member journal paths of a set file (FILE.1, FILE.2, ...). */
+export function journalSetMembers(file: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${file}.${i + 1}`);
+}
+
+/**
+ * Create a journal set: the set file, then one member journal per pair with its header, all
+ * before any pair starts (so a crash at any point leaves every pair resumable). Refuses to
+ * replace any file. Returns the writers, in pair order.
+ */
+export function createJournalSet(file: string, kind: JournalSetKind, headers: JournalHeader[]): JournalWriter[] {
+  const members = journalSetMembers(file, headers.length);
+  for (const m of members) {
+    if (fs.existsSync(m)) throw new UsageError(`--journal: ${m} exists (a member of an earlier journal set?); remove it or choose another FILE`);
+  }
+  const line = JSON.stringify({ odxcp: 'journal-set', version: JOURNAL_VERSION, createdAt: new Date().toISOString(), kind, members: members.map((m) => path.basename(m)) });
+  fs.closeSync(createWithLine(file, line));
+  return headers.map((h, i) => JournalWriter.create(members[i]!, h));
+}
+
+/** Read a journal file's first line: a set (its members), or undefined for a single-copy journal. */
+export function readJournalSet(file: string): JournalSet | undefined {
+  let first: string;
+  try {
+    first = fs.readFileSync(file, 'utf8').split('\n')[0] ?? '';
+  } catch (e) {
+    throw new DeviceError({ path: file, code: (e as NodeJS.ErrnoException).code ?? 'EIO', message: `${file}: cannot read the journal: ${(e as Error).message}`, cause: e });
+  }
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(first) as Record<string, unknown>;
+  } catch {
+    return undefined; // readJournal says what is wrong with it
+  }
+  if (j.odxcp !== 'journal-set') return undefined;
+  const bad = (why: string) => new OdxcpError(`${file}: line 1: ${why}`, 'BAD_JOURNAL');
+  if (j.version !== JOURNAL_VERSION) throw bad(`journal version ${String(j.version)}, this odxcp reads ${JOURNAL_VERSION}`);
+  if (j.kind !== 'fanout' && j.kind !== 'batch') throw bad('kind is not fanout or batch');
+  const members = j.members;
+  if (!Array.isArray(members) || members.length === 0 || !members.every((m) => typeof m === 'string' && m !== '' && path.basename(m) === m)) {
+    throw bad('members are not file names');
+  }
+  return { kind: j.kind, members: members.map((m: string) => path.join(path.dirname(file), m)) };
 }

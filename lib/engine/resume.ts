@@ -1,9 +1,11 @@
 // `odxcp resume FILE`: finish a copy a journal describes (engine/journal.ts), copying exactly
-// what the journal does not confirm, after checking the devices are the same LUNs.
+// what the journal does not confirm, after checking the devices are the same LUNs. A journal
+// set (a fan-out's or a batch's) is resumed member by member, each pair on its own: a fan-out
+// resumed reads the source once per destination, not once for all.
 import type { ScsiDevice } from '../device/device';
 import { UsageError } from '../errors';
 import { runPlanned } from './copy';
-import { gaps, JournalWriter, merge, readJournal, type JournalDevice } from './journal';
+import { gaps, JournalWriter, merge, readJournal, readJournalSet, type JournalDevice, type JournalSetKind } from './journal';
 import { openPair, planPair } from './plan';
 import type { CopiedExtent, CopyOptions, CopyResult } from './types';
 
@@ -11,8 +13,13 @@ export interface ResumeResult {
   file: string;
   /** Bytes the journal already confirmed (not copied again). */
   confirmedBytes: bigint;
-  /** Bytes copied by this run. */
+  /** Bytes this run moved with a copy method (token, EXTENDED COPY, host). */
   copiedBytes: bigint;
+  /** Bytes this run made read as zeros, and left alone (a thin source's deallocated ranges). */
+  zeroedBytes: bigint;
+  skippedBytes: bigint;
+  /** Bytes this run completed: copied + zeroed + skipped. */
+  bytes: bigint;
   /** The account of each range copied by this run (offsets in the original copy). */
   runs: Array<{ offset: bigint; result: CopyResult }>;
   /** Every extent now on the destination, from the journal and this run. */
@@ -20,6 +27,9 @@ export interface ResumeResult {
   length: bigint;
   complete: boolean;
   synced: boolean;
+  /** A journal set: what it is, and each member's resume (the fields above are their sums). */
+  kind?: JournalSetKind;
+  members?: Array<ResumeResult | { file: string; error: unknown }>;
 }
 
 /** Check that `dev` is the LUN the journal names (by NAA designator, and block size). */
@@ -36,7 +46,45 @@ async function sameLun(dev: ScsiDevice, j: JournalDevice, role: string, file: st
  * Resume the copy a journal describes: copy exactly the ranges it does not confirm (each with
  * the engine, fallbacks and all), journal them as they complete, flush, and close the journal.
  */
-export async function resume(file: string, o: Pick<CopyOptions, 'signal' | 'timeoutMs' | 'onProgress' | 'maxInFlight' | 'fallback'> = {}): Promise<ResumeResult> {
+export type ResumeOptions = Pick<CopyOptions, 'signal' | 'timeoutMs' | 'onProgress' | 'maxInFlight' | 'fallback'>;
+
+export async function resume(file: string, o: ResumeOptions = {}): Promise<ResumeResult> {
+  const set = readJournalSet(file);
+  if (set) return await resumeSet(file, set.kind, set.members, o);
+  return await resumeOne(file, o);
+}
+
+/** Each member of a journal set in turn; a member that fails does not stop the others. */
+async function resumeSet(file: string, kind: JournalSetKind, members: string[], o: ResumeOptions): Promise<ResumeResult> {
+  const out: NonNullable<ResumeResult['members']> = [];
+  for (const m of members) {
+    if (o.signal?.aborted) break;
+    try {
+      out.push(await resumeOne(m, o));
+    } catch (e) {
+      out.push({ file: m, error: e });
+    }
+  }
+  const ok = out.filter((x): x is ResumeResult => !('error' in x));
+  const sum = (f: (r: ResumeResult) => bigint) => ok.reduce((n, r) => n + f(r), 0n);
+  return {
+    file,
+    kind,
+    members: out,
+    confirmedBytes: sum((r) => r.confirmedBytes),
+    copiedBytes: sum((r) => r.copiedBytes),
+    zeroedBytes: sum((r) => r.zeroedBytes),
+    skippedBytes: sum((r) => r.skippedBytes),
+    bytes: sum((r) => r.bytes),
+    runs: [],
+    extents: [],
+    length: sum((r) => r.length),
+    complete: out.length === members.length && ok.length === members.length && ok.every((r) => r.complete),
+    synced: ok.length === members.length && ok.every((r) => r.synced),
+  };
+}
+
+async function resumeOne(file: string, o: ResumeOptions): Promise<ResumeResult> {
   const j = readJournal(file);
   const h = j.header;
   const pair = await openPair({ src: h.src.path, dst: h.dst.path });
@@ -47,21 +95,16 @@ export async function resume(file: string, o: Pick<CopyOptions, 'signal' | 'time
     const confirmed = h.length - todo.reduce((n, g) => n + g.length, 0n);
     const writer = JournalWriter.append(file);
     const runs: ResumeResult['runs'] = [];
-    let copied = 0n;
     let failure: unknown;
     for (const g of todo) {
-      const opts: CopyOptions = { ...o, src: pair.src, dst: pair.dst, srcOffset: h.srcOffset + g.offset, dstOffset: h.dstOffset + g.offset, length: g.length, mode: h.mode, sync: h.sync };
+      const opts: CopyOptions = { ...o, src: pair.src, dst: pair.dst, srcOffset: h.srcOffset + g.offset, dstOffset: h.dstOffset + g.offset, length: g.length, mode: h.mode, sparse: h.sparse, sync: h.sync };
       try {
         const details = await planPair(pair, opts);
         const r = await runPlanned(pair, details, opts, { journal: { writer, base: g.offset } });
         runs.push({ offset: g.offset, result: r });
-        copied += r.bytes;
       } catch (e) {
         const r = (e as { result?: CopyResult }).result;
-        if (r) {
-          runs.push({ offset: g.offset, result: r });
-          copied += r.bytes;
-        }
+        if (r) runs.push({ offset: g.offset, result: r });
         failure = e;
         break;
       }
@@ -72,7 +115,20 @@ export async function resume(file: string, o: Pick<CopyOptions, 'signal' | 'time
     const synced = runs.every((x) => x.result.synced) && h.sync;
     await writer.close(async () => undefined, failure === undefined ? { complete, synced } : undefined);
     if (failure !== undefined) throw failure;
-    return { file, confirmedBytes: confirmed, copiedBytes: copied, runs, extents, length: h.length, complete, synced };
+    const sum = (f: (r: CopyResult) => bigint) => runs.reduce((n, x) => n + f(x.result), 0n);
+    return {
+      file,
+      confirmedBytes: confirmed,
+      copiedBytes: sum((r) => r.copiedBytes),
+      zeroedBytes: sum((r) => r.zeroedBytes),
+      skippedBytes: sum((r) => r.skippedBytes),
+      bytes: sum((r) => r.bytes),
+      runs,
+      extents,
+      length: h.length,
+      complete,
+      synced,
+    };
   } finally {
     await pair.close();
   }

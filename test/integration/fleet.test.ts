@@ -35,6 +35,11 @@ describe('fleet: fan-out, batches, resume', function () {
       ['fan1', 32, ''],
       ['fan2', 32, 'max_wut_bytes=1m'],
       ['fan3', 32, 'fail_wut=%1:3/0C/00'],
+      // slow arrays (600 ms per MiB written; IMMED token writes run 4 at a time) writing at most
+      // 2 MiB per WRITE USING TOKEN (a batch has no --token-size), so a journalled fan-out or
+      // batch of 32 MiB confirms extents one by one and is killed mid-way (checkpoints every 2 s)
+      ['fj1', 40, 'latency_ms_per_mib=600&max_wut_bytes=2m'],
+      ['fj2', 40, 'latency_ms_per_mib=600&max_wut_bytes=2m'],
     ] as const) {
       L[name] = await target.add(name, { sizeMb: mb, knobs: knobs || undefined });
     }
@@ -154,6 +159,98 @@ describe('fleet: fan-out, batches, resume', function () {
     const after = readJournal(journal);
     assert.equal(after.done, true);
     assert.deepEqual(after.extents.reduce((n, e) => n + e.length, 0n), BigInt(length));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Run `odxcp ARGS --journal SET`; SIGKILL it once member `watch` of the set has confirmed extents. */
+  async function killMidway(args: string[], set: string, watch: string): Promise<void> {
+    const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'odxcp');
+    const child = spawn(process.execPath, [bin, ...args, '--journal', set, '--progress=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<NodeJS.Signals | number | null>((res) => child.on('exit', (c, s) => res(s ?? c)));
+    let killed = false;
+    for (let i = 0; i < 2400; i++) {
+      if (fs.existsSync(watch) && fs.readFileSync(watch, 'utf8').split('\n').filter(Boolean).length >= 3) {
+        child.kill('SIGKILL');
+        killed = true;
+        break;
+      }
+      await sleep(25);
+    }
+    const how = await exited;
+    assert.ok(killed && how === 'SIGKILL', `killed mid-way (${String(how)}): ${err}`);
+    await sleep(1500); // the killed process's last commands end on the array
+  }
+
+  /** Resume a journal set with the CLI; checks each member against its pair and returns the JSON. */
+  function resumeSet(set: string, pairs: Array<{ src: LabLun; srcOff: number; dst: LabLun; dstOff: number; len: number }>) {
+    const before = pairs.map((_, i) => readJournal(`${set}.${i + 1}`));
+    const confirmed = before.map((j) => j.extents.reduce((n, e) => n + e.length, 0n));
+    // Every confirmed extent is on its destination already (flushed before it was journalled).
+    for (const [i, j] of before.entries()) {
+      const p = pairs[i]!;
+      for (const e of j.extents) {
+        const o = Number(e.offset);
+        const n = Number(e.length);
+        assert.ok(backing(p.dst, p.dstOff + o, n).equals(backing(p.src, p.srcOff + o, n)), `member ${i + 1}: journalled extent ${o}+${n} is on ${p.dst.name}`);
+      }
+    }
+    const bin = path.resolve(__dirname, '..', '..', '..', 'bin', 'odxcp');
+    const res = spawnSync(process.execPath, [bin, 'resume', set, '--json', '--progress=none'], { encoding: 'utf8' });
+    assert.equal(res.status, 0, res.stderr + res.stdout);
+    const r = JSON.parse(res.stdout) as { complete: boolean; members: Array<{ file: string; confirmedBytes: number; copiedBytes: number; zeroedBytes: number; skippedBytes: number; complete: boolean; synced: boolean }> };
+    assert.equal(r.complete, true);
+    assert.equal(r.members.length, pairs.length);
+    for (const [i, m] of r.members.entries()) {
+      const p = pairs[i]!;
+      assert.equal(m.file, `${set}.${i + 1}`);
+      assert.equal(BigInt(m.confirmedBytes), confirmed[i], `member ${i + 1}: the journal's confirmed bytes`);
+      assert.equal(BigInt(m.copiedBytes), BigInt(p.len) - confirmed[i]!, `member ${i + 1}: copied only what its journal had not confirmed`);
+      assert.equal(BigInt(m.zeroedBytes) + BigInt(m.skippedBytes), 0n);
+      assert.equal(m.complete && m.synced, true);
+      assert.ok(backing(p.dst, p.dstOff, p.len).equals(backing(p.src, p.srcOff, p.len)), `${p.dst.name} equals the source range`);
+      const after = readJournal(`${set}.${i + 1}`);
+      assert.equal(after.done, true);
+      assert.equal(after.extents.reduce((n, e) => n + e.length, 0n), BigInt(p.len));
+    }
+    return { confirmed, r };
+  }
+
+  it('odxcp copy SRC DST1 DST2 --journal, killed with SIGKILL mid-way, then odxcp resume: both destinations equal the source; each copied only what its journal had not confirmed', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'odxcp-fanout-resume-'));
+    const set = path.join(dir, 'fan.journal');
+    const len = 32 * MiB;
+    writeBacking(L.fj1!, 0, pattern(40 * MiB, 0x51));
+    writeBacking(L.fj2!, 0, pattern(40 * MiB, 0x52));
+    await killMidway(['copy', L.fsrc!.sg, L.fj1!.sg, L.fj2!.sg, '--src-offset', '8M', '--dst-offset', '4M', '--length', '32M', '--token-size', '2M'], set, `${set}.1`);
+    const head = JSON.parse(fs.readFileSync(set, 'utf8')) as { odxcp: string; kind: string; members: string[] };
+    assert.deepEqual([head.odxcp, head.kind, head.members], ['journal-set', 'fanout', ['fan.journal.1', 'fan.journal.2']]);
+    const { confirmed } = resumeSet(set, [
+      { src: L.fsrc!, srcOff: 8 * MiB, dst: L.fj1!, dstOff: 4 * MiB, len },
+      { src: L.fsrc!, srcOff: 8 * MiB, dst: L.fj2!, dstOff: 4 * MiB, len },
+    ]);
+    assert.ok(confirmed[0]! > 0n && confirmed[0]! < BigInt(len), `killed mid-way: member 1 had ${confirmed[0]} bytes confirmed`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('odxcp batch JOBFILE --journal, killed with SIGKILL mid-way, then odxcp resume: every pair complete, each copied only what its journal had not confirmed; a pair with "sparse":"never" keeps it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'odxcp-batch-resume-'));
+    const set = path.join(dir, 'batch.journal');
+    const jobs = path.join(dir, 'jobs.ndjson');
+    writeBacking(L.fj1!, 0, pattern(40 * MiB, 0x61));
+    writeBacking(L.fj2!, 0, pattern(40 * MiB, 0x62));
+    fs.writeFileSync(jobs, [
+      JSON.stringify({ src: L.fsrc!.sg, dst: L.fj1!.sg, srcOffset: '100M', length: '32M' }),
+      JSON.stringify({ src: L.fsrc!.sg, dst: L.fj2!.sg, srcOffset: '140M', dstOffset: '8M', length: '32M', sparse: 'never' }),
+    ].join('\n'));
+    await killMidway(['batch', jobs, '--jobs', '2'], set, `${set}.1`);
+    assert.equal(readJournal(`${set}.2`).header.sparse, 'never', 'the pair\'s own sparse is in its journal');
+    const { confirmed } = resumeSet(set, [
+      { src: L.fsrc!, srcOff: 100 * MiB, dst: L.fj1!, dstOff: 0, len: 32 * MiB },
+      { src: L.fsrc!, srcOff: 140 * MiB, dst: L.fj2!, dstOff: 8 * MiB, len: 32 * MiB },
+    ]);
+    assert.ok(confirmed[0]! > 0n && confirmed[0]! < BigInt(32 * MiB), `killed mid-way: pair 1 had ${confirmed[0]} bytes confirmed`);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });

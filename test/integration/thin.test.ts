@@ -4,6 +4,10 @@
 // Witnesses: both devices read back in full (scsi_debug has no backing file), the kernel's
 // map of the source's store (/sys/bus/pseudo/drivers/scsi_debug/map, store 0 = sdebug0), and
 // for the LIO destination its backing file.
+// The same scenario again on the second, independent target: two odx handler LUNs with thin=1
+// (test/targets/odx), whose provisioning is their backing files' holes. Witnesses there: the
+// files byte for byte, their allocated size (the kernel's tmpfs account), sg_get_lba_status's
+// decoding of the destination, and the kernel's record of the commands dispatched to it.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,7 +17,7 @@ import { copy, clearPairCache, type CopyResult } from '../../lib/engine';
 import { ScsiDevice } from '../../lib/device/device';
 import * as cmds from '../../lib/scsi/commands';
 import { lbaStatusMap } from '../../lib/engine/sparse';
-import { lun, writeBacking } from './lab';
+import { CommandTrace, lun, RuntimeOdxTarget, tool, writeBacking, type Dispatched, type LabLun } from './lab';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -41,9 +45,9 @@ async function withDev<T>(p: string, fn: (d: ScsiDevice) => Promise<T>): Promise
   }
 }
 
-async function writeAt(d: ScsiDevice, offset: number, data: Buffer): Promise<void> {
-  for (let p = 0; p < data.length; p += MiB) {
-    const piece = data.subarray(p, Math.min(data.length, p + MiB));
+async function writeAt(d: ScsiDevice, offset: number, data: Buffer, pieceBytes = MiB): Promise<void> {
+  for (let p = 0; p < data.length; p += pieceBytes) {
+    const piece = data.subarray(p, Math.min(data.length, p + pieceBytes));
     await cmds.write16(d.data, { lba: (offset + p) / BS, data: piece, blockSize: BS });
   }
 }
@@ -207,5 +211,139 @@ describe('thin-provisioning aware copies (scsi_debug: LBPME, LBPRZ, UNMAP, GET L
     const bad = run('--sparse', 'sometimes');
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /^odxcp: --sparse: 'sometimes' is not one of auto, never\n$/);
+  });
+});
+
+/** Bytes a file really holds (allocated blocks): on tmpfs, whole 4 KiB pages. */
+const allocated = (file: string): number => fs.statSync(file).blocks * 512;
+
+/** EXTENTS as the handler maps them: a file-system page any byte of which was written is mapped. */
+const PAGE = 4 * KiB;
+const ODX_EXTENTS: Array<[number, number]> = EXTENTS.map(([o, l]) => {
+  const a = Math.floor(o / PAGE) * PAGE;
+  return [a, Math.ceil((o + l) / PAGE) * PAGE - a];
+});
+const ODX_MAPPED = ODX_EXTENTS.reduce((n, [, l]) => n + l, 0);
+
+/** sg3_utils' decoding of GET LBA STATUS over the whole LUN, mapped runs as [offset, length] in bytes. */
+function sgMapped(l: LabLun): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  let lba = 0;
+  const blocks = l.bytes / BS;
+  while (lba < blocks) {
+    const out = tool('sg_get_lba_status', ['--maxlen=16384', '-b', `--lba=${lba}`, l.sg]);
+    const before = lba;
+    // -b: one "LBA BLOCKS STATUS ADDITIONAL" line per descriptor, after a few header lines
+    for (const line of out.split('\n').filter((l) => /^0x[0-9a-f]+\s+0x[0-9a-f]+\s+\d/i.test(l.trim()))) {
+      const [a, n, st] = line.trim().split(/\s+/);
+      const start = Number(BigInt(a!));
+      const count = Number(BigInt(n!));
+      if (start !== lba) throw new Error(`sg_get_lba_status: a run at ${start}, expected ${lba}`);
+      if (st === '0') {
+        const last = runs[runs.length - 1];
+        if (last && last[0] + last[1] === start * BS) last[1] += count * BS;
+        else runs.push([start * BS, count * BS]);
+      }
+      lba += count;
+    }
+    if (lba === before) throw new Error('sg_get_lba_status: no progress');
+  }
+  return runs;
+}
+
+/** Dispatched CDBs by kind: deallocation (UNMAP, WRITE SAME with UNMAP), data written block by block, WRITE USING TOKEN. */
+const isUnmap = (c: Buffer) => c[0] === 0x42 || ((c[0] === 0x93 || c[0] === 0x41) && (c[1]! & 0x08) !== 0);
+const isDataWrite = (c: Buffer) => [0x0a, 0x2a, 0xaa, 0x8a].includes(c[0]!) || ((c[0] === 0x93 || c[0] === 0x41) && (c[1]! & 0x08) === 0);
+const isWut = (c: Buffer) => c[0] === 0x83 && (c[1]! & 0x1f) === 0x11;
+
+describe('thin-provisioning aware copies, second target: odx handler LUNs (thin=1, holes of the backing file)', function () {
+  this.timeout(900_000);
+  let target: RuntimeOdxTarget;
+  let src: LabLun;
+  let dst: LabLun;
+  const times: Record<string, number> = {};
+
+  before(async () => {
+    clearPairCache();
+    target = new RuntimeOdxTarget('naa.5001405000000a05', 'naa.5001405000000b05');
+    src = await target.add('thsrc', { sizeMb: 256, knobs: 'thin=1' });
+    dst = await target.add('thdst', { sizeMb: 256, knobs: 'thin=1' });
+    await withDev(src.sg, async (d) => {
+      const p = (await d.capabilities()).provisioning;
+      assert.deepEqual([p?.lbpme, p?.lbprz, p?.lbpu, p?.lbpws], [true, true, true, true], JSON.stringify(p));
+      assert.equal(allocated(src.file!), 0, 'a fresh thin LUN holds nothing');
+      // 64 KiB a command: the handler's MAXIMUM TRANSFER LENGTH (VPD 0xB0) is 128 blocks
+      for (const [o, l] of EXTENTS) await writeAt(d, o, randomBytes(l), 64 * KiB);
+    });
+    assert.equal(allocated(src.file!), ODX_MAPPED, 'the source file holds exactly the written pages');
+    assert.deepEqual(sgMapped(src), ODX_EXTENTS, 'sg_get_lba_status: the source is mapped exactly there');
+  });
+  after(() => target?.remove());
+
+  /** The destination: random data everywhere (in its file), then DST_HOLE deallocated by UNMAP. */
+  async function prepareDestination(): Promise<void> {
+    for (let o = 0; o < dst.bytes; o += 16 * MiB) writeBacking(dst, o, randomBytes(16 * MiB));
+    await withDev(dst.sg, (d) => unmapRange(d, DST_HOLE[0], DST_HOLE[1]));
+    assert.equal(allocated(dst.file!), dst.bytes - DST_HOLE[1]);
+  }
+
+  function assertFilesSame(): void {
+    const a = fs.readFileSync(src.file!);
+    const b = fs.readFileSync(dst.file!);
+    if (!a.equals(b)) {
+      let i = 0;
+      while (a[i] === b[i]) i++;
+      assert.fail(`destination file differs from the source file at byte ${i}`);
+    }
+  }
+
+  it('sparse auto: only the mapped pages are copied (by token), the rest deallocated; files equal, holes where the source has them', async () => {
+    await prepareDestination();
+    const trace = CommandTrace.start(dst);
+    let seen: Dispatched[] = [];
+    let r: CopyResult;
+    const t0 = Date.now();
+    try {
+      r = await copy({ src: src.sg, dst: dst.sg });
+    } finally {
+      seen = trace.stop();
+    }
+    times.auto = Date.now() - t0;
+    assert.equal(r.bytes, BigInt(src.bytes));
+    assert.equal(r.sparse.used, true, r.sparse.reason);
+    assert.equal(r.copiedBytes, BigInt(ODX_MAPPED), 'copied bytes are the mapped bytes');
+    assert.equal(r.copiedBytes, BigInt(allocated(src.file!)), '... which are what the source file holds');
+    assert.equal(r.skippedBytes, BigInt(DST_HOLE[1]), 'the range already deallocated on the destination is left alone');
+    assert.equal(r.zeroedBytes, BigInt(src.bytes - ODX_MAPPED - DST_HOLE[1]));
+    assert.equal(r.offloadedBytes, BigInt(ODX_MAPPED), 'odx LUN to odx LUN: by token');
+    assert.equal(r.hostDataBytes, 0n);
+    assert.ok((r.commands['GET LBA STATUS'] ?? 0) > 0);
+    assert.deepEqual(
+      r.extents.filter((e) => e.method !== 'zero' && e.method !== 'skip').map((e) => [Number(e.offset), Number(e.length)]),
+      ODX_EXTENTS,
+    );
+    assertFilesSame();
+    assert.equal(allocated(dst.file!), ODX_MAPPED, 'the destination file now holds only the pages the source holds');
+    assert.deepEqual(sgMapped(dst), ODX_EXTENTS, 'sg_get_lba_status: the destination is mapped exactly where the source is');
+    // The kernel's record: the destination was written by token and deallocated, never written block by block.
+    assert.ok(seen.filter((c) => isWut(c.cdb)).length > 0, 'WRITE USING TOKEN dispatched to the destination');
+    assert.ok(seen.filter((c) => isUnmap(c.cdb)).length > 0, 'UNMAP / WRITE SAME with UNMAP dispatched to the destination');
+    assert.equal(seen.filter((c) => isDataWrite(c.cdb)).length, 0, 'no WRITE or WRITE SAME of data');
+  });
+
+  it('sparse never: every byte copied, same files, the destination fully allocated, and slower (the ratio is printed)', async () => {
+    await prepareDestination();
+    const t0 = Date.now();
+    const r = await copy({ src: src.sg, dst: dst.sg, sparse: 'never' });
+    times.never = Date.now() - t0;
+    assert.equal(r.sparse.used, false);
+    assert.equal(r.copiedBytes, BigInt(src.bytes));
+    assert.equal(r.zeroedBytes + r.skippedBytes, 0n);
+    assert.equal(r.commands['GET LBA STATUS'] ?? 0, 0);
+    assertFilesSame();
+    assert.equal(allocated(dst.file!), dst.bytes, 'every block written, zeros included');
+    const ratio = times.never! / Math.max(1, times.auto!);
+    // eslint-disable-next-line no-console
+    console.log(`      256 MiB thin copy (odx handler LUNs): sparse auto ${times.auto} ms, never ${times.never} ms, ratio ${ratio.toFixed(1)}x`);
   });
 });

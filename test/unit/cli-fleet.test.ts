@@ -43,13 +43,19 @@ describe('CLI: copy SRC DST1 DST2 ...', () => {
     assert.match(h.stdout.text, /1 of 2 destinations complete; 1 POPULATE TOKEN for all of them/);
   });
 
-  it('--journal goes to the engine with one destination, and is refused with several', async () => {
+  it('--journal goes to the engine with one destination and with several (copyMany journals each)', async () => {
     const h = harness();
     assert.equal(await run(h, 'copy', '/dev/sg1', '/dev/sg2', '--length', '1M', '--journal', path.join(tmp, 'j')), 0, h.stderr.text);
     assert.equal(h.copies[0]?.journal, path.join(tmp, 'j'));
     const m = harness({ geometry: { '/dev/sg1': { blockSize: 512, bytes: 64n << 20n }, '/dev/sg2': { blockSize: 512, bytes: 64n << 20n }, '/dev/sg3': { blockSize: 512, bytes: 64n << 20n } } });
-    assert.equal(await run(m, 'copy', '/dev/sg1', '/dev/sg2', '/dev/sg3', '--journal', 'x'), 1);
-    assert.match(m.stderr.text, /--journal: one destination at a time/);
+    let got: CopyManyOptions | undefined;
+    m.ctx.copyMany = async (o) => {
+      got = o;
+      return { src: '/dev/sg1', length: 1048576n, results: [{ dst: '/dev/sg2', dstOffset: 0n, result: result({ dst: '/dev/sg2' }) }, { dst: '/dev/sg3', dstOffset: 0n, result: result({ dst: '/dev/sg3' }) }], summary: { destinations: 2, complete: 2, failed: 0, populateTokens: 1, elapsedMs: 5 } };
+    };
+    assert.equal(await run(m, 'copy', '/dev/sg1', '/dev/sg2', '/dev/sg3', '--length', '1M', '--journal', 'x', '--sparse', 'never'), 0, m.stderr.text);
+    assert.equal(got?.journal, 'x');
+    assert.equal(got?.sparse, 'never');
   });
 });
 
@@ -61,6 +67,9 @@ describe('CLI: batch JOBFILE', () => {
     assert.throws(() => parseJobFile('{"src":"/dev/a","dst":"/dev/b","lenght":1}', 'f'), /pair 1: unknown field 'lenght'/);
     assert.throws(() => parseJobFile('{"src":"/dev/a","dst":"/dev/b","length":"8b"}', 'f'), /give bytes/);
     assert.throws(() => parseJobFile('{"src":"/dev/a","dst":"/dev/b","mode":"fast"}', 'f'), /mode 'fast' is not one of/);
+    assert.equal(parseJobFile('{"src":"/dev/a","dst":"/dev/b","sparse":"never"}', 'f')[0]?.sparse, 'never');
+    assert.equal('sparse' in parseJobFile('{"src":"/dev/a","dst":"/dev/b"}', 'f')[0]!, false);
+    assert.throws(() => parseJobFile('{"src":"/dev/a","dst":"/dev/b","sparse":"maybe"}', 'f'), /pair 1: sparse 'maybe' is not one of auto, never/);
     assert.throws(() => parseJobFile('{"src":1', 'f'), /line 1: not valid JSON/);
   });
 
@@ -78,8 +87,10 @@ describe('CLI: batch JOBFILE', () => {
       o?.onResult?.(e1);
       return { entries: [e1, e0], summary: { pairs: 2, complete: 1, failed: 1, bytes: 1049088n, totalBytes: 2097152n, elapsedMs: 3 } };
     };
-    assert.equal(await run(h, 'batch', file, '--jobs', '3', '--progress', 'none'), 10);
+    assert.equal(await run(h, 'batch', file, '--jobs', '3', '--progress', 'none', '--journal', 'b.jnl', '--sparse', 'never'), 10);
     assert.equal(got?.jobs, 3);
+    assert.equal(got?.journal, 'b.jnl');
+    assert.equal(got?.sparse, 'never');
     const lines = h.stdout.lines().map((l) => JSON.parse(l));
     assert.deepEqual(lines.map((l) => l.pair ?? 'summary'), [2, 1, 'summary']);
     assert.equal(lines[1].error.exitCode, 10);
@@ -100,6 +111,10 @@ describe('CLI: batch JOBFILE', () => {
     assert.equal(await run(h, 'batch', file, '--dry-run', '--progress', 'none'), 0, h.stderr.text);
     assert.equal(got?.dryRun, true);
     const lines = h.stdout.lines().map((l) => JSON.parse(l));
+    const j = harness();
+    j.ctx.runBatch = async () => assert.fail('nothing may run');
+    assert.equal(await run(j, 'batch', file, '--sparse', 'sometimes'), 1);
+    assert.match(j.stderr.text, /^odxcp: --sparse: 'sometimes' is not one of auto, never\n$/);
     assert.deepEqual([lines[0].pair, lines[0].dryRun, lines[0].plan.method], [1, true, 'odx']);
     assert.equal(lines[1].summary.dryRun, true);
   });

@@ -16,7 +16,8 @@ import { MethodError, type MethodContext } from '../../lib/engine/methods/contex
 import { TokenMethod, WriteCeiling } from '../../lib/engine/methods/token';
 import { XcopyMethod } from '../../lib/engine/methods/xcopy';
 import { TokenCache } from '../../lib/engine/fanout';
-import { gaps, JournalWriter, readJournal } from '../../lib/engine/journal';
+import { createJournalSet, gaps, JournalWriter, readJournal, readJournalSet } from '../../lib/engine/journal';
+import { resume } from '../../lib/engine/resume';
 import { clearPairCache } from '../../lib/engine/pair-cache';
 import type { OpenedPair, PlanDetails } from '../../lib/engine/plan';
 import type { CopyMethod, CopyOptions } from '../../lib/engine/types';
@@ -322,7 +323,7 @@ describe('fan-out: one source range populated once, written to every destination
 describe('journal: confirmed extents, durable before they are written down', () => {
   const tmpdir = fs.mkdtempSync(path.join(os.tmpdir(), 'odxcp-journal-'));
   after(() => fs.rmSync(tmpdir, { recursive: true, force: true }));
-  const header = (length: bigint) => ({ odxcp: 'journal' as const, version: 1, createdAt: new Date(0).toISOString(), src: { path: '/dev/a', naa: '6001', blockSize: 512 }, dst: { path: '/dev/b', naa: '6002', blockSize: 512 }, srcOffset: 0n, dstOffset: 0n, length, mode: 'auto' as const, sync: true });
+  const header = (length: bigint) => ({ odxcp: 'journal' as const, version: 1, createdAt: new Date(0).toISOString(), src: { path: '/dev/a', naa: '6001', blockSize: 512 }, dst: { path: '/dev/b', naa: '6002', blockSize: 512 }, srcOffset: 0n, dstOffset: 0n, length, mode: 'auto' as const, sparse: 'auto' as const, sync: true });
 
   it('a copy that stops part-way leaves exactly its confirmed extents in the journal, each flushed first', async () => {
     const { src, dst } = lunPair({}, { wutMaxBlocks: 64 });
@@ -369,5 +370,42 @@ describe('journal: confirmed extents, durable before they are written down', () 
     const other = path.join(tmpdir, 'c.journal');
     fs.writeFileSync(other, '{"hello":1}\n');
     assert.throws(() => readJournal(other), /not an odxcp journal/);
+  });
+
+  it('journal sets (fan-out, batch): the set file and every member with its header exist before a pair runs; members are named FILE.N; nothing is replaced', async () => {
+    const file = path.join(tmpdir, 'set.journal');
+    const h1 = { ...header(4096n), sparse: 'never' as const };
+    const writers = createJournalSet(file, 'batch', [h1, header(8192n)]);
+    assert.equal(writers.length, 2);
+    assert.deepEqual(readJournalSet(file), { kind: 'batch', members: [`${file}.1`, `${file}.2`] });
+    assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')).members, ['set.journal.1', 'set.journal.2'], 'names relative to the set file');
+    assert.equal(readJournal(`${file}.1`).header.sparse, 'never', 'the pair\'s --sparse is recorded');
+    assert.equal(readJournal(`${file}.2`).header.length, 8192n);
+    assert.equal(readJournalSet(`${file}.1`), undefined, 'a member is a plain journal');
+    assert.throws(() => readJournal(file), /a journal set \(fan-out or batch\): resume it as a whole/);
+    writers[0]!.add(0n, 4096n, 'host');
+    await writers[0]!.close(async () => undefined, { complete: true, synced: true });
+    await writers[1]!.close(async () => undefined);
+    assert.equal(readJournal(`${file}.1`).done, true);
+    assert.throws(() => createJournalSet(file, 'batch', [h1]), /set\.journal\.1 exists/);
+    fs.rmSync(`${file}.1`);
+    fs.rmSync(`${file}.2`);
+    assert.throws(() => createJournalSet(file, 'fanout', [h1]), /set\.journal exists; resume it with/);
+    const bad = path.join(tmpdir, 'bad-set.journal');
+    fs.writeFileSync(bad, '{"odxcp":"journal-set","version":1,"kind":"batch","members":["../etc/x"]}\n');
+    assert.throws(() => readJournalSet(bad), /members are not file names/);
+  });
+
+  it('resume of a journal set resumes every member; one that cannot be resumed does not stop the others and the set is not complete', async () => {
+    const file = path.join(tmpdir, 'set2.journal');
+    const ws = createJournalSet(file, 'fanout', [header(4096n), header(4096n)]);
+    for (const w of ws) await w.close(async () => undefined);
+    fs.writeFileSync(`${file}.2`, '{"x":1}\n');
+    const r = await resume(file);
+    assert.equal(r.kind, 'fanout');
+    assert.equal(r.members?.length, 2);
+    assert.ok(r.members!.every((m) => 'error' in m), 'no device /dev/a here, and member 2 is not a journal');
+    assert.match(String((r.members![1] as { error: Error }).error.message), /set2\.journal\.2: line 1: not an odxcp journal/);
+    assert.equal(r.complete, false);
   });
 });

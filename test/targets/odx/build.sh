@@ -109,7 +109,7 @@ awk '/^struct tcmu_device \{/{f=1;next} f&&NF{print;n++} n==2{exit}' "$SRC/libtc
 mkdir -p "$OUTDIR"
 CC=${CC:-gcc}
 CFLAGS=(-Wall -Wextra -O2 -g -fPIC -shared -pthread -fvisibility=hidden ${ODX_CFLAGS:-})
-SOURCES=("$HERE"/odx_main.c "$HERE"/odx_knobs.c "$HERE"/odx_spc.c "$HERE"/odx_tpc.c "$HERE"/odx_ring.c "$HERE"/odx_rsoc.c)
+SOURCES=("$HERE"/odx_main.c "$HERE"/odx_knobs.c "$HERE"/odx_spc.c "$HERE"/odx_tpc.c "$HERE"/odx_ring.c "$HERE"/odx_rsoc.c "$HERE"/odx_thin.c)
 STAMP=$(cat "${SOURCES[@]}" "$HERE/odx.h" | sha256sum | cut -c1-16)-$SRCVER-$(printf '%s ' "$CC" "${CFLAGS[@]}" | sha256sum | cut -c1-8)
 SO="$OUTDIR/handler_odx.so"
 if [ $FORCE = 1 ] || [ ! -f "$SO" ] || [ "$(cat "$OUTDIR/.handler_odx.stamp" 2>/dev/null)" != "$STAMP" ]; then

@@ -139,13 +139,14 @@ for l in $CFG/loopback/*/tpgt_*/lun/lun_*; do
   for s in "$l"/*; do [ "$(readlink -f "$s")" = "$(readlink -f $CFG/core/user_0/odx0)" ] && TPGDIR=${l%/lun/*}; done
 done
 MADE=()
-# mklun NAME SERIAL SIZE_MB KNOBS -> prints /dev/sgN (fails if the backstore does not enable)
+# mklun NAME SERIAL SIZE_MB KNOBS -> prints /dev/sgN (fails if the backstore does not enable);
+# the backing file is $MKLUN_DIR/NAME.img ($W by default)
 mklun() {
-  local name=$1 serial=$2 mb=$3 knobs=$4 d=$CFG/core/user_0/$1 i lun addr s
-  truncate -s $((mb<<20)) "$W/$name.img"
+  local name=$1 serial=$2 mb=$3 knobs=$4 d=$CFG/core/user_0/$1 i lun addr s img=${MKLUN_DIR:-$W}/$1.img
+  truncate -s $((mb<<20)) "$img"
   mkdir -p "$d" || return 1
   MADE+=("$name")
-  echo -n "dev_config=odx/$W/$name.img${knobs:+?$knobs}" > "$d/control" || return 1
+  echo -n "dev_config=odx/$img${knobs:+?$knobs}" > "$d/control" || return 1
   echo -n "dev_size=$((mb<<20))" > "$d/control" || return 1
   echo "$serial" > "$d/wwn/vpd_unit_serial" || return 1
   echo 1 > "$d/enable" 2>/dev/null || return 1
@@ -502,6 +503,78 @@ if [ -n "${L_fio0_sg:-}" ]; then
     bash -c "sg_xcopy if=$A of=${L_fio1_sg} bs=512 count=4096 seek=1000 && same $FA 0 ${L_fio1_file} 1000 4096"
 else
   nok "fileio LUN fio0 is not in the lab topology"
+fi
+
+# ======================================================================================
+note "thin provisioning (knob thin=1): sg_readcap, sg_vpd, sg_get_lba_status, sg_unmap, sg_write_same; the file's holes"
+# The backing file lives on the lab's tmpfs (/lab): holes and SEEK_DATA as the lab LUNs have.
+# Its allocated size (stat %b, 512-byte units) is the kernel's own account of what is mapped.
+# lbs DEV: GET LBA STATUS from 0 as "LBA:BLOCKS:STATUS;..." (decimal), decoded by sg3_utils
+# (-b prints a few header lines, then "LBA BLOCKS STATUS ADDITIONAL" per descriptor, in hex)
+lbs() { sg_get_lba_status --maxlen=4096 -b "$1" 2>>"$LOG" | grep -E '^0x[0-9a-f]+ +0x' | while read -r l n st _; do printf '%d:%d:%d;' "$l" "$n" "$st"; done; }
+allocated() { echo $(( $(stat -c %b "$1") * 512 )); }
+want_lbs() { local got; got=$(lbs "$1"); echo "lbs $1: $got" >>"$LOG"; [ "$got" = "$2" ] && ok "$3: GET LBA STATUS $2" || nok "$3: GET LBA STATUS $got, want $2"; }
+want_alloc() { local got; got=$(allocated "$1"); [ "$got" = "$2" ] && ok "$3: the backing file holds $2 bytes" || nok "$3: the backing file holds $got bytes, want $2"; }
+if [ -n "$TPGDIR" ] && KTH=$(MKLUN_DIR=/lab mklun kthin c0ffee0a 32 "thin=1&max_unmap_descs=16&max_unmap_blocks=32768"); then
+  FTH=/lab/kthin.img
+  check "sg_readcap -l: lbpme=1, lbprz=1" bash -c "sg_readcap -l $KTH | grep -q 'lbpme=1, lbprz=1'"
+  tur $A $B $K ${S:-}    # the new LUN's unit attention (REPORTED LUNS DATA HAS CHANGED)
+  check "sg_readcap -l on odx0 (thin off by default): lbpme=0, lbprz=0" bash -c "sg_readcap -l $A | grep -q 'lbpme=0, lbprz=0'"
+  out=$(sg_vpd -p lbpv $KTH 2>&1); echo "$out" >>"$LOG"
+  miss=; for h in 'LBPU): 1' '(LBPWS): 1' 'LBPWS10): 1' 'LBPRZ): 1' 'ANC_SUP): 0' 'Provisioning type: 2'; do grep -qF "$h" <<<"$out" || miss+="[$h]"; done
+  [ -z "$miss" ] && ok "sg_vpd -p lbpv: LBPU, LBPWS, LBPWS10, LBPRZ, no ANC_SUP, thin provisioned" || nok "sg_vpd -p lbpv: missing $miss"
+  out=$(sg_vpd -p bl $KTH 2>&1); echo "$out" >>"$LOG"
+  miss=; for h in 'Maximum unmap LBA count: 32768' 'Maximum unmap block descriptor count: 16' 'Optimal unmap granularity: 8 blocks' 'alignment valid: true'; do grep -qF "$h" <<<"$out" || miss+="[$h]"; done
+  [ -z "$miss" ] && ok "sg_vpd -p bl: the unmap limits (32768 blocks, 16 descriptors, granularity 8 = a tmpfs page)" || nok "sg_vpd -p bl: missing $miss"
+  check "sg_vpd -p lbpv on odx0 (thin off): no such page" bash -c "! sg_vpd -p lbpv $A"
+  want_lbs $KTH "0:65536:1;" "a fresh LUN"
+  want_alloc $FTH 0 "a fresh LUN"
+  head -c 1M /dev/urandom > "$W/r1m"
+  scsi $KTH "8a00$(h64 2048)$(h32 2048)0000" -i "$W/r1m"; expect_good "WRITE(16) of 1 MiB at block 2048"
+  want_lbs $KTH "0:2048:1;2048:2048:0;4096:61440:1;" "1 MiB written"
+  want_alloc $FTH 1048576 "1 MiB written"
+  check "the file holds the data" cmp -n 1048576 -i 0:$((2048*512)) "$W/r1m" $FTH
+  check "sg_unmap --lba=2048 --num=1024" sg_unmap --lba=2048 --num=1024 $KTH
+  want_lbs $KTH "0:3072:1;3072:1024:0;4096:61440:1;" "UNMAP of the first half"
+  want_alloc $FTH 524288 "UNMAP of the first half"
+  check "the unmapped blocks read zeros (file)" zeros $FTH 2048 1024
+  check "the unmapped blocks read zeros (through the LUN, sg_dd)" bash -c "sg_dd if=$KTH bs=512 skip=2048 count=1024 of=$W/back 2>/dev/null && cmp -n 524288 $W/back /dev/zero"
+  check "the other half is untouched" cmp -n 524288 -i 524288:$((3072*512)) "$W/r1m" $FTH
+  check "sg_write_same --16 --unmap (a zero block) --lba=3072 --num=512" sg_write_same --16 --unmap --lba=3072 --num=512 $KTH
+  check "sg_write_same --10 --unmap --lba=3584 --num=256" sg_write_same --10 --unmap --lba=3584 --num=256 $KTH
+  want_lbs $KTH "0:3840:1;3840:256:0;4096:61440:1;" "WRITE SAME(16/10) with UNMAP"
+  want_alloc $FTH 131072 "WRITE SAME(16/10) with UNMAP"
+  head -c 512 /dev/zero | tr '\0' '\132' > "$W/z512"
+  head -c 8192 /dev/urandom > "$W/r8k"; scsi $KTH "8a00$(h64 8192)$(h32 16)0000" -i "$W/r8k"; expect_good "WRITE(16) of 16 blocks at 8192"
+  check "sg_write_same --16 --unmap with a non-zero block deallocates too (the data-out is not looked at)" bash -c "sg_write_same --16 --unmap --in=$W/z512 --lba=8192 --num=8 $KTH && zeros $FTH 8192 8 && same $W/r8k 8 $FTH 8200 8"
+  want_lbs $KTH "0:3840:1;3840:256:0;4096:4104:1;8200:8:0;8208:57328:1;" "WRITE SAME UNMAP of a non-zero block"
+  # refusals: nothing deallocated
+  ul() { local r rs="" n=0; for r in "$@"; do rs+=$(h64 "${r%%:*}")$(h32 "${r##*:}")00000000; n=$((n+1)); done
+         echo "$(h16 $((6+16*n)))$(h16 $((16*n)))00000000$rs" | bin "$W/ul.bin"; }
+  ul $(for i in $(seq 0 16); do echo $((20000+i*10)):1; done)
+  scsi $KTH "42000000000000$(h16 $(stat -c %s $W/ul.bin))00" -i "$W/ul.bin"; expect_sense "UNMAP with 17 descriptors, limit 16" 5/26/00
+  ul 3840:8 65530:8
+  scsi $KTH "42000000000000$(h16 $(stat -c %s $W/ul.bin))00" -i "$W/ul.bin"; expect_sense "UNMAP with a descriptor past the end" 5/21/00
+  ul 0:30000 40000:2769
+  scsi $KTH "42000000000000$(h16 $(stat -c %s $W/ul.bin))00" -i "$W/ul.bin"; expect_sense "UNMAP of 32769 blocks, limit 32768" 5/26/00
+  ul 3840:8
+  scsi $KTH "42010000000000$(h16 $(stat -c %s $W/ul.bin))00" -i "$W/ul.bin"; expect_sense "UNMAP with ANCHOR (ANC_SUP 0)" 5/24/00
+  echo 00060000 | bin "$W/ul4.bin"
+  scsi $KTH "42000000000000000400" -i "$W/ul4.bin"; expect_sense "UNMAP with a 4-byte parameter list" 5/1a/00
+  want_lbs $KTH "0:3840:1;3840:256:0;4096:4104:1;8200:8:0;8208:57328:1;" "after the refused UNMAPs: nothing deallocated"
+  scsi $KTH "9e12$(h64 65536)$(h32 24)0000" -r 24 "$W/gls.bin"; expect_sense "GET LBA STATUS from the block past the end" 5/21/00
+  scsi $A "9e12$(h64 0)$(h32 24)0000" -r 24 "$W/gls.bin"; expect_sense "GET LBA STATUS on odx0 (thin off)" 5/20/00
+  scsi $A "93080000000000000000000000010000" -i "$W/z512"; expect_sense "WRITE SAME(16) UNMAP on odx0 (thin off)" 5/24/00
+  # a deallocation revokes an access-upon-reference token over its blocks, as a write does
+  pt $KTH 700 0 0 0 3840:256; rrti $KTH 700
+  [ "$RR_TOKLEN" = 514 ] && ok "POPULATE TOKEN over mapped blocks of the thin LUN" || nok "POPULATE TOKEN on the thin LUN: $ST $(sense) len=$RR_TOKLEN"
+  check "sg_unmap under the token" sg_unmap --lba=3900 --num=8 $KTH
+  wut $KTH 701 0 0 "$W/token.bin" 30000:256; expect_sense "WRITE USING TOKEN with it" 5/23/06
+  alive && ok "tcmu-runner alive after the thin checks" || nok "tcmu-runner died"
+  rmluns 2>/dev/null; MADE=(); rm -f "$FTH"
+  tur $A $B $K ${S:-}    # and the unit attentions of its removal
+else
+  nok "thin LUN (thin=1): could not be made"
 fi
 
 # ======================================================================================

@@ -916,6 +916,226 @@ static void t_naa(void)
 }
 
 /* bad input must never crash or touch memory it should not (ASan watches) */
+/* ---- thin provisioning (thin=1) ---- */
+
+/* GET LBA STATUS from lba with an allocation length; descriptors into out */
+static struct res gls(struct tcmu_device *d, uint64_t lba, uint32_t alloc, uint8_t *out, size_t outlen)
+{
+	uint8_t c[16] = { 0x9E, 0x12 };
+
+	memset(out, 0xEE, outlen);
+	put_be64(&c[2], lba);
+	put_be32(&c[10], alloc);
+	return cmd(d, c, out, outlen);
+}
+
+/* descriptor i of a GET LBA STATUS answer matches (lba, n, state) */
+static int gls_desc(const uint8_t *b, int i, uint64_t lba, uint32_t n, uint8_t st)
+{
+	const uint8_t *e = &b[8 + 16 * i];
+
+	return get_be64(e) == lba && get_be32(&e[8]) == n && (e[12] & 0x0F) == st;
+}
+
+/* UNMAP of n descriptors; plen and sent let a test lie about the list */
+static struct res unmap_cmd(struct tcmu_device *d, int n, const uint64_t *lba, const uint32_t *cnt,
+			    int plen, int sent)
+{
+	uint8_t b[8 + 16 * 16], c[16] = { 0x42 };
+	size_t l = 8 + 16 * (size_t)n;
+
+	memset(b, 0, sizeof(b));
+	put_be16(&b[0], (uint16_t)(l - 2));
+	put_be16(&b[2], (uint16_t)(16 * n));
+	for (int i = 0; i < n; i++) {
+		put_be64(&b[8 + 16 * i], lba[i]);
+		put_be32(&b[16 + 16 * i], cnt[i]);
+	}
+	put_be16(&c[7], (uint16_t)(plen < 0 ? (int)l : plen));
+	return cmd(d, c, b, sent < 0 ? l : (size_t)sent);
+}
+
+static void t_thin(struct tcmu_device *full)
+{
+	uint8_t c[16], b[4096], z[512];
+	struct tcmu_device *t;
+	struct res r;
+	uint64_t lba[8];
+	uint32_t n[8];
+	int rc;
+
+	/* a fully provisioned LU (the default) says so and leaves the thin commands alone */
+	memset(c, 0, 16); c[0] = 0x9E; c[1] = 0x10; put_be32(&c[10], 32);
+	CHECK(GOOD(cmd(full, c, b, 32)) && b[14] == 0, "default LU: READ CAPACITY(16) LBPME 0 LBPRZ 0");
+	memset(c, 0, 16); c[0] = 0x12; c[1] = 1; c[2] = 0xB2; c[4] = 255;
+	CHECK(SENSE(cmd(full, c, b, 255), 5, 0x24, 0), "default LU: VPD 0xB2 -> 24/00");
+	CHECK(gls(full, 0, 64, b, 64).sts == TCMU_STS_NOT_HANDLED, "default LU: GET LBA STATUS left to tcmu-runner");
+	lba[0] = 0; n[0] = 1;
+	CHECK(unmap_cmd(full, 1, lba, n, -1, -1).sts == TCMU_STS_NOT_HANDLED, "default LU: UNMAP left to tcmu-runner");
+	free(mkdev("thinbad", 1, "thin=2", &rc));
+	CHECK(rc != 0, "thin=2 refused");
+	free(mkdev("thinbad2", 1, "thin=1&max_unmap_descs=0", &rc));
+	CHECK(rc != 0, "max_unmap_descs=0 refused");
+
+	/* 8 MiB = 16384 blocks, a fresh (all-hole) file */
+	t = dev("thin", 8, "thin=1&max_unmap_descs=4&max_unmap_blocks=4096");
+	memset(c, 0, 16); c[0] = 0x9E; c[1] = 0x10; put_be32(&c[10], 32);
+	CHECK(GOOD(cmd(t, c, b, 32)) && b[14] == 0xC0, "thin: READ CAPACITY(16) LBPME 1 LBPRZ 1 (%02x)", b[14]);
+	memset(c, 0, 16); c[0] = 0x12; c[1] = 1; c[2] = 0x00; c[4] = 255;
+	CHECK(GOOD(cmd(t, c, b, 255)) && memchr(&b[4], 0xB2, b[3]), "thin: VPD 0x00 lists 0xB2");
+	c[2] = 0xB2;
+	CHECK(GOOD(cmd(t, c, b, 255)) && b[1] == 0xB2 && get_be16(&b[2]) == 4 && b[5] == 0xE4 && (b[6] & 7) == 2,
+	      "thin: VPD 0xB2 LBPU LBPWS LBPWS10 LBPRZ, no ANC_SUP, thin (%02x %02x)", b[5], b[6]);
+	CHECK(read_len == 8, "thin: VPD 0xB2 is 8 bytes long (%ld)", read_len);
+	c[2] = 0xB0;
+	CHECK(GOOD(cmd(t, c, b, 255)) && get_be32(&b[20]) == 4096 && get_be32(&b[24]) == 4 &&
+	      get_be32(&b[28]) >= 1 && get_be32(&b[32]) == 0x80000000u,
+	      "thin: VPD 0xB0 unmap limits (%u %u gran %u align %08x)", get_be32(&b[20]), get_be32(&b[24]),
+	      get_be32(&b[28]), get_be32(&b[32]));
+	memset(c, 0, 16); c[0] = 0xA3; c[1] = 0x0C; c[2] = 0x01; c[3] = 0x42; put_be32(&c[6], 64);
+	CHECK(GOOD(cmd(t, c, b, 64)) && (b[1] & 7) == 3, "thin: RSOC lists UNMAP");
+	c[2] = 0x02; c[3] = 0x9E; put_be16(&c[4], 0x12);
+	CHECK(GOOD(cmd(t, c, b, 64)) && (b[1] & 7) == 3, "thin: RSOC lists GET LBA STATUS");
+	c[2] = 0x01; c[3] = 0x42;
+	CHECK(GOOD(cmd(full, c, b, 64)) && (b[1] & 7) == 1, "default LU: RSOC says UNMAP is not supported");
+
+	/* a fresh file is one hole */
+	r = gls(t, 0, 4096, b, 4096);
+	CHECK(GOOD(r) && get_be32(b) == 20 && gls_desc(b, 0, 0, 16384, 1), "fresh thin LU: one deallocated run");
+	/* 128 KiB written at block 2048: deallocated, mapped, deallocated */
+	CHECK(GOOD(write10(t, 2048, 256, 0xAB)), "write 256 blocks");
+	r = gls(t, 0, 4096, b, 4096);
+	CHECK(GOOD(r) && get_be32(b) == 52 && gls_desc(b, 0, 0, 2048, 1) && gls_desc(b, 1, 2048, 256, 0) &&
+	      gls_desc(b, 2, 2304, 16384 - 2304, 1), "written extent: mapped between two deallocated runs");
+	r = gls(t, 2100, 4096, b, 4096);
+	CHECK(GOOD(r) && gls_desc(b, 0, 2100, 204, 0), "the first descriptor starts at the starting LBA");
+	r = gls(t, 0, 24, b, 4096);
+	CHECK(GOOD(r) && get_be32(b) == 20 && gls_desc(b, 0, 0, 2048, 1) && read_len == 24,
+	      "allocation length 24: one descriptor (%ld)", read_len);
+	r = gls(t, 0, 8, b, 4096);
+	CHECK(GOOD(r) && get_be32(b) == 20 && read_len == 8, "allocation length 8: the header, saying one descriptor");
+	r = gls(t, 16383, 4096, b, 4096);
+	CHECK(GOOD(r) && get_be32(b) == 20 && gls_desc(b, 0, 16383, 1, 1), "last block");
+	r = gls(t, 16384, 4096, b, 4096);
+	CHECK(SENSE(r, 5, 0x21, 0), "starting LBA past the end -> 21/00");
+	r = gls(t, ~0ull, 4096, b, 4096);
+	CHECK(SENSE(r, 5, 0x21, 0), "starting LBA 2^64-1 -> 21/00");
+	r = gls(t, 0, 4096, b, 30);
+	CHECK(GOOD(r), "a buffer shorter than the allocation length is not overrun");
+
+	/* UNMAP: the first 64 KiB of the extent becomes a hole and reads zeros */
+	lba[0] = 2048; n[0] = 128;
+	CHECK(GOOD(unmap_cmd(t, 1, lba, n, -1, -1)), "UNMAP 128 blocks");
+	CHECK(is_zero(t, 2048 * 512, 128 * 512) && is_pattern(t, 2176 * 512, 128 * 512, 0xAB),
+	      "UNMAP: the blocks read zeros, the rest is untouched");
+	r = gls(t, 0, 4096, b, 4096);
+	CHECK(GOOD(r) && gls_desc(b, 0, 0, 2176, 1) && gls_desc(b, 1, 2176, 128, 0), "UNMAP: the run is deallocated");
+	/* one block inside a file-system block: zeros, but the file system keeps the block */
+	lba[0] = 2200; n[0] = 1;
+	CHECK(GOOD(unmap_cmd(t, 1, lba, n, -1, -1)) && is_zero(t, 2200 * 512, 512) &&
+	      is_pattern(t, 2201 * 512, 512, 0xAB), "UNMAP of one block: it reads zeros");
+	r = gls(t, 2176, 4096, b, 4096);
+	CHECK(GOOD(r) && gls_desc(b, 0, 2176, 128, 0), "a partly punched file-system block stays mapped");
+
+	/* refusals, nothing deallocated by a refused list */
+	memset(c, 0, 16); c[0] = 0x42; c[1] = 0x01; put_be16(&c[7], 24);
+	r = cmd(t, c, b, 24);
+	CHECK(SENSE(r, 5, 0x24, 0) && (r.sense[15] & 0x4F) == 0x48 && get_be16(&r.sense[16]) == 1,
+	      "UNMAP ANCHOR -> 24/00 at byte 1 bit 0");
+	CHECK(GOOD(unmap_cmd(t, 0, lba, n, 0, 0)), "UNMAP with parameter list length 0 -> GOOD");
+	CHECK(SENSE(unmap_cmd(t, 1, lba, n, 4, 4), 5, 0x1A, 0), "parameter list length 4 -> 1A/00");
+	CHECK(SENSE(unmap_cmd(t, 1, lba, n, -1, 16), 5, 0x1A, 0), "descriptor announced but not sent -> 1A/00");
+	lba[0] = 2240; n[0] = 8; lba[1] = 16380; n[1] = 8;
+	r = unmap_cmd(t, 2, lba, n, -1, -1);
+	CHECK(SENSE(r, 5, 0x21, 0) && get_be32(&r.sense[3]) == 16380, "a descriptor past the end -> 21/00 with its LBA");
+	CHECK(is_pattern(t, 2240 * 512, 8 * 512, 0xAB), "... and the valid descriptor before it was not applied");
+	for (int i = 0; i < 5; i++) {
+		lba[i] = 4000 + 10 * (uint64_t)i;
+		n[i] = 1;
+	}
+	CHECK(SENSE(unmap_cmd(t, 5, lba, n, -1, -1), 5, 0x26, 0), "5 descriptors, limit 4 -> 26/00");
+	lba[0] = 0; n[0] = 4000; lba[1] = 5000; n[1] = 97;
+	CHECK(SENSE(unmap_cmd(t, 2, lba, n, -1, -1), 5, 0x26, 0), "4097 blocks, limit 4096 -> 26/00");
+	lba[0] = 0; n[0] = 4096;
+	CHECK(GOOD(unmap_cmd(t, 1, lba, n, -1, -1)), "4096 blocks -> GOOD");
+	{	/* UNMAP DATA LENGTH shorter than the descriptors it holds */
+		uint8_t p[24] = { 0, 10, 0, 16 };
+
+		memset(c, 0, 16); c[0] = 0x42; put_be16(&c[7], 24);
+		CHECK(SENSE(cmd(t, c, p, 24), 5, 0x26, 0), "UNMAP DATA LENGTH < descriptors -> 26/00");
+	}
+
+	/* WRITE SAME with UNMAP */
+	CHECK(GOOD(write10(t, 3000, 64, 0x5C)), "write 64 blocks at 3000");
+	memset(c, 0, 16); c[0] = 0x93; c[1] = 0x09; put_be64(&c[2], 3000); put_be32(&c[10], 8);
+	CHECK(GOOD(cmd(t, c, NULL, 0)) && is_zero(t, 3000 * 512, 8 * 512), "WRITE SAME(16) UNMAP NDOB: zeros");
+	memset(z, 0, sizeof(z));
+	memset(c, 0, 16); c[0] = 0x93; c[1] = 0x08; put_be64(&c[2], 3008); put_be32(&c[10], 8);
+	CHECK(GOOD(cmd(t, c, z, 512)) && is_zero(t, 3008 * 512, 8 * 512), "WRITE SAME(16) UNMAP of a zero block");
+	r = gls(t, 3000, 4096, b, 4096);
+	CHECK(GOOD(r) && gls_desc(b, 0, 3000, 16, 1) && gls_desc(b, 1, 3016, 48, 0),
+	      "WRITE SAME UNMAP deallocated its 16 blocks");
+	CHECK(GOOD(write10(t, 3016, 8, 0x77)), "write 8 blocks at 3016");
+	memset(z, 0xFF, sizeof(z));
+	memset(c, 0, 16); c[0] = 0x93; c[1] = 0x08; put_be64(&c[2], 3048); put_be32(&c[10], 8);
+	CHECK(GOOD(cmd(t, c, z, 512)) && is_zero(t, 3048 * 512, 8 * 512),
+	      "WRITE SAME(16) UNMAP of a non-zero block deallocates too (the data-out is not looked at)");
+	r = gls(t, 3040, 4096, b, 4096);
+	CHECK(GOOD(r) && gls_desc(b, 0, 3040, 8, 0) && gls_desc(b, 1, 3048, 8, 1) && gls_desc(b, 2, 3056, 8, 0),
+	      "... and the blocks are deallocated");
+	memset(z, 0, sizeof(z));
+	memset(c, 0, 16); c[0] = 0x41; c[1] = 0x08; put_be32(&c[2], 3024); put_be16(&c[7], 8);
+	CHECK(GOOD(cmd(t, c, z, 512)) && is_zero(t, 3024 * 512, 8 * 512), "WRITE SAME(10) UNMAP");
+	r = gls(t, 3016, 4096, b, 4096);
+	CHECK(GOOD(r) && gls_desc(b, 0, 3016, 8, 0) && gls_desc(b, 1, 3024, 8, 1), "WRITE SAME(10) UNMAP deallocated");
+	memset(c, 0, 16); c[0] = 0x93; c[1] = 0x10; put_be32(&c[10], 1);
+	r = cmd(t, c, z, 512);
+	CHECK(SENSE(r, 5, 0x24, 0) && (r.sense[15] & 0x0F) == 0x0C, "WRITE SAME ANCHOR on a thin LU -> 24/00 at bit 4");
+
+	/* a deallocation is a write for tokens: an AUR token over it is revoked */
+	{
+		uint8_t tok[512];
+		uint64_t l = 3056, dl = 100;
+		uint32_t k = 16;
+
+		CHECK(GOOD(pt(t, 1, 0, 0, 0, 1, &l, &k)) && !get_token(t, 1, tok), "token over mapped blocks");
+		lba[0] = 3060; n[0] = 8;
+		CHECK(GOOD(unmap_cmd(t, 1, lba, n, -1, -1)), "UNMAP under the token");
+		CHECK(SENSE(wut(t, 2, 0, 0, tok, 1, &dl, &k), 5, 0x23, 0x06), "the token is revoked (23/06)");
+	}
+
+	/* random UNMAP / GET LBA STATUS: GOOD or CHECK CONDITION, never past a buffer */
+	{
+		uint8_t *buf = malloc(2048);
+		int good = 0, refused = 0;
+
+		for (int it = 0; it < 5000; it++) {
+			size_t len = (size_t)(rand() % 300);
+			struct res x;
+
+			for (size_t i = 0; i < len; i++)
+				buf[i] = rand() % 4 ? (uint8_t)(rand() % 3) : (uint8_t)rand();
+			memset(c, 0, 16);
+			if (rand() % 2) {
+				c[0] = 0x42;
+				c[1] = rand() % 8 ? 0 : 1;
+				put_be16(&c[7], rand() % 3 ? (uint16_t)len : (uint16_t)rand());
+			} else {
+				c[0] = 0x9E; c[1] = 0x12;
+				put_be64(&c[2], rand() % 2 ? (uint64_t)(rand() % 17000) : (uint64_t)rand() << 32);
+				put_be32(&c[10], rand() % 2 ? (uint32_t)len : (uint32_t)rand());
+			}
+			x = cmd(t, c, buf, len);
+			good += GOOD(x);
+			refused += x.sts == TCMU_STS_PASSTHROUGH_ERR && (x.sense[0] & 0x7E) == 0x70 && x.key;
+		}
+		CHECK(good + refused == 5000 && good > 0 && refused > 0,
+		      "thin fuzz: every answer GOOD or CHECK CONDITION (%d + %d of 5000)", good, refused);
+		free(buf);
+	}
+	closedev(t);
+}
+
 static void t_fuzz(struct tcmu_device *a, struct tcmu_device *b)
 {
 	uint8_t *buf = malloc(20000), c[16], tok[512];
@@ -1003,6 +1223,7 @@ int main(int argc, char **argv)
 	t_immed();
 	t_naa();
 	t_max_tokens(a);
+	t_thin(a);
 	t_fuzz(a, b);
 	closedev(a);
 	closedev(b);

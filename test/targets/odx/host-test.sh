@@ -12,6 +12,6 @@ SRC="$CACHE/tcmu-src/$(dpkg-query -W -f='${source:Package}-${source:Version}' tc
 OUT="$REPO/build/targets/odx-host-test"
 ${CC:-gcc} -Wall -Wextra -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
   -fno-sanitize-recover=undefined -pthread -I"$SRC" -I"$SRC/ccan" -I"$HERE" \
-  "$HERE"/host-test.c "$HERE"/odx_main.c "$HERE"/odx_knobs.c "$HERE"/odx_spc.c "$HERE"/odx_tpc.c "$HERE"/odx_rsoc.c \
+  "$HERE"/host-test.c "$HERE"/odx_main.c "$HERE"/odx_knobs.c "$HERE"/odx_spc.c "$HERE"/odx_tpc.c "$HERE"/odx_rsoc.c "$HERE"/odx_thin.c \
   -o "$OUT"
 exec "$OUT" "$@"

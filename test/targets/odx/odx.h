@@ -127,6 +127,9 @@ struct odx_knobs {
 	uint32_t poll_delay_ms;		/* ESTIMATED STATUS UPDATE DELAY while running */
 	uint32_t list_retention;	/* seconds a completed list stays readable */
 	uint32_t max_tokens;		/* live tokens in the process, then 55/0D */
+	bool thin;			/* thin provisioning over the file's holes */
+	uint32_t max_unmap_blocks;	/* MAXIMUM UNMAP LBA COUNT (VPD 0xB0) */
+	uint32_t max_unmap_descs;	/* MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT */
 };
 
 /* Parses "key=value&key=value"; returns 0 or -1 with a message in err. */
@@ -151,6 +154,7 @@ struct odx_dev {
 	char serial[64];
 	uint8_t naa[16];		/* NAA-6 LU designator, ref 3.4 */
 	struct odx_knobs k;
+	uint32_t unmap_gran;		/* OPTIMAL UNMAP GRANULARITY: the file system's block */
 
 	/* fault-injection counters (odx_lock) */
 	uint32_t n_pt, n_wut, n_rrti, n_xcopy;
@@ -191,6 +195,9 @@ void odx_sleep_ms(uint64_t ms);
  * token revocation first, then pwrite. buf == NULL writes zeros. */
 int odx_write(struct odx_dev *d, uint64_t lba, uint64_t nblocks, const uint8_t *buf);
 int odx_pread_full(int fd, uint8_t *buf, size_t len, uint64_t off);
+/* Deallocate blocks (thin LUs): the same token checks as odx_write, then a hole
+ * punched in the file (zeros written where the file system cannot punch). */
+int odx_deallocate(struct odx_dev *d, uint64_t lba, uint64_t nblocks);
 uint32_t odx_max_xfer_blocks(struct odx_dev *d);
 struct odx_dev *odx_find_dev_by_designator(const uint8_t *desc4, size_t len);
 
@@ -231,6 +238,13 @@ void odx_cscd_desc(struct odx_dev *d, uint8_t out[32]);
 /* odx_ring.c: tell the kernel the data-in length of the command being completed
  * (TCMU_UFLAG_READ_LEN); false when it cannot be done safely */
 bool odx_set_read_len(struct tcmu_device *tdev, uint16_t cmd_id, uint32_t len);
+
+/* odx_thin.c: GET LBA STATUS (0x9E/0x12), UNMAP (0x42), VPD 0xB2 */
+int odx_get_lba_status(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
+		       struct odx_sense *s);
+int odx_unmap(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
+	      struct odx_sense *s);
+size_t odx_vpd_lbp(struct odx_dev *d, uint8_t *b);
 
 /* odx_tpc.c: third-party copy */
 int odx_tpc_out(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,

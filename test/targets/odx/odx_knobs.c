@@ -37,6 +37,9 @@ void odx_knobs_default(struct odx_knobs *k)
 	k->poll_delay_ms = 50;
 	k->list_retention = 60;
 	k->max_tokens = 16384;
+	k->thin = false;
+	k->max_unmap_blocks = 0x100000;	/* libiscsi calls more "insanely big" */
+	k->max_unmap_descs = 256;
 }
 
 /* decimal or 0x-hex, with an optional k/m/g (binary) suffix when sized */
@@ -266,6 +269,16 @@ static int set_knob(struct odx_knobs *k, const char *key, const char *v)
 		if (parse_u32(v, 1u << 20, &x) || x == 0)
 			return -1;
 		k->max_tokens = x;
+	} else if (!strcmp(key, "thin")) {
+		return parse_bool(v, &k->thin);
+	} else if (!strcmp(key, "max_unmap_blocks")) {
+		if (parse_u32(v, 0xFFFFFFFFu, &x) || x == 0)
+			return -1;
+		k->max_unmap_blocks = x;
+	} else if (!strcmp(key, "max_unmap_descs")) {
+		if (parse_u32(v, 4096, &x) || x == 0)
+			return -1;
+		k->max_unmap_descs = x;
 	} else {
 		return -2;
 	}

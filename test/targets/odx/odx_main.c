@@ -164,6 +164,32 @@ int odx_write(struct odx_dev *d, uint64_t lba, uint64_t nblocks, const uint8_t *
 	return write_common(d, lba, nblocks, buf, NULL, 0, 0);
 }
 
+/*
+ * A deallocation changes what the blocks read (zeros, LBPRZ), so tokens over
+ * them are revoked or keep the old data exactly as for a write. KEEP_SIZE: the
+ * file keeps the device's size. A partial file-system block is zero-filled by
+ * the kernel and stays allocated; GET LBA STATUS then says mapped, which is
+ * true of what the file holds.
+ */
+int odx_deallocate(struct odx_dev *d, uint64_t lba, uint64_t nblocks)
+{
+	int rc;
+
+	if (!nblocks)
+		return 0;
+	pthread_mutex_lock(&odx_lock);
+	rc = odx_tokens_before_write(d, lba, nblocks) ? -1 : 0;
+	if (!rc && fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			     (off_t)(lba * d->bs), (off_t)(nblocks * d->bs))) {
+		if (errno == EOPNOTSUPP || errno == ENOSYS)
+			rc = write_locked(d, lba, nblocks, NULL, NULL, 0, 0);
+		else
+			rc = -1;
+	}
+	pthread_mutex_unlock(&odx_lock);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* registry                                                            */
 
@@ -295,6 +321,9 @@ static int odx_open(struct tcmu_device *tdev, bool reopen)
 		tcmu_dev_err(tdev, "odx: cannot open %s: %s\n", d->path, strerror(errno));
 		goto fail;
 	}
+	/* holes come and go in whole file-system blocks: the unmap granularity */
+	d->unmap_gran = fstat(d->fd, &st) == 0 && st.st_blksize > (blksize_t)d->bs &&
+			st.st_blksize % d->bs == 0 ? (uint32_t)(st.st_blksize / d->bs) : 1;
 	if (fstat(d->fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    (uint64_t)st.st_size < d->nblocks * d->bs &&
 	    ftruncate(d->fd, (off_t)(d->nblocks * d->bs))) {
@@ -513,23 +542,42 @@ static int do_write_same(struct odx_dev *d, const uint8_t *cdb, const struct iov
 	uint64_t n = ws16 ? get_be32(&cdb[10]) : get_be16(&cdb[7]);
 	uint8_t *pattern = NULL, *buf = NULL;
 	uint32_t per = ODX_CHUNK / d->bs;
+	bool unmap;
 	int rc = -1;
 
 	if (bad_protect(cdb, s))
 		return -1;
-	if (cdb[1] & 0x1E) {
-		/* ANCHOR and UNMAP ask for thin provisioning, which this LU does not
-		 * have (LBPME 0, no VPD 0xB2: LBPWS/LBPWS10/ANC_SUP 0); LBDATA and
+	if (cdb[1] & (d->k.thin ? 0x16 : 0x1E)) {
+		/* ANCHOR is never offered (ANC_SUP 0); UNMAP only on a thin LU
+		 * (without: LBPME 0, no VPD 0xB2, LBPWS/LBPWS10 0); LBDATA and
 		 * PBDATA are obsolete (SBC-3 5.42/5.43) */
+		uint8_t bad = cdb[1] & (d->k.thin ? 0x16 : 0x1E);
+
 		sense_set(s, SK_ILLEGAL_REQUEST, 0x24, 0x00);
-		sense_set_field(s, true, 1, 31 - __builtin_clz(cdb[1] & 0x1E));
+		sense_set_field(s, true, 1, 31 - __builtin_clz(bad));
 		return -1;
 	}
+	unmap = cdb[1] & 0x08;
 	if (n == 0)			/* WSNZ = 0: zero blocks means "to the end" */
 		n = lba < d->nblocks ? d->nblocks - lba : 0;
 	if (!range_ok(d, lba, n)) {
 		sense_lba_range(s, lba);
 		return -1;
+	}
+	if (unmap) {
+		/* The data-out block is not looked at: the blocks are deallocated
+		 * and read zeros (LBPRZ), as LIO and FreeBSD CTL do and libiscsi's
+		 * WriteSame10/16.UnmapUntilEnd expect (they send 0xFF blocks). It
+		 * must still have been sent, as without UNMAP. */
+		if (!ndob && iov_len(iov, cnt) < d->bs) {
+			sense_invalid_cdb(s, ws16 ? 10 : 7);
+			return -1;
+		}
+		if (odx_deallocate(d, lba, n)) {
+			sense_set(s, SK_MEDIUM_ERROR, 0x0C, 0x00);
+			return -1;
+		}
+		return 0;
 	}
 	if (!ndob) {
 		pattern = malloc(d->bs);
@@ -797,11 +845,15 @@ static int do_read_capacity(struct odx_dev *d, const uint8_t *cdb, const struct 
 		data_in(iov, cnt, b, 8, 8);
 		return 0;
 	}
+	if ((cdb[1] & 0x1F) == 0x12 && d->k.thin)
+		return odx_get_lba_status(d, cdb, iov, cnt, s);
 	if ((cdb[1] & 0x1F) != 0x10)
 		return 1;		/* other SERVICE ACTION IN(16): not ours */
 	put_be64(&b[0], d->nblocks - 1);
 	put_be32(&b[8], d->bs);
-	/* P_TYPE, LBPPBE, LBPME, LOWEST ALIGNED: all zero */
+	/* P_TYPE, LBPPBE, LOWEST ALIGNED: zero; thin: LBPME and LBPRZ (holes read zeros) */
+	if (d->k.thin)
+		b[14] = 0xC0;
 	data_in(iov, cnt, b, 32, get_be32(&cdb[10]));
 	(void)s;
 	return 0;
@@ -867,6 +919,11 @@ static int handle_cmd(struct tcmu_device *tdev, struct tcmur_cmd *tcmur_cmd)
 		break;
 	case 0x41: case 0x93:			/* WRITE SAME(10/16) */
 		rc = do_write_same(d, cdb, iov, cnt, &s);
+		break;
+	case 0x42:				/* UNMAP */
+		if (!d->k.thin)
+			return TCMU_STS_NOT_HANDLED;	/* tcmu-runner: 20/00 */
+		rc = odx_unmap(d, cdb, iov, cnt, &s);
 		break;
 	case 0x35: case 0x91:			/* SYNCHRONIZE CACHE(10/16) */
 		rc = fdatasync(d->fd) ? -1 : 0;

@@ -19,7 +19,7 @@ struct opdesc {
 	bool has_sa;
 	uint8_t len;
 	uint8_t usage[16];	/* byte 0 is the opcode */
-	uint8_t need;		/* 0: always; 1: xcopy knob; 2: odx knob */
+	uint8_t need;		/* 0: always; 1: xcopy knob; 2: odx knob; 3: thin; 4: not thin */
 };
 
 #define FF4 0xFF, 0xFF, 0xFF, 0xFF
@@ -37,7 +37,9 @@ static const struct opdesc ops[] = {
 	{ 0x2E, 0, false, 10, { 0x2E, 0x12, FF4, 0, 0xFF, 0xFF, 0 }, 0 },	/* WRITE AND VERIFY(10) */
 	{ 0x2F, 0, false, 10, { 0x2F, 0x16, FF4, 0, 0xFF, 0xFF, 0 }, 0 },	/* VERIFY(10) */
 	{ 0x35, 0, false, 10, { 0x35, 0, FF4, 0, 0xFF, 0xFF, 0 }, 0 },		/* SYNCHRONIZE CACHE(10) */
-	{ 0x41, 0, false, 10, { 0x41, 0, FF4, 0, 0xFF, 0xFF, 0 }, 0 },		/* WRITE SAME(10) */
+	{ 0x41, 0, false, 10, { 0x41, 0, FF4, 0, 0xFF, 0xFF, 0 }, 4 },		/* WRITE SAME(10) */
+	{ 0x41, 0, false, 10, { 0x41, 0x08, FF4, 0, 0xFF, 0xFF, 0 }, 3 },	/* WRITE SAME(10), thin: UNMAP */
+	{ 0x42, 0, false, 10, { 0x42, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0 }, 3 },	/* UNMAP */
 	{ 0x5A, 0, false, 10, { 0x5A, 0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0 }, 0 }, /* MODE SENSE(10) */
 	{ 0x83, 0x00, true, 16, { 0x83, 0x1F, 0, 0, 0, 0, 0, 0, 0, 0, FF4, 0, 0 }, 1 },	/* EXTENDED COPY(LID1) */
 	{ 0x83, 0x10, true, 16, { 0x83, 0x1F, 0, 0, 0, 0, FF4, FF4, 0, 0 }, 2 },		/* POPULATE TOKEN */
@@ -55,8 +57,10 @@ static const struct opdesc ops[] = {
 	{ 0x8E, 0, false, 16, { 0x8E, 0x12, FF8, FF4, 0, 0 }, 0 },		/* WRITE AND VERIFY(16) */
 	{ 0x8F, 0, false, 16, { 0x8F, 0x16, FF8, FF4, 0, 0 }, 0 },		/* VERIFY(16) */
 	{ 0x91, 0, false, 16, { 0x91, 0, FF8, FF4, 0, 0 }, 0 },			/* SYNCHRONIZE CACHE(16) */
-	{ 0x93, 0, false, 16, { 0x93, 0x01, FF8, FF4, 0, 0 }, 0 },		/* WRITE SAME(16) */
+	{ 0x93, 0, false, 16, { 0x93, 0x01, FF8, FF4, 0, 0 }, 4 },		/* WRITE SAME(16) */
+	{ 0x93, 0, false, 16, { 0x93, 0x09, FF8, FF4, 0, 0 }, 3 },		/* WRITE SAME(16), thin: UNMAP */
 	{ 0x9E, 0x10, true, 16, { 0x9E, 0x1F, 0, 0, 0, 0, 0, 0, 0, 0, FF4, 0, 0 }, 0 },	/* READ CAPACITY(16) */
+	{ 0x9E, 0x12, true, 16, { 0x9E, 0x1F, FF8, FF4, 0, 0 }, 3 },		/* GET LBA STATUS */
 	{ 0xA0, 0, false, 12, { 0xA0, 0, 0xFF, 0, 0, 0, FF4, 0, 0 }, 0 },	/* REPORT LUNS (kernel) */
 	{ 0xA3, 0x0C, true, 12, { 0xA3, 0x1F, 0x87, 0xFF, 0xFF, 0xFF, FF4, 0, 0 }, 0 },	/* this one */
 	{ 0xA8, 0, false, 12, { 0xA8, 0x18, FF4, FF4, 0, 0 }, 0 },		/* READ(12) */
@@ -67,7 +71,8 @@ static const struct opdesc ops[] = {
 
 static bool offered(const struct odx_dev *d, const struct opdesc *o)
 {
-	return o->need == 0 || (o->need == 1 && d->k.xcopy) || (o->need == 2 && d->k.odx);
+	return o->need == 0 || (o->need == 1 && d->k.xcopy) || (o->need == 2 && d->k.odx) ||
+	       (o->need == 3 && d->k.thin) || (o->need == 4 && !d->k.thin);
 }
 
 /* the timeouts descriptor (RCTD): none reported (SPC-4 6.35.4: 0 = not specified) */

@@ -1,6 +1,6 @@
 /*
  * odx handler: sense data, data-in helpers, INQUIRY and the VPD pages
- * (0x00, 0x80, 0x83, 0x8F, 0xB0, 0xB1), MODE SENSE.
+ * (0x00, 0x80, 0x83, 0x8F, 0xB0, 0xB1, 0xB2), MODE SENSE.
  */
 #include <string.h>
 
@@ -240,6 +240,8 @@ static size_t vpd_supported(struct odx_dev *d, uint8_t *b)
 		b[n++] = 0x8F;	/* listed so ESXi/Windows/libiscsi look at it, ref 7.7 */
 	b[n++] = 0xB0;
 	b[n++] = 0xB1;
+	if (d->k.thin)
+		b[n++] = 0xB2;
 	put_be16(&b[2], (uint16_t)(n - 4));
 	return n;
 }
@@ -450,7 +452,12 @@ static size_t vpd_block_limits(struct odx_dev *d, uint8_t *b, uint32_t max_xfer)
 	put_be32(&b[8], max_xfer);
 	put_be32(&b[12], max_xfer);
 	put_be64(&b[36], 0x400000);		/* WRITE SAME: we loop, any size is fine */
-	(void)d;
+	if (d->k.thin) {
+		put_be32(&b[20], d->k.max_unmap_blocks);
+		put_be32(&b[24], d->k.max_unmap_descs);
+		put_be32(&b[28], d->unmap_gran);
+		put_be32(&b[32], 0x80000000u);	/* UGAVALID, alignment 0 */
+	}
 	return 64;
 }
 
@@ -492,6 +499,11 @@ int odx_inquiry(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, 
 			break;
 		case 0xB0: n = vpd_block_limits(d, buf, odx_max_xfer_blocks(d)); break;
 		case 0xB1: n = vpd_block_chars(buf); break;
+		case 0xB2:
+			if (!d->k.thin)
+				goto bad_page;
+			n = odx_vpd_lbp(d, buf);
+			break;
 		default:
 bad_page:
 			sense_invalid_cdb(s, 2);

@@ -6,6 +6,7 @@
 #
 #   npm run lab -- 'bash test/targets/odx/peer.sh'          (part of npm test)
 #   PEER_TESTS=SCSI.Inquiry npm run lab -- 'bash test/targets/odx/peer.sh'   (a subset)
+#   PEER_ODX_KNOBS='' ...      the odx LUN without thin=1 (its default is thin provisioned)
 #
 # Verdict per test (iscsi-test-cu's own CUnit result lines, kept in $LAB_OUT/peer-*.log):
 #   pass       the handler passes (a test the suite skipped on it counts as skipped, not pass)
@@ -36,7 +37,9 @@ IQN_FIO=iqn.2003-01.org.odxcp.lab:peer-fio
 # ---- two LUNs, two targets on one loopback portal -----------------------------------
 truncate -s $((MB<<20)) "$W/peerodx.img" "$W/peerfio.img"
 # serials with hex digits of their own (the NAA-6 designators must differ from the lab's)
-lio_user peerodx "odx/$W/peerodx.img?block_size=512" $((MB<<20)) peer7e0d1 512 || die "odx backstore"
+# thin=1 by default: the thin-provisioning tests (Unmap, GetLBAStatus, WRITE SAME with UNMAP)
+# run instead of being skipped; PEER_ODX_KNOBS= (empty) runs a fully provisioned LU instead
+lio_user peerodx "odx/$W/peerodx.img?block_size=512${PEER_ODX_KNOBS-&thin=1}" $((MB<<20)) peer7e0d1 512 || die "odx backstore"
 lio_fileio peerfio "$W/peerfio.img" $((MB<<20)) peer7f1 || die "fileio backstore"
 lio_iscsi_export $IQN_ODX $CFG/core/user_0/peerodx $PORTAL || die "iSCSI export of the odx LUN"
 lio_iscsi_export $IQN_FIO $CFG/core/fileio_0/peerfio $PORTAL || die "iSCSI export of the fileio LUN"
