@@ -410,3 +410,35 @@ export function chainLine(s: Stack): string {
   };
   return `${s.given} → ${walk(s.chain)}`;
 }
+
+/**
+ * Why the top of a chain must not be written: mounted, used as swap, or held by another layer
+ * (an LV on this map, a kpartx partition of it, md). One line each; empty when it looks free.
+ * Its own members being held by dm is not a reason: that is the stack itself.
+ */
+export function usersOfTop(name: string, roots: Roots = DEFAULT_ROOTS): string[] {
+  const dir = realpath(path.join(roots.sys, 'class', 'block', name));
+  if (!dir) return [];
+  const reasons: string[] = [];
+  const nodes = [name, ...list(dir).filter((e) => fs.existsSync(path.join(dir, e, 'partition')))];
+  const devnums = new Map<string, string>();
+  for (const n of nodes) {
+    const d = n === name ? dir : path.join(dir, n);
+    const dev = read(path.join(d, 'dev'));
+    if (dev) devnums.set(dev, n);
+    for (const h of list(path.join(d, 'holders'))) {
+      const hname = read(path.join(roots.sys, 'class', 'block', h, 'dm', 'name'));
+      reasons.push(`/dev/${n} is held by ${h}${hname ? ` (${hname})` : ''}`);
+    }
+  }
+  for (const line of (read(path.join(roots.proc, 'self', 'mountinfo')) ?? '').split('\n')) {
+    const f = line.split(' ');
+    const n = f.length >= 5 ? devnums.get(f[2] as string) : undefined;
+    if (n) reasons.push(`/dev/${n} is mounted on ${f[4]}`);
+  }
+  for (const line of (read(path.join(roots.proc, 'swaps')) ?? '').split('\n').slice(1)) {
+    const dev = line.split(/\s+/)[0];
+    if (dev && nodes.some((n) => dev === `/dev/${n}`)) reasons.push(`${dev} is in use as swap`);
+  }
+  return reasons;
+}
