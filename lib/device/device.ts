@@ -10,7 +10,7 @@ import { inspectNode, queueLimits, scsiNodesOf, usersOf, type NodeInfo, type Que
 import { probeCapabilities, type Capabilities } from './capabilities';
 import { pickCopyDesignator } from '../scsi/spc';
 import * as fs from 'node:fs';
-import { resolveStack, usersOfTop, type Extent, type Stack } from './stack';
+import { multipathHolderOf, resolveStack, usersOfTop, type Extent, type Stack } from './stack';
 
 /**
  * Where a layered device's bytes sit on its LUN (a partition, a dm-linear volume, a multipath
@@ -219,7 +219,10 @@ export class ScsiDevice implements ScsiTransport {
       } catch (e) {
         const reasons = usersOf(nodes.sd.replace(/^\/dev\//, ''));
         if ((e as { code?: string }).code === 'EBUSY' && reasons.length > 0) {
-          throw new DeviceError({ path, code: 'MOUNTED', message: `${path}: refusing to write: ${reasons.join('; ')}`, cause: e });
+          // A path of a multipath map: the map is what to write to (odxcp resolves it to this LUN).
+          const map = multipathHolderOf(nodes.sd.replace(/^\/dev\//, ''));
+          const advice = map ? `; it is a path of multipath map ${map}: give /dev/mapper/${map}` : '';
+          throw new DeviceError({ path, code: 'MOUNTED', message: `${path}: refusing to write: ${reasons.join('; ')}${advice}`, cause: e });
         }
         throw nativeOpenError(e, path, `cannot open ${nodes.sd} exclusively`);
       }

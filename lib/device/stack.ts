@@ -442,3 +442,12 @@ export function usersOfTop(name: string, roots: Roots = DEFAULT_ROOTS): string[]
   }
   return reasons;
 }
+
+/** The name of the multipath map that holds this disk as a path (dm/uuid "mpath-..."), if any. */
+export function multipathHolderOf(sdName: string, roots: Roots = DEFAULT_ROOTS): string | undefined {
+  for (const h of list(path.join(roots.sys, 'class', 'block', sdName, 'holders'))) {
+    const dir = path.join(roots.sys, 'class', 'block', h, 'dm');
+    if ((read(path.join(dir, 'uuid')) ?? '').startsWith('mpath-')) return read(path.join(dir, 'name')) ?? h;
+  }
+  return undefined;
+}

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chainLine, mergeExtents, resolveStackAt, sliceExtents, type Stack } from '../../lib/device/stack';
+import { chainLine, mergeExtents, multipathHolderOf, resolveStackAt, sliceExtents, usersOfTop, type Stack } from '../../lib/device/stack';
 import { choosePath, type StackPath } from '../../lib/device/paths';
 import { DeviceError } from '../../lib/errors';
 import { FakeStack, target } from './helpers/fake-stack';
@@ -173,6 +173,17 @@ describe('device stack resolution (fixture sysfs trees)', () => {
     refused('253:10', 'MIXED_PATHS', /paths name different LUNs/);
     f.tables.delete('253:1');
     refused('253:1', 'ENXIO', /cannot read the device-mapper table of dm-1 \(mpathb\)/);
+  });
+
+  it('names what holds or mounts the top of a chain, and the map a path belongs to', () => {
+    fs.mkdirSync(path.join(f.roots.proc, 'self'), { recursive: true });
+    fs.writeFileSync(path.join(f.roots.proc, 'self', 'mountinfo'), '40 27 8:81 / /mnt/data rw - ext4 /dev/sdf1 rw\n');
+    assert.deepEqual(usersOfTop('dm-0', f.roots), ['/dev/dm-0 is held by dm-2 (mpatha-part1)', '/dev/dm-0 is held by dm-5 (mpatha-part2)', '/dev/dm-0 is held by dm-8 (vg0-striped)']);
+    assert.deepEqual(usersOfTop('sdf1', f.roots), ['/dev/sdf1 is mounted on /mnt/data']);
+    assert.deepEqual(usersOfTop('sdf', f.roots), ['/dev/sdf1 is mounted on /mnt/data']);
+    assert.deepEqual(usersOfTop('dm-3', f.roots), []);
+    assert.equal(multipathHolderOf('sdc', f.roots), 'mpatha');
+    assert.equal(multipathHolderOf('sdf', f.roots), undefined);
   });
 
   it('slices and merges extents', () => {
