@@ -9,6 +9,8 @@ import { chainLine, mergeExtents, multipathHolderOf, resolveStackAt, sliceExtent
 import { choosePath, type StackPath } from '../../lib/device/paths';
 import { DeviceError } from '../../lib/errors';
 import { FakeStack, target } from './helpers/fake-stack';
+import { makeLoopPartition, makeTempDir, type TempPartition } from './helpers/host-nodes';
+import { ScsiDevice } from '../../lib/device/device';
 
 const NAA_A = '6001405aaaaaaaaaaaaaaaaaaaaaaaaa';
 const NAA_B = '6001405bbbbbbbbbbbbbbbbbbbbbbbbb';
@@ -196,5 +198,35 @@ describe('device stack resolution (fixture sysfs trees)', () => {
       { offset: 50n, length: 50n, lun: 1, lunOffset: 0n },
     ]);
     assert.deepEqual(mergeExtents([e[0]!, { offset: 100n, length: 10n, lun: 0, lunOffset: 1100n }]), [{ offset: 0n, length: 110n, lun: 0, lunOffset: 1000n }]);
+  });
+});
+
+describe('layered devices on this machine\'s real nodes', () => {
+  let dir: string;
+  let temp: TempPartition | undefined;
+  before(() => {
+    dir = makeTempDir('odxcp-stack-loop-');
+    temp = makeLoopPartition(dir);
+  });
+  after(() => {
+    temp?.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a partition is refused where LUN offsets are expected; with layered the kernel\'s sysfs names the loop device under it', async function () {
+    if (!temp) {
+      this.test!.title += ' [pending: no loop device with a partition could be made (needs root, losetup, addpart)]';
+      this.skip();
+    }
+    await assert.rejects(ScsiDevice.open(temp.node), (e: unknown) => {
+      assert.ok(e instanceof DeviceError && e.code === 'PARTITION', String(e));
+      assert.match(e.message, /this command addresses LUN blocks directly/);
+      return true;
+    });
+    await assert.rejects(ScsiDevice.open(temp.node, { layered: true, exclusive: true }), (e: unknown) => {
+      assert.ok(e instanceof DeviceError && e.code === 'UNSUPPORTED_LAYER', String(e));
+      assert.match(e.message, /: loop\d+: a loop device: its bytes live in a file, not on a SCSI LUN$/);
+      return true;
+    });
   });
 });
