@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DeviceError } from '../errors';
 import { decodeVpdDeviceIdentification } from '../scsi/spc';
-import { kernelDmTable, parseLinear, unsupportedTarget, type DmTableSource } from './dm';
+import { kernelDmTable, multipathPathStates, parseLinear, unsupportedTarget, type DmTableSource } from './dm';
 import { splitDev, SG_MAJOR, type Roots } from './sysfs';
 import { choosePath, type StackPath } from './paths';
 
@@ -265,10 +265,20 @@ class Resolver {
       if (table.targets.length !== 1) this.fail('UNSUPPORTED_LAYER', `${label}: a multipath map with ${table.targets.length} targets (one LUN per map expected)`);
       const members = list(path.join(dir, 'slaves'));
       if (members.length === 0) this.fail('UNSUPPORTED_LAYER', `${label}: a multipath map with no paths`);
+      // The map's own path states: a path it failed carries no commands even while sysfs says running.
+      let states: Map<string, 'active' | 'failed'> | undefined;
+      try {
+        const st = this.dmTable(Number(m[1]), Number(m[2]), true).targets[0];
+        states = st && st.type === 'multipath' ? multipathPathStates(st.params) : undefined;
+      } catch {
+        states = undefined;
+      }
       const paths = members.map((s) => {
         const sdDir = realpath(path.join(dir, 'slaves', s)) ?? '';
         const p = this.pathOf(sdDir);
         if (!p) this.fail('UNSUPPORTED_LAYER', `${label}: path ${s} is not a SCSI disk`);
+        const dmState = states?.get(read(path.join(sdDir, 'dev')) ?? '');
+        if (dmState) p.path.dmState = dmState;
         return p;
       });
       const lun = this.lun(paths, label);
@@ -391,7 +401,7 @@ function layerText(l: Layer, s: Stack): string {
       return `${l.node}${l.name ? ` ${l.name}` : ''} (${l.kind === 'lvm' ? 'LVM ' : ''}linear, ${l.segments} segment${l.segments === 1 ? '' : 's'})`;
     case 'multipath': {
       const lun = s.luns[l.lun ?? 0] as StackLun;
-      const up = lun.paths.filter((p) => p.state === 'running');
+      const up = lun.paths.filter((p) => p.state === 'running' && p.dmState !== 'failed');
       const opt = up.filter((p) => p.accessState === 'active/optimized').length;
       return `${l.name ?? l.node} (${l.node}, ${lun.paths.length} path${lun.paths.length === 1 ? '' : 's'}, ${up.length} up${opt ? `, ${opt} active/optimized` : ''})`;
     }

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chainLine, mergeExtents, multipathHolderOf, resolveStackAt, sliceExtents, usersOfTop, type Stack } from '../../lib/device/stack';
 import { choosePath, type StackPath } from '../../lib/device/paths';
+import { multipathPathStates } from '../../lib/device/dm';
 import { DeviceError } from '../../lib/errors';
 import { FakeStack, target } from './helpers/fake-stack';
 import { makeLoopPartition, makeTempDir, type TempPartition } from './helpers/host-nodes';
@@ -119,6 +120,25 @@ describe('device stack resolution (fixture sysfs trees)', () => {
     assert.equal(at('253:0').luns[0]?.chosen?.sd, '/dev/sdc');
     fs.writeFileSync(path.join(f.dirs.get('sdc')!, 'device', 'state'), 'offline\n');
     assert.equal(at('253:0').luns[0]?.chosen, undefined);
+  });
+
+  it('a path the multipath map has failed is not chosen, though sysfs says running', () => {
+    f.statuses.set('253:0', { name: 'mpatha', uuid: '', targets: [target(0, GIB, 'multipath', '2 0 0 0 1 1 A 0 2 2 8:16 F 1 0 0 8:32 A 0 0 0')] });
+    const s = at('253:0', '/dev/mapper/mpatha');
+    assert.deepEqual(s.luns[0]?.paths.map((p) => p.dmState), ['failed', 'active']);
+    assert.equal(s.luns[0]?.chosen?.sd, '/dev/sdc');
+    assert.match(chainLine(s), /mpatha \(dm-0, 2 paths, 1 up\) → LUN/, 'the optimized path is the failed one');
+  });
+
+  it('reads dm-multipath status lines, and nothing it cannot parse', () => {
+    assert.deepEqual([...multipathPathStates('2 0 0 0 2 1 A 0 1 0 8:16 A 0 E 0 1 0 8:32 F 3')!], [
+      ['8:16', 'active'],
+      ['8:32', 'failed'],
+    ]);
+    assert.deepEqual([...multipathPathStates('2 1 0 1 alua 1 1 A 0 2 1 8:16 A 0 5 8:32 A 0 7')!].length, 2);
+    for (const bad of ['', '0 0 1 1 service-time 0 2 1 8:16 1 8:32 1', '2 0 0 0 1 1 A 0 2 0 8:16 A 0', '2 0 0 0 1 1 A 0 1 0 8:16 X 0', '2 0 0 0 1 1 A 0 1 0 8:16 A 0 extra']) {
+      assert.equal(multipathPathStates(bad), undefined, bad);
+    }
   });
 
   it('path choice: optimized, then non-optimized, then no ALUA; never standby or unavailable', () => {

@@ -37,8 +37,10 @@ export class FakeStack {
   readonly tables = new Map<string, DmTable>();
   /** Where each block device's directory is. */
   readonly dirs = new Map<string, string>();
-  readonly dmTable: DmTableSource = (major, minor) => {
-    const t = this.tables.get(`${major}:${minor}`);
+  /** Status lines per map (DM_TABLE_STATUS without the table flag); absent: the kernel's ENXIO. */
+  readonly statuses = new Map<string, DmTable>();
+  readonly dmTable: DmTableSource = (major, minor, status) => {
+    const t = (status ? this.statuses : this.tables).get(`${major}:${minor}`);
     if (!t) throw Object.assign(new Error('No such device or address'), { code: 'ENXIO' });
     return t;
   };
