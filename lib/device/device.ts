@@ -263,7 +263,7 @@ export class ScsiDevice implements ScsiTransport {
     const lun = stack.luns[0] as Stack['luns'][number];
     const chosen = lun.chosen;
     if (!chosen?.sg) {
-      const states = lun.paths.map((p) => `${p.sd || p.sg} ${p.state}${p.accessState ? ` ${p.accessState}` : ''}`).join(', ');
+      const states = lun.paths.map((p) => `${p.sd || p.sg} ${p.state}${p.accessState ? ` ${p.accessState}` : ''}${p.dmState === 'failed' ? ', failed in the map' : ''}`).join('; ');
       throw new DeviceError({ path, code: 'NO_PATH', message: `${path}: no path to LUN ${lun.id} can carry commands (${states || 'no paths'})` });
     }
     let holdFd: number | undefined;
