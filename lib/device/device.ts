@@ -11,6 +11,8 @@ import { probeCapabilities, type Capabilities } from './capabilities';
 import { pickCopyDesignator } from '../scsi/spc';
 import * as fs from 'node:fs';
 import { multipathHolderOf, resolveStack, usersOfTop, type Extent, type Stack } from './stack';
+import { encodeReportTargetPortGroups, refineWithRtpg } from './alua';
+import { decodeReportTargetPortGroups, type ReportTargetPortGroups } from '../scsi/alua';
 
 /**
  * Where a layered device's bytes sit on its LUN (a partition, a dm-linear volume, a multipath
@@ -261,6 +263,7 @@ export class ScsiDevice implements ScsiTransport {
       throw new DeviceError({ path, code: 'MULTI_LUN', message: `${path}: spans ${stack.luns.length} LUNs (${stack.luns.map((l) => l.id).join(', ')}); copies over several LUNs are not supported yet` });
     }
     const lun = stack.luns[0] as Stack['luns'][number];
+    await refineWithRtpg(lun, rtpgThrough);
     const chosen = lun.chosen;
     if (!chosen?.sg) {
       const states = lun.paths.map((p) => `${p.sd || p.sg} ${p.state}${p.accessState ? ` ${p.accessState}` : ''}${p.dmState === 'failed' ? ', failed in the map' : ''}`).join('; ');
@@ -399,5 +402,16 @@ function isBlockNode(p: string): boolean {
     return fs.statSync(p).isBlockDevice();
   } catch {
     return false;
+  }
+}
+
+/** REPORT TARGET PORT GROUPS through one path's sg node (opened for this command only). */
+async function rtpgThrough(sg: string): Promise<ReportTargetPortGroups> {
+  const d = await ScsiDevice.open(sg);
+  try {
+    const r = await d.command(encodeReportTargetPortGroups(), { idempotent: true });
+    return decodeReportTargetPortGroups(r.data);
+  } finally {
+    await d.close();
   }
 }

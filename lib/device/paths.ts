@@ -14,6 +14,10 @@ export interface StackPath {
   accessState: string | undefined;
   /** iscsi, fc, sas, or the host driver's name. */
   transport: string;
+  /** Where accessState came from: the kernel's ALUA handler (sysfs) or odxcp's REPORT TARGET PORT GROUPS. */
+  accessSource?: 'sysfs' | 'rtpg';
+  /** The target port group the path's port is in (VPD 0x83, association 1, as sysfs caches it). */
+  targetPortGroup?: number;
   /** A multipath map's own view of the path (its status line), when there is a map. */
   dmState?: 'active' | 'failed';
 }

@@ -124,6 +124,17 @@ export function mergeExtents(extents: readonly Extent[]): Extent[] {
   return out;
 }
 
+/** The target port group of the port a path's vpd_pg83 was read through (association 1, type 5). */
+export function targetPortGroupFromVpd(page: Buffer | undefined): number | undefined {
+  if (!page || page.length < 4) return undefined;
+  try {
+    const d = decodeVpdDeviceIdentification(page).descriptors.find((x) => x.association === 1 && x.designatorType === 5);
+    return d && d.decoded.kind === 'target-port-group' ? d.decoded.targetPortGroup : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The SCSI designator sysfs caches for a LUN (vpd_pg83): NAA first, then EUI-64. */
 export function lunIdFromVpd(page: Buffer | undefined): string | undefined {
   if (!page || page.length < 4) return undefined;
@@ -194,7 +205,7 @@ class Resolver {
         sg: sg ? path.join(this.roots.dev, sg) : undefined,
         address,
         state: read(path.join(devDir, 'state')) ?? 'unknown',
-        accessState: read(path.join(devDir, 'access_state')),
+        ...aluaOf(devDir, vpd),
         transport,
       },
       id: lunIdFromVpd(vpd),
@@ -316,6 +327,17 @@ class Resolver {
       bytes,
     };
   }
+}
+
+/** A path's ALUA facts from sysfs: the handler's access_state, and its port's group from vpd_pg83. */
+function aluaOf(devDir: string, vpd: Buffer | undefined): Pick<StackPath, 'accessState' | 'accessSource' | 'targetPortGroup'> {
+  const accessState = read(path.join(devDir, 'access_state'));
+  const targetPortGroup = targetPortGroupFromVpd(vpd);
+  return {
+    accessState,
+    ...(accessState !== undefined ? { accessSource: 'sysfs' as const } : {}),
+    ...(targetPortGroup !== undefined ? { targetPortGroup } : {}),
+  };
 }
 
 /** The one line saying why a non-SCSI, non-dm block device is refused, naming it. */

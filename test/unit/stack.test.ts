@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { chainLine, mergeExtents, multipathHolderOf, resolveStackAt, sliceExtents, usersOfTop, type Stack } from '../../lib/device/stack';
 import { choosePath, type StackPath } from '../../lib/device/paths';
 import { multipathPathStates } from '../../lib/device/dm';
+import { encodeReportTargetPortGroups, refineWithRtpg } from '../../lib/device/alua';
+import { decodeReportTargetPortGroups } from '../../lib/scsi/alua';
 import { DeviceError } from '../../lib/errors';
 import { FakeStack, target } from './helpers/fake-stack';
 import { makeLoopPartition, makeTempDir, type TempPartition } from './helpers/host-nodes';
@@ -16,7 +18,25 @@ import { ScsiDevice } from '../../lib/device/device';
 const NAA_A = '6001405aaaaaaaaaaaaaaaaaaaaaaaaa';
 const NAA_B = '6001405bbbbbbbbbbbbbbbbbbbbbbbbb';
 const NAA_F = '60014050ffffffffffffffffffffffff';
+const NAA_G = '6001405999999999999999999999999a';
 const GIB = 2097152; // sectors
+
+/** REPORT TARGET PORT GROUPS data: [group, state, relative ports] per group. */
+function rtpgData(groups: [number, number, number[]?][]): Buffer {
+  const body = Buffer.concat(
+    groups.map(([g, state, ports = [g]]) => {
+      const d = Buffer.alloc(8 + 4 * ports.length);
+      d[0] = state;
+      d.writeUInt16BE(g, 2);
+      d[7] = ports.length;
+      ports.forEach((p, i) => d.writeUInt16BE(p, 8 + 4 * i + 2));
+      return d;
+    }),
+  );
+  const h = Buffer.alloc(4);
+  h.writeUInt32BE(body.length);
+  return Buffer.concat([h, body]);
+}
 
 function build(): FakeStack {
   const f = new FakeStack();
@@ -139,6 +159,56 @@ describe('device stack resolution (fixture sysfs trees)', () => {
     for (const bad of ['', '0 0 1 1 service-time 0 2 1 8:16 1 8:32 1', '2 0 0 0 1 1 A 0 2 0 8:16 A 0', '2 0 0 0 1 1 A 0 1 0 8:16 X 0', '2 0 0 0 1 1 A 0 1 0 8:16 A 0 extra']) {
       assert.equal(multipathPathStates(bad), undefined, bad);
     }
+  });
+
+  it('without an ALUA handler in sysfs, one REPORT TARGET PORT GROUPS gives each path its group\'s state', async () => {
+    f.disk({ host: 5, session: 3, sd: 'sdg', devnum: '8:96', sg: 'sg7', sectors: GIB, naa: NAA_G, tpg: 1 });
+    f.disk({ host: 6, session: 4, sd: 'sdh', devnum: '8:112', sg: 'sg8', sectors: GIB, naa: NAA_G, tpg: 2 });
+    f.dm('dm-11', '253:11', 'mpathg', `mpath-3${NAA_G}`, GIB, ['sdg', 'sdh'], [target(0, GIB, 'multipath', '')]);
+    const s = at('253:11');
+    const lun = s.luns[0]!;
+    assert.deepEqual(lun.paths.map((p) => [p.targetPortGroup, p.accessState]), [[1, undefined], [2, undefined]]);
+    assert.equal(lun.chosen?.sd, '/dev/sdg', 'by order while nothing is known');
+    const asked: string[] = [];
+    await refineWithRtpg(lun, async (sg) => {
+      asked.push(sg);
+      return decodeReportTargetPortGroups(rtpgData([[1, 0x1], [2, 0x0]]));
+    });
+    assert.deepEqual(asked, ['/dev/sg7'], 'one command, through a path that is up');
+    assert.deepEqual(lun.paths.map((p) => [p.accessState, p.accessSource]), [['active/non-optimized', 'rtpg'], ['active/optimized', 'rtpg']]);
+    assert.equal(lun.chosen?.sd, '/dev/sdh');
+    // A target without ALUA refuses the command: the choice stays as it was.
+    const again = at('253:11').luns[0]!;
+    await refineWithRtpg(again, async () => {
+      throw new Error('ILLEGAL REQUEST');
+    });
+    assert.equal(again.chosen?.sd, '/dev/sdg');
+    // Paths the kernel's handler already reports are not asked about.
+    let sent = 0;
+    await refineWithRtpg(at('253:0').luns[0]!, async () => {
+      sent++;
+      return decodeReportTargetPortGroups(rtpgData([]));
+    });
+    assert.equal(sent, 0);
+  });
+
+  it('encodes REPORT TARGET PORT GROUPS (MAINTENANCE IN 0Ah, allocation length in bytes 6-9)', () => {
+    const e = encodeReportTargetPortGroups();
+    assert.equal(e.cdb.toString('hex'), 'a30a00000000000010000000');
+    assert.equal(e.direction, 'from-device');
+    assert.equal(e.allocationLength, 4096);
+    assert.equal(encodeReportTargetPortGroups(64).cdb.readUInt32BE(6), 64);
+  });
+
+  it('decodes REPORT TARGET PORT GROUPS within its buffer', () => {
+    const r = decodeReportTargetPortGroups(rtpgData([[1, 0x0, [1, 2]], [2, 0x2, [3]]]));
+    assert.deepEqual(r.groups.map((g) => [g.group, g.stateName, g.relativePorts]), [[1, 'active/optimized', [1, 2]], [2, 'standby', [3]]]);
+    assert.equal(r.truncated, false);
+    const full = rtpgData([[1, 0x0, [1, 2]], [2, 0xe, [3]]]);
+    const cut = decodeReportTargetPortGroups(full.subarray(0, full.length - 6));
+    assert.equal(cut.truncated, true);
+    assert.deepEqual(cut.groups.map((g) => g.group), [1]);
+    assert.throws(() => decodeReportTargetPortGroups(Buffer.alloc(2)), /RETURN DATA LENGTH/);
   });
 
   it('path choice: optimized, then non-optimized, then no ALUA; never standby or unavailable', () => {
