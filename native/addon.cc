@@ -5,6 +5,7 @@
 
 #include "addon.h"
 #include "device_handle.h"
+#include "dm.h"
 #include "encoders.h"
 #include "transport.h"
 
@@ -23,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   addon->handleClass = Napi::Persistent(DeviceHandle::DefineClass(env));
 
   RegisterTransport(env, exports);
+  RegisterDm(env, exports);
   Napi::Object encoders = Napi::Object::New(env);
   RegisterSpcEncoders(env, encoders);
   RegisterSbcEncoders(env, encoders);

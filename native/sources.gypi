@@ -12,5 +12,6 @@
     'spc.cc',
     'sbc.cc',
     'tpc.cc',
+    'dm.cc',
   ],
 }
