@@ -261,7 +261,7 @@ stack_up() {
 stack_down() {
   [ -e $R/up ] || return 0
   local m
-  for m in $(awk '$2 ~ /^\/dev\/(mapper|labvg)/ {print $2}' /proc/mounts); do umount $m; done
+  for m in $(awk '$1 ~ /^\/dev\/(mapper|labvg|dm-)/ {print $2}' /proc/mounts); do umount $m; done
   cryptsetup close labcrypt 2>/dev/null
   [ -d $LVM_SYSTEM_DIR ] && vgchange -q -an labvg >/dev/null 2>&1
   kpartx -d -p p /dev/mapper/mppart0 2>/dev/null
