@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "addon.h"
+#include "alua.h"
 #include "device_handle.h"
 #include "dm.h"
 #include "encoders.h"
@@ -29,6 +30,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterSpcEncoders(env, encoders);
   RegisterSbcEncoders(env, encoders);
   RegisterTpcEncoders(env, encoders);
+  RegisterAluaEncoders(env, encoders);
   exports.Set("encoders", encoders);
   return exports;
 }

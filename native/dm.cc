@@ -116,8 +116,9 @@ Napi::Value List(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// table(major, minor) -> {name, uuid, openCount, targets: [{start, length, type, params}]};
-// start and length in 512-byte sectors, as bigints.
+// table(major, minor[, status]) -> {name, uuid, openCount, targets: [{start, length, type, params}]};
+// start and length in 512-byte sectors, as bigints. With `status` true, `params` is each
+// target's status line (DM_TABLE_STATUS without DM_STATUS_TABLE_FLAG: multipath's path states).
 Napi::Value Table(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t maj = static_cast<uint32_t>(ReadUint(env, "dm.table", "major", info[0], 0, 0xfff));
@@ -125,7 +126,8 @@ Napi::Value Table(const Napi::CallbackInfo& info) {
   Control c(env);
   dm_ioctl in{};
   in.dev = makedev(maj, min);
-  in.flags = DM_STATUS_TABLE_FLAG;
+  bool status = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  in.flags = status ? 0 : DM_STATUS_TABLE_FLAG;
   std::vector<char> buf = c.Run(DM_TABLE_STATUS, "DM_TABLE_STATUS", in);
   const dm_ioctl& h = Header(buf);
   const char* begin;

@@ -8,7 +8,8 @@
 
 namespace odxcp {
 
-// Adds `dm: {version, list, table}` to `exports`.
+// Adds `dm: {version, list, table}` to `exports` (table(major, minor, status?) reads the loaded
+// table, or with status=true each target's status line).
 void RegisterDm(Napi::Env env, Napi::Object exports);
 
 }  // namespace odxcp

@@ -13,5 +13,6 @@
     'sbc.cc',
     'tpc.cc',
     'dm.cc',
+    'alua.cc',
   ],
 }

@@ -10,7 +10,9 @@ import { inspectNode, queueLimits, scsiNodesOf, usersOf, type NodeInfo, type Que
 import { probeCapabilities, type Capabilities } from './capabilities';
 import { pickCopyDesignator } from '../scsi/spc';
 import * as fs from 'node:fs';
-import { resolveStack, usersOfTop, type Extent, type Stack } from './stack';
+import { multipathHolderOf, resolveStack, usersOfTop, type Extent, type Stack } from './stack';
+import { encodeReportTargetPortGroups, refineWithRtpg } from './alua';
+import { decodeReportTargetPortGroups, type ReportTargetPortGroups } from '../scsi/alua';
 
 /**
  * Where a layered device's bytes sit on its LUN (a partition, a dm-linear volume, a multipath
@@ -219,7 +221,10 @@ export class ScsiDevice implements ScsiTransport {
       } catch (e) {
         const reasons = usersOf(nodes.sd.replace(/^\/dev\//, ''));
         if ((e as { code?: string }).code === 'EBUSY' && reasons.length > 0) {
-          throw new DeviceError({ path, code: 'MOUNTED', message: `${path}: refusing to write: ${reasons.join('; ')}`, cause: e });
+          // A path of a multipath map: the map is what to write to (odxcp resolves it to this LUN).
+          const map = multipathHolderOf(nodes.sd.replace(/^\/dev\//, ''));
+          const advice = map ? `; it is a path of multipath map ${map}: give /dev/mapper/${map}` : '';
+          throw new DeviceError({ path, code: 'MOUNTED', message: `${path}: refusing to write: ${reasons.join('; ')}${advice}`, cause: e });
         }
         throw nativeOpenError(e, path, `cannot open ${nodes.sd} exclusively`);
       }
@@ -258,9 +263,10 @@ export class ScsiDevice implements ScsiTransport {
       throw new DeviceError({ path, code: 'MULTI_LUN', message: `${path}: spans ${stack.luns.length} LUNs (${stack.luns.map((l) => l.id).join(', ')}); copies over several LUNs are not supported yet` });
     }
     const lun = stack.luns[0] as Stack['luns'][number];
+    await refineWithRtpg(lun, rtpgThrough);
     const chosen = lun.chosen;
     if (!chosen?.sg) {
-      const states = lun.paths.map((p) => `${p.sd || p.sg} ${p.state}${p.accessState ? ` ${p.accessState}` : ''}`).join(', ');
+      const states = lun.paths.map((p) => `${p.sd || p.sg} ${p.state}${p.accessState ? ` ${p.accessState}` : ''}${p.dmState === 'failed' ? ', failed in the map' : ''}`).join('; ');
       throw new DeviceError({ path, code: 'NO_PATH', message: `${path}: no path to LUN ${lun.id} can carry commands (${states || 'no paths'})` });
     }
     let holdFd: number | undefined;
@@ -396,5 +402,16 @@ function isBlockNode(p: string): boolean {
     return fs.statSync(p).isBlockDevice();
   } catch {
     return false;
+  }
+}
+
+/** REPORT TARGET PORT GROUPS through one path's sg node (opened for this command only). */
+async function rtpgThrough(sg: string): Promise<ReportTargetPortGroups> {
+  const d = await ScsiDevice.open(sg);
+  try {
+    const r = await d.command(encodeReportTargetPortGroups(), { idempotent: true });
+    return decodeReportTargetPortGroups(r.data);
+  } finally {
+    await d.close();
   }
 }

@@ -17,19 +17,60 @@ export interface DmTable {
   targets: DmTarget[];
 }
 
-/** Reads the table of the map with this device number. */
-export type DmTableSource = (major: number, minor: number) => DmTable;
+/**
+ * Reads the table of the map with this device number; with `status`, each target's status
+ * line in `params` instead (a multipath map's path states).
+ */
+export type DmTableSource = (major: number, minor: number, status?: boolean) => DmTable;
 
 interface NativeDm {
-  table(major: number, minor: number): { name: string; uuid: string; targets: DmTarget[] };
+  table(major: number, minor: number, status?: boolean): { name: string; uuid: string; targets: DmTarget[] };
 }
 
-/** The kernel's table, through /dev/mapper/control (DM_TABLE_STATUS with DM_STATUS_TABLE_FLAG). */
-export const kernelDmTable: DmTableSource = (major, minor) => {
+/** The kernel's table or status, through /dev/mapper/control (DM_TABLE_STATUS). */
+export const kernelDmTable: DmTableSource = (major, minor, status) => {
   const dm = (loadNative() as unknown as { dm: NativeDm }).dm;
-  const t = dm.table(major, minor);
+  const t = dm.table(major, minor, status === true);
   return { name: t.name, uuid: t.uuid, targets: t.targets };
 };
+
+/**
+ * The path states in a multipath target's status line ("MAJ:MIN" → active or failed), as
+ * dm-mpath prints them: features, hardware handler, then per priority group its state, its
+ * selector's arguments, and per path "dev A|F fail_count" plus the selector's info arguments.
+ * Undefined when the line does not parse (never guessed).
+ */
+export function multipathPathStates(status: string): Map<string, 'active' | 'failed'> | undefined {
+  const t = status.trim().split(/\s+/);
+  let i = 0;
+  const num = (): number | undefined => {
+    const v = t[i++];
+    return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+  };
+  const skip = (n: number | undefined): boolean => {
+    if (n === undefined || i + n > t.length) return false;
+    i += n;
+    return true;
+  };
+  if (!skip(num()) || !skip(num())) return undefined; // features, hardware handler
+  const groups = num();
+  if (groups === undefined || num() === undefined) return undefined; // groups, next group
+  const out = new Map<string, 'active' | 'failed'>();
+  for (let g = 0; g < groups; g++) {
+    if (!/^[ADE]$/.test(t[i++] ?? '')) return undefined;
+    if (!skip(num())) return undefined; // the selector's group status
+    const paths = num();
+    const infoArgs = num();
+    if (paths === undefined || infoArgs === undefined) return undefined;
+    for (let p = 0; p < paths; p++) {
+      const dev = t[i++];
+      const state = t[i++];
+      if (dev === undefined || !/^\d+:\d+$/.test(dev) || (state !== 'A' && state !== 'F') || num() === undefined || !skip(infoArgs)) return undefined;
+      out.set(dev, state === 'A' ? 'active' : 'failed');
+    }
+  }
+  return i === t.length ? out : undefined;
+}
 
 /** A linear target's member ("MAJ:MIN" or a /dev path) and its offset there, in sectors. */
 export interface LinearParams {

@@ -14,11 +14,17 @@ export interface StackPath {
   accessState: string | undefined;
   /** iscsi, fc, sas, or the host driver's name. */
   transport: string;
+  /** Where accessState came from: the kernel's ALUA handler (sysfs) or odxcp's REPORT TARGET PORT GROUPS. */
+  accessSource?: 'sysfs' | 'rtpg';
+  /** The target port group the path's port is in (VPD 0x83, association 1, as sysfs caches it). */
+  targetPortGroup?: number;
+  /** A multipath map's own view of the path (its status line), when there is a map. */
+  dmState?: 'active' | 'failed';
 }
 
 /** Lower is better; undefined: the path cannot carry commands now. */
 export function pathRank(p: StackPath): number | undefined {
-  if (p.state !== 'running' || !p.sg) return undefined;
+  if (p.state !== 'running' || !p.sg || p.dmState === 'failed') return undefined;
   switch (p.accessState) {
     case 'active/optimized':
       return 0;
@@ -35,7 +41,10 @@ export function pathRank(p: StackPath): number | undefined {
   }
 }
 
-/** The best path that is up (sysfs state running), preferring ALUA active/optimized; ties by order. */
+/**
+ * The best path that is up (sysfs state running, not failed in its multipath map), preferring
+ * ALUA active/optimized; ties by order.
+ */
 export function choosePath(paths: readonly StackPath[], exclude: readonly string[] = []): StackPath | undefined {
   let best: StackPath | undefined;
   let bestRank = Infinity;

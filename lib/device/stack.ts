@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DeviceError } from '../errors';
 import { decodeVpdDeviceIdentification } from '../scsi/spc';
-import { kernelDmTable, parseLinear, unsupportedTarget, type DmTableSource } from './dm';
+import { kernelDmTable, multipathPathStates, parseLinear, unsupportedTarget, type DmTableSource } from './dm';
 import { splitDev, SG_MAJOR, type Roots } from './sysfs';
 import { choosePath, type StackPath } from './paths';
 
@@ -124,6 +124,17 @@ export function mergeExtents(extents: readonly Extent[]): Extent[] {
   return out;
 }
 
+/** The target port group of the port a path's vpd_pg83 was read through (association 1, type 5). */
+export function targetPortGroupFromVpd(page: Buffer | undefined): number | undefined {
+  if (!page || page.length < 4) return undefined;
+  try {
+    const d = decodeVpdDeviceIdentification(page).descriptors.find((x) => x.association === 1 && x.designatorType === 5);
+    return d && d.decoded.kind === 'target-port-group' ? d.decoded.targetPortGroup : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The SCSI designator sysfs caches for a LUN (vpd_pg83): NAA first, then EUI-64. */
 export function lunIdFromVpd(page: Buffer | undefined): string | undefined {
   if (!page || page.length < 4) return undefined;
@@ -194,7 +205,7 @@ class Resolver {
         sg: sg ? path.join(this.roots.dev, sg) : undefined,
         address,
         state: read(path.join(devDir, 'state')) ?? 'unknown',
-        accessState: read(path.join(devDir, 'access_state')),
+        ...aluaOf(devDir, vpd),
         transport,
       },
       id: lunIdFromVpd(vpd),
@@ -265,10 +276,20 @@ class Resolver {
       if (table.targets.length !== 1) this.fail('UNSUPPORTED_LAYER', `${label}: a multipath map with ${table.targets.length} targets (one LUN per map expected)`);
       const members = list(path.join(dir, 'slaves'));
       if (members.length === 0) this.fail('UNSUPPORTED_LAYER', `${label}: a multipath map with no paths`);
+      // The map's own path states: a path it failed carries no commands even while sysfs says running.
+      let states: Map<string, 'active' | 'failed'> | undefined;
+      try {
+        const st = this.dmTable(Number(m[1]), Number(m[2]), true).targets[0];
+        states = st && st.type === 'multipath' ? multipathPathStates(st.params) : undefined;
+      } catch {
+        states = undefined;
+      }
       const paths = members.map((s) => {
         const sdDir = realpath(path.join(dir, 'slaves', s)) ?? '';
         const p = this.pathOf(sdDir);
         if (!p) this.fail('UNSUPPORTED_LAYER', `${label}: path ${s} is not a SCSI disk`);
+        const dmState = states?.get(read(path.join(sdDir, 'dev')) ?? '');
+        if (dmState) p.path.dmState = dmState;
         return p;
       });
       const lun = this.lun(paths, label);
@@ -306,6 +327,17 @@ class Resolver {
       bytes,
     };
   }
+}
+
+/** A path's ALUA facts from sysfs: the handler's access_state, and its port's group from vpd_pg83. */
+function aluaOf(devDir: string, vpd: Buffer | undefined): Pick<StackPath, 'accessState' | 'accessSource' | 'targetPortGroup'> {
+  const accessState = read(path.join(devDir, 'access_state'));
+  const targetPortGroup = targetPortGroupFromVpd(vpd);
+  return {
+    accessState,
+    ...(accessState !== undefined ? { accessSource: 'sysfs' as const } : {}),
+    ...(targetPortGroup !== undefined ? { targetPortGroup } : {}),
+  };
 }
 
 /** The one line saying why a non-SCSI, non-dm block device is refused, naming it. */
@@ -391,7 +423,7 @@ function layerText(l: Layer, s: Stack): string {
       return `${l.node}${l.name ? ` ${l.name}` : ''} (${l.kind === 'lvm' ? 'LVM ' : ''}linear, ${l.segments} segment${l.segments === 1 ? '' : 's'})`;
     case 'multipath': {
       const lun = s.luns[l.lun ?? 0] as StackLun;
-      const up = lun.paths.filter((p) => p.state === 'running');
+      const up = lun.paths.filter((p) => p.state === 'running' && p.dmState !== 'failed');
       const opt = up.filter((p) => p.accessState === 'active/optimized').length;
       return `${l.name ?? l.node} (${l.node}, ${lun.paths.length} path${lun.paths.length === 1 ? '' : 's'}, ${up.length} up${opt ? `, ${opt} active/optimized` : ''})`;
     }
@@ -441,4 +473,13 @@ export function usersOfTop(name: string, roots: Roots = DEFAULT_ROOTS): string[]
     if (dev && nodes.some((n) => dev === `/dev/${n}`)) reasons.push(`${dev} is in use as swap`);
   }
   return reasons;
+}
+
+/** The name of the multipath map that holds this disk as a path (dm/uuid "mpath-..."), if any. */
+export function multipathHolderOf(sdName: string, roots: Roots = DEFAULT_ROOTS): string | undefined {
+  for (const h of list(path.join(roots.sys, 'class', 'block', sdName, 'holders'))) {
+    const dir = path.join(roots.sys, 'class', 'block', h, 'dm');
+    if ((read(path.join(dir, 'uuid')) ?? '').startsWith('mpath-')) return read(path.join(dir, 'name')) ?? h;
+  }
+  return undefined;
 }

@@ -5,15 +5,38 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chainLine, mergeExtents, resolveStackAt, sliceExtents, type Stack } from '../../lib/device/stack';
+import { chainLine, mergeExtents, multipathHolderOf, resolveStackAt, sliceExtents, usersOfTop, type Stack } from '../../lib/device/stack';
 import { choosePath, type StackPath } from '../../lib/device/paths';
+import { multipathPathStates } from '../../lib/device/dm';
+import { encodeReportTargetPortGroups, refineWithRtpg } from '../../lib/device/alua';
+import { decodeReportTargetPortGroups } from '../../lib/scsi/alua';
 import { DeviceError } from '../../lib/errors';
 import { FakeStack, target } from './helpers/fake-stack';
+import { makeLoopPartition, makeTempDir, type TempPartition } from './helpers/host-nodes';
+import { ScsiDevice } from '../../lib/device/device';
 
 const NAA_A = '6001405aaaaaaaaaaaaaaaaaaaaaaaaa';
 const NAA_B = '6001405bbbbbbbbbbbbbbbbbbbbbbbbb';
 const NAA_F = '60014050ffffffffffffffffffffffff';
+const NAA_G = '6001405999999999999999999999999a';
 const GIB = 2097152; // sectors
+
+/** REPORT TARGET PORT GROUPS data: [group, state, relative ports] per group. */
+function rtpgData(groups: [number, number, number[]?][]): Buffer {
+  const body = Buffer.concat(
+    groups.map(([g, state, ports = [g]]) => {
+      const d = Buffer.alloc(8 + 4 * ports.length);
+      d[0] = state;
+      d.writeUInt16BE(g, 2);
+      d[7] = ports.length;
+      ports.forEach((p, i) => d.writeUInt16BE(p, 8 + 4 * i + 2));
+      return d;
+    }),
+  );
+  const h = Buffer.alloc(4);
+  h.writeUInt32BE(body.length);
+  return Buffer.concat([h, body]);
+}
 
 function build(): FakeStack {
   const f = new FakeStack();
@@ -119,6 +142,75 @@ describe('device stack resolution (fixture sysfs trees)', () => {
     assert.equal(at('253:0').luns[0]?.chosen, undefined);
   });
 
+  it('a path the multipath map has failed is not chosen, though sysfs says running', () => {
+    f.statuses.set('253:0', { name: 'mpatha', uuid: '', targets: [target(0, GIB, 'multipath', '2 0 0 0 1 1 A 0 2 2 8:16 F 1 0 0 8:32 A 0 0 0')] });
+    const s = at('253:0', '/dev/mapper/mpatha');
+    assert.deepEqual(s.luns[0]?.paths.map((p) => p.dmState), ['failed', 'active']);
+    assert.equal(s.luns[0]?.chosen?.sd, '/dev/sdc');
+    assert.match(chainLine(s), /mpatha \(dm-0, 2 paths, 1 up\) → LUN/, 'the optimized path is the failed one');
+  });
+
+  it('reads dm-multipath status lines, and nothing it cannot parse', () => {
+    assert.deepEqual([...multipathPathStates('2 0 0 0 2 1 A 0 1 0 8:16 A 0 E 0 1 0 8:32 F 3')!], [
+      ['8:16', 'active'],
+      ['8:32', 'failed'],
+    ]);
+    assert.deepEqual([...multipathPathStates('2 1 0 1 alua 1 1 A 0 2 1 8:16 A 0 5 8:32 A 0 7')!].length, 2);
+    for (const bad of ['', '0 0 1 1 service-time 0 2 1 8:16 1 8:32 1', '2 0 0 0 1 1 A 0 2 0 8:16 A 0', '2 0 0 0 1 1 A 0 1 0 8:16 X 0', '2 0 0 0 1 1 A 0 1 0 8:16 A 0 extra']) {
+      assert.equal(multipathPathStates(bad), undefined, bad);
+    }
+  });
+
+  it('without an ALUA handler in sysfs, one REPORT TARGET PORT GROUPS gives each path its group\'s state', async () => {
+    f.disk({ host: 5, session: 3, sd: 'sdg', devnum: '8:96', sg: 'sg7', sectors: GIB, naa: NAA_G, tpg: 1 });
+    f.disk({ host: 6, session: 4, sd: 'sdh', devnum: '8:112', sg: 'sg8', sectors: GIB, naa: NAA_G, tpg: 2 });
+    f.dm('dm-11', '253:11', 'mpathg', `mpath-3${NAA_G}`, GIB, ['sdg', 'sdh'], [target(0, GIB, 'multipath', '')]);
+    const s = at('253:11');
+    const lun = s.luns[0]!;
+    assert.deepEqual(lun.paths.map((p) => [p.targetPortGroup, p.accessState]), [[1, undefined], [2, undefined]]);
+    assert.equal(lun.chosen?.sd, '/dev/sdg', 'by order while nothing is known');
+    const asked: string[] = [];
+    await refineWithRtpg(lun, async (sg) => {
+      asked.push(sg);
+      return decodeReportTargetPortGroups(rtpgData([[1, 0x1], [2, 0x0]]));
+    });
+    assert.deepEqual(asked, ['/dev/sg7'], 'one command, through a path that is up');
+    assert.deepEqual(lun.paths.map((p) => [p.accessState, p.accessSource]), [['active/non-optimized', 'rtpg'], ['active/optimized', 'rtpg']]);
+    assert.equal(lun.chosen?.sd, '/dev/sdh');
+    // A target without ALUA refuses the command: the choice stays as it was.
+    const again = at('253:11').luns[0]!;
+    await refineWithRtpg(again, async () => {
+      throw new Error('ILLEGAL REQUEST');
+    });
+    assert.equal(again.chosen?.sd, '/dev/sdg');
+    // Paths the kernel's handler already reports are not asked about.
+    let sent = 0;
+    await refineWithRtpg(at('253:0').luns[0]!, async () => {
+      sent++;
+      return decodeReportTargetPortGroups(rtpgData([]));
+    });
+    assert.equal(sent, 0);
+  });
+
+  it('encodes REPORT TARGET PORT GROUPS (MAINTENANCE IN 0Ah, allocation length in bytes 6-9)', () => {
+    const e = encodeReportTargetPortGroups();
+    assert.equal(e.cdb.toString('hex'), 'a30a00000000000010000000');
+    assert.equal(e.direction, 'from-device');
+    assert.equal(e.allocationLength, 4096);
+    assert.equal(encodeReportTargetPortGroups(64).cdb.readUInt32BE(6), 64);
+  });
+
+  it('decodes REPORT TARGET PORT GROUPS within its buffer', () => {
+    const r = decodeReportTargetPortGroups(rtpgData([[1, 0x0, [1, 2]], [2, 0x2, [3]]]));
+    assert.deepEqual(r.groups.map((g) => [g.group, g.stateName, g.relativePorts]), [[1, 'active/optimized', [1, 2]], [2, 'standby', [3]]]);
+    assert.equal(r.truncated, false);
+    const full = rtpgData([[1, 0x0, [1, 2]], [2, 0xe, [3]]]);
+    const cut = decodeReportTargetPortGroups(full.subarray(0, full.length - 6));
+    assert.equal(cut.truncated, true);
+    assert.deepEqual(cut.groups.map((g) => g.group), [1]);
+    assert.throws(() => decodeReportTargetPortGroups(Buffer.alloc(2)), /RETURN DATA LENGTH/);
+  });
+
   it('path choice: optimized, then non-optimized, then no ALUA; never standby or unavailable', () => {
     const p = (sd: string, state: string, accessState?: string): StackPath => ({ sd, sg: sd.replace('sd', 'sg'), address: '0:0:0:0', state, accessState, transport: 'iscsi' });
     assert.equal(choosePath([p('sda', 'running', 'standby'), p('sdb', 'running', 'active/non-optimized'), p('sdc', 'running', 'active/optimized')])?.sd, 'sdc');
@@ -175,6 +267,17 @@ describe('device stack resolution (fixture sysfs trees)', () => {
     refused('253:1', 'ENXIO', /cannot read the device-mapper table of dm-1 \(mpathb\)/);
   });
 
+  it('names what holds or mounts the top of a chain, and the map a path belongs to', () => {
+    fs.mkdirSync(path.join(f.roots.proc, 'self'), { recursive: true });
+    fs.writeFileSync(path.join(f.roots.proc, 'self', 'mountinfo'), '40 27 8:81 / /mnt/data rw - ext4 /dev/sdf1 rw\n');
+    assert.deepEqual(usersOfTop('dm-0', f.roots), ['/dev/dm-0 is held by dm-2 (mpatha-part1)', '/dev/dm-0 is held by dm-5 (mpatha-part2)', '/dev/dm-0 is held by dm-8 (vg0-striped)']);
+    assert.deepEqual(usersOfTop('sdf1', f.roots), ['/dev/sdf1 is mounted on /mnt/data']);
+    assert.deepEqual(usersOfTop('sdf', f.roots), ['/dev/sdf1 is mounted on /mnt/data']);
+    assert.deepEqual(usersOfTop('dm-3', f.roots), []);
+    assert.equal(multipathHolderOf('sdc', f.roots), 'mpatha');
+    assert.equal(multipathHolderOf('sdf', f.roots), undefined);
+  });
+
   it('slices and merges extents', () => {
     const e = [
       { offset: 0n, length: 100n, lun: 0, lunOffset: 1000n },
@@ -185,5 +288,35 @@ describe('device stack resolution (fixture sysfs trees)', () => {
       { offset: 50n, length: 50n, lun: 1, lunOffset: 0n },
     ]);
     assert.deepEqual(mergeExtents([e[0]!, { offset: 100n, length: 10n, lun: 0, lunOffset: 1100n }]), [{ offset: 0n, length: 110n, lun: 0, lunOffset: 1000n }]);
+  });
+});
+
+describe('layered devices on this machine\'s real nodes', () => {
+  let dir: string;
+  let temp: TempPartition | undefined;
+  before(() => {
+    dir = makeTempDir('odxcp-stack-loop-');
+    temp = makeLoopPartition(dir);
+  });
+  after(() => {
+    temp?.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a partition is refused where LUN offsets are expected; with layered the kernel\'s sysfs names the loop device under it', async function () {
+    if (!temp) {
+      this.test!.title += ' [pending: no loop device with a partition could be made (needs root, losetup, addpart)]';
+      this.skip();
+    }
+    await assert.rejects(ScsiDevice.open(temp.node), (e: unknown) => {
+      assert.ok(e instanceof DeviceError && e.code === 'PARTITION', String(e));
+      assert.match(e.message, /this command addresses LUN blocks directly/);
+      return true;
+    });
+    await assert.rejects(ScsiDevice.open(temp.node, { layered: true, exclusive: true }), (e: unknown) => {
+      assert.ok(e instanceof DeviceError && e.code === 'UNSUPPORTED_LAYER', String(e));
+      assert.match(e.message, /: loop\d+: a loop device: its bytes live in a file, not on a SCSI LUN$/);
+      return true;
+    });
   });
 });

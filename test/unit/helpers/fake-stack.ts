@@ -21,14 +21,19 @@ export interface DiskSpec {
   naa?: string;
   state?: string;
   accessState?: string;
+  /** The target port group of the port this path reaches (in vpd_pg83). */
+  tpg?: number;
   blockSize?: number;
 }
 
 /** VPD page 0x83 with one binary NAA LU designator, as sysfs's vpd_pg83 holds it. */
-export function vpd83(naaHex: string): Buffer {
+export function vpd83(naaHex: string, targetPortGroup?: number): Buffer {
   const d = Buffer.from(naaHex, 'hex');
-  const desc = Buffer.concat([Buffer.from([0x01, 0x03, 0x00, d.length]), d]);
-  return Buffer.concat([Buffer.from([0x00, 0x83, 0x00, desc.length]), desc]);
+  const descs = [Buffer.concat([Buffer.from([0x01, 0x03, 0x00, d.length]), d])];
+  // association 1 (target port), type 5 (target port group), 4 bytes: group in bytes 2-3
+  if (targetPortGroup !== undefined) descs.push(Buffer.from([0x01, 0x15, 0x00, 0x04, 0x00, 0x00, targetPortGroup >> 8, targetPortGroup & 0xff]));
+  const body = Buffer.concat(descs);
+  return Buffer.concat([Buffer.from([0x00, 0x83, 0x00, body.length]), body]);
 }
 
 export class FakeStack {
@@ -37,8 +42,10 @@ export class FakeStack {
   readonly tables = new Map<string, DmTable>();
   /** Where each block device's directory is. */
   readonly dirs = new Map<string, string>();
-  readonly dmTable: DmTableSource = (major, minor) => {
-    const t = this.tables.get(`${major}:${minor}`);
+  /** Status lines per map (DM_TABLE_STATUS without the table flag); absent: the kernel's ENXIO. */
+  readonly statuses = new Map<string, DmTable>();
+  readonly dmTable: DmTableSource = (major, minor, status) => {
+    const t = (status ? this.statuses : this.tables).get(`${major}:${minor}`);
     if (!t) throw Object.assign(new Error('No such device or address'), { code: 'ENXIO' });
     return t;
   };
@@ -80,7 +87,7 @@ export class FakeStack {
     this.link(path.join(this.roots.sys, 'bus', 'scsi'), path.join(devDir, 'subsystem'));
     this.mk(path.join(devDir, 'state'), `${s.state ?? 'running'}\n`);
     if (s.accessState) this.mk(path.join(devDir, 'access_state'), `${s.accessState}\n`);
-    if (s.naa) this.mk(path.join(devDir, 'vpd_pg83'), vpd83(s.naa));
+    if (s.naa) this.mk(path.join(devDir, 'vpd_pg83'), vpd83(s.naa, s.tpg));
     if (s.sg) {
       this.mk(path.join(devDir, 'scsi_generic', s.sg));
       const sgDir = path.join(devDir, 'scsi_generic', s.sg);
