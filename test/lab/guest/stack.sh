@@ -145,6 +145,7 @@ maps() {
       --table "0 $sect multipath 0 0 2 1 round-robin 0 1 1 $m1 1 round-robin 0 1 1 $m2 1" || return 1
     echo "1 $map $m1 $(node_of $a1 block)" >> $R/paths
     echo "2 $map $m2 $(node_of $a2 block)" >> $R/paths
+    log "stack: map $map"
     ENTRIES+=("$(lun_json $name $bs $mb $lun $a1)")
     ENTRIES+=("{\"name\":\"$map\",\"kind\":\"multipath\",\"dev\":\"/dev/mapper/$map\",\"dm\":\"$(dmnum $map)\",\"wwid\":\"$(wwid_of $a1)\",\"paths\":[$(json_path 1 $a1),$(json_path 2 $a2)],\"over\":\"$name\",\"bytes\":$((mb<<20)),\"blockSize\":512}")
   done
@@ -159,8 +160,10 @@ lun_json() { # name backstore mb lun addr
     $1 "$([ $2 = odx ] && echo odx || echo lio-fileio)" "$(node_of $5 scsi_generic)" "$(node_of $5 block)" "$D/$1.img" $(($3<<20)) $5 "$ser" $4
 }
 
-# GPT: p1 = 20 MiB at 1 MiB, p2 = 20 MiB at 21 MiB (sectors of 512 bytes)
+# GPT: p1 = 20 MiB at 1 MiB, p2 = 20 MiB at 21 MiB (sectors of 512 bytes). first-lba given:
+# sfdisk otherwise aligns to the LUN's optimal transfer size (LIO says 8 MiB).
 PARTS='label: gpt
+first-lba: 34
 start=2048, size=40960, name=odxcp-a
 start=43008, size=40960, name=odxcp-b'
 partitions() {
