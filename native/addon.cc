@@ -4,7 +4,9 @@
 #include <napi.h>
 
 #include "addon.h"
+#include "alua.h"
 #include "device_handle.h"
+#include "dm.h"
 #include "encoders.h"
 #include "lane.h"
 #include "transport.h"
@@ -62,10 +64,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   RegisterTransport(env, exports);
   RegisterLane(env, exports);
+  RegisterDm(env, exports);
   Napi::Object encoders = Napi::Object::New(env);
   RegisterSpcEncoders(env, encoders);
   RegisterSbcEncoders(env, encoders);
   RegisterTpcEncoders(env, encoders);
+  RegisterAluaEncoders(env, encoders);
   exports.Set("encoders", encoders);
   return exports;
 }

@@ -15,5 +15,7 @@
     'spc.cc',
     'sbc.cc',
     'tpc.cc',
+    'dm.cc',
+    'alua.cc',
   ],
 }

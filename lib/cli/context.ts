@@ -58,10 +58,10 @@ export interface CliContext {
 }
 
 async function geometry(p: string): Promise<Geometry> {
-  const d = await ScsiDevice.open(p);
+  const d = await ScsiDevice.open(p, { layered: true });
   try {
     const c = await d.capacity();
-    return { blockSize: c.blockSize, bytes: c.bytes };
+    return { blockSize: c.blockSize, bytes: d.layout?.bytes ?? c.bytes };
   } finally {
     await d.close();
   }

@@ -6,6 +6,19 @@ import { rodTypeName } from '../scsi/rod-token';
 import { zeroCandidates, type ZeroMethod } from '../tokens/zero';
 import type { CopyPlan } from '../engine/types';
 import { formatBytes } from './sizes';
+import { chainLine, type Extent, type StackLun } from '../device/stack';
+
+/** A layered device (partition, dm volume, multipath map): its chain, LUN paths and extents. */
+export interface StackInfo {
+  /** `/dev/vg0/lv1 → dm-3 vg0-lv1 (LVM linear, 2 segments) → mpatha (...) → LUN naa.…` */
+  chain: string;
+  /** The node held exclusively when the device is a destination. */
+  top: string;
+  /** The device's own size (the LUN's is `bytes` above). */
+  bytes: bigint;
+  luns: StackLun[];
+  extents: Extent[];
+}
 
 export interface DeviceInfo {
   path: string;
@@ -38,10 +51,12 @@ export interface DeviceInfo {
    * what `odxcp list` groups LUNs by copy manager with.
    */
   targetIds: string[];
+  /** Set for a layered device; absent for a LUN given by its own sd/sg node. */
+  stack?: StackInfo;
 }
 
 export async function describeDevice(p: string): Promise<DeviceInfo> {
-  const d = await ScsiDevice.open(p);
+  const d = await ScsiDevice.open(p, { layered: true });
   try {
     const identity = await d.identity();
     const capacity = await d.capacity();
@@ -73,6 +88,7 @@ export async function describeDevice(p: string): Promise<DeviceInfo> {
       targetIds: identity.designators
         .filter((x) => (x.association === 1 || x.association === 2) && [2, 3, 8].includes(x.designatorType))
         .map((x) => `${x.association === 2 ? 'target-device' : 'target-port'}:${x.designatorTypeName}:${x.designator.toString('hex')}`),
+      ...(d.layout ? { stack: { chain: chainLine(d.layout.stack), top: d.layout.stack.top, bytes: d.layout.bytes, luns: d.layout.stack.luns, extents: d.layout.extents } } : {}),
     };
   } finally {
     await d.close();
@@ -87,6 +103,7 @@ export function deviceInfoLines(i: DeviceInfo): string[] {
   const out = [
     `${i.path}: ${i.vendor} ${i.product} ${i.revision} (${i.address}, ${i.sg ?? '-'} ${i.sd ?? '-'})`,
     `  serial ${i.serial ?? '-'}  naa ${i.naa ?? '-'}`,
+    ...(i.stack ? stackLines(i.stack) : []),
     `  ${i.blocks} blocks of ${i.blockSize} bytes (${i.bytes} bytes, ${formatBytes(i.bytes)})`,
     `  token copy (ODX): ${i.tokenCopy.supported ? 'yes' : 'no'} - ${i.tokenCopy.reason}`,
   ];
@@ -114,6 +131,19 @@ export function deviceInfoLines(i: DeviceInfo): string[] {
       : '  transfer limits (VPD 0xB0): page not served',
     `  copy methods: ${i.methods.join(', ')}; zero methods: ${i.zeroMethods.join(', ')}`,
   );
+  return out;
+}
+
+/** The chain, the device's size and extents, and each LUN's paths with the one commands use. */
+function stackLines(s: StackInfo): string[] {
+  const out = [`  chain: ${s.chain}`, `  device: ${s.bytes} bytes (${formatBytes(s.bytes)}) in ${s.extents.length} extent${s.extents.length === 1 ? '' : 's'} on the LUN`];
+  for (const e of s.extents) out.push(`    bytes ${e.offset}+${e.length} at LUN byte ${e.lunOffset}`);
+  for (const l of s.luns) {
+    for (const p of l.paths) {
+      const mark = p === l.chosen ? '*' : ' ';
+      out.push(`  ${mark} path ${p.sd || '-'} ${p.sg ?? '-'} ${p.address} ${p.transport} ${p.state}${p.accessState ? ` ${p.accessState}` : ''}`);
+    }
+  }
   return out;
 }
 

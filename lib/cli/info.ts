@@ -42,7 +42,9 @@ export async function infoCommand(ctx: CliContext, devices: string[], o: InfoCli
   const [si, di] = infos as [DeviceInfo, DeviceInfo];
   let plan: CopyPlan;
   try {
-    plan = await ctx.planCopy(resolveCopyOptions(src, dst, req as CopyRequest, si, di));
+    // A layered device's own size bounds the range, not its LUN's.
+    const geo = (i: DeviceInfo) => ({ blockSize: i.blockSize, bytes: i.stack ? i.stack.bytes : i.bytes });
+    plan = await ctx.planCopy(resolveCopyOptions(src, dst, req as CopyRequest, geo(si), geo(di)));
   } catch (e) {
     if (o.json) printJsonError(ctx, e, cliExitCode(e), { src: si, dst: di, plan: null });
     throw e;

@@ -9,6 +9,21 @@ import * as cmds from '../scsi/commands';
 import { inspectNode, queueLimits, scsiNodesOf, usersOf, type NodeInfo, type QueueLimits, type ScsiNodes } from './sysfs';
 import { probeCapabilities, type Capabilities } from './capabilities';
 import { pickCopyDesignator } from '../scsi/spc';
+import * as fs from 'node:fs';
+import { multipathHolderOf, resolveStack, usersOfTop, type Extent, type Stack } from './stack';
+import { encodeReportTargetPortGroups, refineWithRtpg } from './alua';
+import { decodeReportTargetPortGroups, type ReportTargetPortGroups } from '../scsi/alua';
+
+/**
+ * Where a layered device's bytes sit on its LUN (a partition, a dm-linear volume, a multipath
+ * map, nested): the resolved stack and the extents, in device order, all on `stack.luns[0]`.
+ */
+export interface DeviceLayout {
+  stack: Stack;
+  extents: Extent[];
+  /** The device's size: what offsets and lengths given for it are checked against. */
+  bytes: bigint;
+}
 
 export interface OpenOptions {
   /**
@@ -25,6 +40,13 @@ export interface OpenOptions {
    * a 1 GiB host copy in the lab). Falls back to the command node when there is no block node.
    */
   dataNode?: 'block' | 'command';
+  /**
+   * Accept a layered device (partition, dm volume, multipath map): `layout` then says where
+   * its bytes sit on the LUN, and the caller must translate every offset through it (the copy
+   * engine does). Without it such a path is refused, so no LUN-offset caller writes at the
+   * wrong place.
+   */
+  layered?: boolean;
 }
 
 export type StandardInquiry = Awaited<ReturnType<typeof cmds.inquiry>>;
@@ -128,8 +150,14 @@ export class ScsiDevice implements ScsiTransport {
    * block fd makes udev re-probe the disk).
    */
   readonly data: ScsiTransport;
+  /** Set when the path is a layer above the LUN: commands go to the chosen path's sg node. */
+  readonly layout: DeviceLayout | undefined;
+  /** O_EXCL descriptor on the top of a layered device's chain (no command goes through it). */
+  private readonly holdFd: number | undefined;
 
-  private constructor(path: string, node: NodeInfo, nodes: ScsiNodes, commandNode: string, handle: NativeHandle, exclusiveHandle: NativeHandle | undefined, retry: RetryPolicy, data?: DataHandle) {
+  private constructor(path: string, node: NodeInfo, nodes: ScsiNodes, commandNode: string, handle: NativeHandle, exclusiveHandle: NativeHandle | undefined, retry: RetryPolicy, data?: DataHandle, layered?: { layout: DeviceLayout; holdFd: number | undefined }) {
+    this.layout = layered?.layout;
+    this.holdFd = layered?.holdFd;
     this.path = path;
     this.node = node;
     this.nodes = nodes;
@@ -170,8 +198,21 @@ export class ScsiDevice implements ScsiTransport {
   /** Open a LUN by any path. Throws DeviceError with a one-line reason. */
   static async open(path: string, options: OpenOptions = {}): Promise<ScsiDevice> {
     const native = loadNative();
-    const node = inspectNode(path);
-    const nodes = scsiNodesOf(node);
+    let node: NodeInfo;
+    let nodes: ScsiNodes;
+    try {
+      node = inspectNode(path);
+      nodes = scsiNodesOf(node);
+    } catch (e) {
+      // A partition or a device-mapper node: resolve the stack down to its LUN.
+      if (e instanceof DeviceError && (e.code === 'PARTITION' || e.code === 'NOT_SCSI') && isBlockNode(path)) {
+        if (!options.layered) {
+          throw new DeviceError({ path, code: e.code, message: `${e.message}; this command addresses LUN blocks directly (odxcp copy and info map partitions and dm volumes onto their LUN)`, cause: e });
+        }
+        return ScsiDevice.openLayered(path, options);
+      }
+      throw e;
+    }
     let exclusive: NativeHandle | undefined;
     if (options.exclusive) {
       if (!nodes.sd) {
@@ -182,7 +223,10 @@ export class ScsiDevice implements ScsiTransport {
       } catch (e) {
         const reasons = usersOf(nodes.sd.replace(/^\/dev\//, ''));
         if ((e as { code?: string }).code === 'EBUSY' && reasons.length > 0) {
-          throw new DeviceError({ path, code: 'MOUNTED', message: `${path}: refusing to write: ${reasons.join('; ')}`, cause: e });
+          // A path of a multipath map: the map is what to write to (odxcp resolves it to this LUN).
+          const map = multipathHolderOf(nodes.sd.replace(/^\/dev\//, ''));
+          const advice = map ? `; it is a path of multipath map ${map}: give /dev/mapper/${map}` : '';
+          throw new DeviceError({ path, code: 'MOUNTED', message: `${path}: refusing to write: ${reasons.join('; ')}${advice}`, cause: e });
         }
         throw nativeOpenError(e, path, `cannot open ${nodes.sd} exclusively`);
       }
@@ -207,6 +251,51 @@ export class ScsiDevice implements ScsiTransport {
       }
     }
     return new ScsiDevice(path, node, nodes, commandNode, handle, exclusive, options.retry ?? DEFAULT_RETRY, data);
+  }
+
+  /**
+   * Open a layered device: the top of its chain held O_EXCL when writing (that is what refuses
+   * a mounted or held volume; its members being held by dm is how the stack is built), commands
+   * and data through the chosen path's sg node. One LUN only.
+   */
+  private static async openLayered(path: string, options: OpenOptions): Promise<ScsiDevice> {
+    const native = loadNative();
+    const stack = resolveStack(path);
+    if (stack.luns.length !== 1) {
+      throw new DeviceError({ path, code: 'MULTI_LUN', message: `${path}: spans ${stack.luns.length} LUNs (${stack.luns.map((l) => l.id).join(', ')}); copies over several LUNs are not supported yet` });
+    }
+    const lun = stack.luns[0] as Stack['luns'][number];
+    await refineWithRtpg(lun, rtpgThrough);
+    const chosen = lun.chosen;
+    if (!chosen?.sg) {
+      const states = lun.paths.map((p) => `${p.sd || p.sg} ${p.state}${p.accessState ? ` ${p.accessState}` : ''}${p.dmState === 'failed' ? ', failed in the map' : ''}`).join('; ');
+      throw new DeviceError({ path, code: 'NO_PATH', message: `${path}: no path to LUN ${lun.id} can carry commands (${states || 'no paths'})` });
+    }
+    let holdFd: number | undefined;
+    if (options.exclusive) {
+      try {
+        holdFd = fs.openSync(stack.top, fs.constants.O_RDWR | fs.constants.O_EXCL);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+        const reasons = code === 'EBUSY' ? usersOfTop(stack.topName) : [];
+        if (reasons.length > 0) throw new DeviceError({ path, code: 'MOUNTED', message: `${path}: refusing to write: ${reasons.join('; ')}`, cause: e });
+        throw nativeOpenError(e, path, `cannot open ${stack.top} exclusively`);
+      }
+    }
+    let handle: NativeHandle;
+    let node: NodeInfo;
+    let nodes: ScsiNodes;
+    try {
+      node = inspectNode(chosen.sg);
+      nodes = scsiNodesOf(node);
+      handle = (await native.open(chosen.sg, { write: true, exclusive: false })).handle;
+    } catch (e) {
+      if (holdFd !== undefined) fs.closeSync(holdFd);
+      if (e instanceof DeviceError) throw e;
+      throw nativeOpenError(e, path, `cannot open ${chosen.sg}`);
+    }
+    const layout: DeviceLayout = { stack, extents: stack.extents, bytes: stack.bytes };
+    return new ScsiDevice(path, node, nodes, chosen.sg, handle, undefined, options.retry ?? DEFAULT_RETRY, undefined, { layout, holdFd });
   }
 
   /** Run one encoded command with the retry policy; non-GOOD outcomes throw typed errors. */
@@ -286,7 +375,7 @@ export class ScsiDevice implements ScsiTransport {
 
   /** True when this device is held open with O_EXCL on its block node. */
   get exclusive(): boolean {
-    return this.exclusiveHandle !== undefined;
+    return this.exclusiveHandle !== undefined || this.holdFd !== undefined;
   }
 
   /**
@@ -298,10 +387,33 @@ export class ScsiDevice implements ScsiTransport {
     this.closeP ??= (async () => {
       const native = loadNative();
       const handles = [this.handle, ...(this.dataHandleOwned && this.dataHandle ? [this.dataHandle] : []), ...(this.exclusiveHandle ? [this.exclusiveHandle] : [])];
-      const results = await Promise.allSettled(handles.map((h) => native.close(h)));
+      const results: PromiseSettledResult<void>[] = await Promise.allSettled(handles.map((h) => native.close(h)));
+      // The hold on a layered device's top goes last, once no command can still be running.
+      const hold = this.holdFd;
+      if (hold !== undefined) results.push(...(await Promise.allSettled([new Promise<void>((res, rej) => fs.close(hold, (e) => (e ? rej(e) : res())))])));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     })();
     return this.closeP;
+  }
+}
+
+/** True when the path (symlinks followed) is a block device node. */
+function isBlockNode(p: string): boolean {
+  try {
+    return fs.statSync(p).isBlockDevice();
+  } catch {
+    return false;
+  }
+}
+
+/** REPORT TARGET PORT GROUPS through one path's sg node (opened for this command only). */
+async function rtpgThrough(sg: string): Promise<ReportTargetPortGroups> {
+  const d = await ScsiDevice.open(sg);
+  try {
+    const r = await d.command(encodeReportTargetPortGroups(), { idempotent: true });
+    return decodeReportTargetPortGroups(r.data);
+  } finally {
+    await d.close();
   }
 }

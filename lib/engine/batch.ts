@@ -91,7 +91,7 @@ export async function runBatch(jobs: readonly BatchJob[], o: BatchOptions = {}):
     const have = devices.get(key);
     if (have) return have;
     try {
-      const d = await ScsiDevice.open(path, { exclusive });
+      const d = await ScsiDevice.open(path, { exclusive, layered: true });
       owned.push(d);
       devices.set(key, d);
       return d;

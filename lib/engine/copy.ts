@@ -16,6 +16,7 @@ import { CountingTransport, MethodError, StopRequested, type CopyMethodImpl, typ
 import { rememberFailure } from './pair-cache';
 import { openPair, planPair, type OpenedPair, type PlanDetails } from './plan';
 import { cutPieces, planSparse, type SparsePlan } from './sparse';
+import { copyCuts, SideMap, splitAtCuts } from './layout';
 import { zeroRange, ZeroError, type ZeroProgress } from '../tokens/zero';
 import type { TokenTarget } from '../tokens/token-ops';
 import type { CopyMethod, CopyOptions, CopyPlan, CopyProgress, CopyResult, FallbackRecord } from './types';
@@ -135,6 +136,12 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
     timeoutMs: o.timeoutMs,
     signal: stopping.signal,
   };
+  // Layered devices: every chunk lies in one extent on each side; its methods see LUN offsets.
+  const srcMap = new SideMap(pair.src.layout, plan.srcOffset);
+  const dstMap = new SideMap(pair.dst.layout, plan.dstOffset);
+  const layered = srcMap.layered || dstMap.layered;
+  const cuts = copyCuts(plan.length, srcMap, dstMap);
+  const ctxFor = (offset: bigint): MethodContext => (layered ? { ...ctx, srcBase: srcMap.baseAt(offset), dstBase: dstMap.baseAt(offset) } : ctx);
   const host = run.methods?.host ?? new HostMethod({ transferBytes: plan.hostTransferBytes, depth: details.hostDepth });
   let offload: CopyMethodImpl | undefined = run.methods?.offload;
   if (!offload && plan.method === 'odx') {
@@ -184,7 +191,12 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
 
   // ---- journal: extents as they are confirmed, written in checkpoints that flush first
   const dbsJ = BigInt(plan.dst.blockSize);
-  const flushAll = () => flushRange(ctx.dst, plan.dstOffset / dbsJ, plan.length / dbsJ, { timeoutMs: o.timeoutMs });
+  // The destination's LUN ranges, each flushed (one range for a plain LUN).
+  const flushAll = async () => {
+    let last: Awaited<ReturnType<typeof flushRange>> | undefined;
+    for (const r of dstMap.ranges(0n, plan.length)) last = await flushRange(ctx.dst, r.lunOffset / dbsJ, r.length / dbsJ, { timeoutMs: o.timeoutMs });
+    return last as Awaited<ReturnType<typeof flushRange>>;
+  };
   const journal = run.journal;
   let checkpoints: Promise<void> = Promise.resolve();
   if (journal) {
@@ -213,10 +225,11 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
     let retries = 0;
     let repopulates = 0;
     let previous: unknown;
+    const cctx = ctxFor(offset);
     while (pos < end) {
       if (stop) throw new StopRequested();
       try {
-        await m.run({ offset: pos, length: end - pos }, ctx);
+        await m.run({ offset: pos, length: end - pos }, cctx);
         pos = end;
       } catch (e) {
         if (e instanceof StopRequested) throw e;
@@ -257,28 +270,31 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
   // ---- the pieces: copy chunks, and on a thin source the deallocated ranges to zero or skip
   const sparseMode = o.sparse ?? 'auto';
   let sparsePlan: SparsePlan = { used: false, reason: 'not planned', pieces: [{ offset: 0n, length: plan.length, action: 'copy' }] };
-  try {
-    sparsePlan = await planSparse({
-      mode: sparseMode,
-      src: ctx.src,
-      dst: ctx.dst,
-      srcProvisioning: details.srcCaps?.provisioning,
-      dstProvisioning: details.dstCaps?.provisioning,
-      srcOffset: plan.srcOffset,
-      dstOffset: plan.dstOffset,
-      length: plan.length,
-      srcBlockSize: plan.src.blockSize,
-      dstBlockSize: plan.dst.blockSize,
-      timeoutMs: o.timeoutMs,
-    });
-  } catch (e) {
-    if (!stop) {
-      stop = 'fatal';
-      fatal = e;
+  if (layered) sparsePlan = { ...sparsePlan, reason: 'a layered device (partition, dm volume or map): every byte is copied' };
+  else {
+    try {
+      sparsePlan = await planSparse({
+        mode: sparseMode,
+        src: ctx.src,
+        dst: ctx.dst,
+        srcProvisioning: details.srcCaps?.provisioning,
+        dstProvisioning: details.dstCaps?.provisioning,
+        srcOffset: plan.srcOffset,
+        dstOffset: plan.dstOffset,
+        length: plan.length,
+        srcBlockSize: plan.src.blockSize,
+        dstBlockSize: plan.dst.blockSize,
+        timeoutMs: o.timeoutMs,
+      });
+    } catch (e) {
+      if (!stop) {
+        stop = 'fatal';
+        fatal = e;
+      }
     }
   }
   const sparseInfo = { mode: sparseMode, used: sparsePlan.used, reason: sparsePlan.reason };
-  const queue = cutPieces(sparsePlan.pieces, (a) => (a === 'copy' ? chunkBytes : ZERO_PIECE_BYTES));
+  const queue = splitAtCuts(cutPieces(sparsePlan.pieces, (a) => (a === 'copy' ? chunkBytes : ZERO_PIECE_BYTES)), cuts);
   if (!stop) for (const p of queue) if (p.action === 'skip') account.record(p.offset, p.length, 'skip');
   const work = queue.filter((p) => p.action !== 'skip');
   let next = 0;
@@ -339,9 +355,8 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
   // ---- flush what was written (also after a stop, so the reported extents are durable)
   let syncError: unknown;
   if ((o.sync ?? true) && account.bytes > 0n) {
-    const dbs = BigInt(plan.dst.blockSize);
     try {
-      const f = await flushRange(ctx.dst, plan.dstOffset / dbs, plan.length / dbs, { timeoutMs: o.timeoutMs });
+      const f = await flushAll();
       closing.synced = true;
       closing.syncForm = f.form;
     } catch (e) {
@@ -387,15 +402,21 @@ export async function compareRanges(pair: OpenedPair, plan: CopyPlan, step = 4 <
   let chunk = BigInt(Math.min(step, plan.hostTransferBytes * 4));
   chunk -= chunk % unit || 0n;
   if (chunk <= 0n) chunk = unit;
+  const srcMap = new SideMap(pair.src.layout, plan.srcOffset);
+  const dstMap = new SideMap(pair.dst.layout, plan.dstOffset);
   for (let off = 0n; off < plan.length; off += chunk) {
     const len = plan.length - off < chunk ? plan.length - off : chunk;
     const n = Number(len);
-    // Within one piece keep each READ under the transfer limit.
+    // Within one piece keep each READ under the transfer limit, and inside one extent per side.
     const pieces: Array<Promise<[Buffer, Buffer]>> = [];
-    for (let p = 0; p < n; p += plan.hostTransferBytes) {
-      const l = Math.min(plan.hostTransferBytes, n - p);
-      const so = plan.srcOffset + off + BigInt(p);
-      const dO = plan.dstOffset + off + BigInt(p);
+    for (let p = 0; p < n; ) {
+      const s = srcMap.at(off + BigInt(p));
+      const d = dstMap.at(off + BigInt(p));
+      const room = s.room < d.room ? s.room : d.room;
+      const l = Math.min(plan.hostTransferBytes, n - p, Number(room < BigInt(n) ? room : BigInt(n)));
+      const so = s.lunOffset;
+      const dO = d.lunOffset;
+      p += l;
       pieces.push(
         Promise.all([
           cmds.read16(pair.src.data ?? pair.src, { lba: so / BigInt(sbs), blocks: l / sbs, blockSize: sbs }),

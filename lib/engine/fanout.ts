@@ -108,7 +108,7 @@ export async function copyMany(o: CopyManyOptions): Promise<CopyManyResult> {
   const owned: ScsiDevice[] = [];
   const open = async (d: string | ScsiDevice, exclusive: boolean) => {
     if (typeof d !== 'string') return d;
-    const dev = await ScsiDevice.open(d, { exclusive });
+    const dev = await ScsiDevice.open(d, { exclusive, layered: true });
     owned.push(dev);
     return dev;
   };

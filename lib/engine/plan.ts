@@ -8,6 +8,8 @@ import type { IdentificationCscdInput, ListIdUsage } from '../native';
 import { knownFailure } from './pair-cache';
 import type { CopyMethod, CopyOptions, CopyPlan, MethodVerdict, PlannedDevice } from './types';
 import type { XcopyMethodOptions } from './methods/xcopy';
+import { SideMap } from './layout';
+import { chainLine } from '../device/stack';
 
 export const DEFAULT_TOKEN_BYTES = 8n << 20n; // ONTAP's token size, when the target gives none
 export const DEFAULT_HOST_TRANSFER = 1 << 20;
@@ -26,9 +28,9 @@ export interface OpenedPair {
 export async function openPair(o: Pick<CopyOptions, 'src' | 'dst'>): Promise<OpenedPair> {
   const owned: ScsiDevice[] = [];
   try {
-    const src = typeof o.src === 'string' ? await ScsiDevice.open(o.src) : o.src;
+    const src = typeof o.src === 'string' ? await ScsiDevice.open(o.src, { layered: true }) : o.src;
     if (typeof o.src === 'string') owned.push(src);
-    const dst = typeof o.dst === 'string' ? await ScsiDevice.open(o.dst, { exclusive: true }) : o.dst;
+    const dst = typeof o.dst === 'string' ? await ScsiDevice.open(o.dst, { exclusive: true, layered: true }) : o.dst;
     if (typeof o.dst === 'string') owned.push(dst);
     return {
       src,
@@ -83,7 +85,10 @@ async function describe(d: ScsiDevice): Promise<{ pd: PlannedDevice; caps: Capab
     serial: id.serial,
     naa: id.naa,
     blockSize: cap.blockSize,
-    bytes: cap.bytes,
+    bytes: d.layout ? d.layout.bytes : cap.bytes,
+    ...(d.layout
+      ? { chain: chainLine(d.layout.stack), extents: d.layout.extents.map((e) => ({ offset: e.offset, length: e.length, lunOffset: e.lunOffset })) }
+      : {}),
   };
   const key = id.naa ? `naa.${id.naa}` : `${id.vendor}/${id.product}/${id.serial ?? d.nodes.address}`;
   const c = id.copyDesignator;
@@ -114,8 +119,20 @@ export async function planPair(pair: OpenedPair, o: CopyOptions): Promise<PlanDe
   if (srcOffset + length > s.pd.bytes) throw new UsageError(`source range ends at ${srcOffset + length}, past the end of ${s.pd.path} (${s.pd.bytes} bytes)`);
   if (dstOffset + length > d.pd.bytes) throw new UsageError(`destination range ends at ${dstOffset + length}, past the end of ${d.pd.path} (${d.pd.bytes} bytes)`);
   const sameLun = pair.src.nodes.address === pair.dst.nodes.address || (s.key === d.key && s.key.startsWith('naa.'));
-  if (sameLun && srcOffset < dstOffset + length && dstOffset < srcOffset + length) {
+  if (sameLun && !pair.src.layout && !pair.dst.layout && srcOffset < dstOffset + length && dstOffset < srcOffset + length) {
     throw new UsageError(`source and destination ranges overlap on one LUN (${srcOffset}+${length} and ${dstOffset}+${length})`);
+  }
+  if (sameLun && (pair.src.layout || pair.dst.layout)) {
+    // Layered devices on one LUN (two partitions of it, say): compare where the bytes really are.
+    const a = new SideMap(pair.src.layout, srcOffset).ranges(0n, length);
+    const b = new SideMap(pair.dst.layout, dstOffset).ranges(0n, length);
+    for (const x of a) {
+      for (const y of b) {
+        if (x.lunOffset < y.lunOffset + y.length && y.lunOffset < x.lunOffset + x.length) {
+          throw new UsageError(`source and destination ranges overlap on LUN ${s.key} (bytes ${x.lunOffset}+${x.length} and ${y.lunOffset}+${y.length} of the LUN)`);
+        }
+      }
+    }
   }
 
   // ---- token copy

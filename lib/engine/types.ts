@@ -166,7 +166,12 @@ export interface PlannedDevice {
   serial?: string;
   naa?: string;
   blockSize: number;
+  /** The device's size (a layered device's own, not its LUN's). */
   bytes: bigint;
+  /** A layered device (partition, dm volume, multipath map): its chain down to the LUN. */
+  chain?: string;
+  /** A layered device: where its bytes sit on the LUN, device order. */
+  extents?: { offset: bigint; length: bigint; lunOffset: bigint }[];
 }
 
 /** The engine's decision before any data moves; printable as JSON. */

@@ -25,6 +25,101 @@ export interface LabLun {
 
 export interface Topology {
   luns: LabLun[];
+  /** The SAN block stack (test/lab/guest/stack.sh), once a spec has asked for it with stackUp(). */
+  stack?: StackEntry[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SAN block stack: LIO iSCSI on two loopback portals, open-iscsi, dm-multipath maps over
+// both sessions, GPT partitions, LVM and dm-crypt (test/lab/guest/stack.sh). Set up on demand.
+
+export interface StackPathEntry {
+  sd: string;
+  sg: string;
+  transport: 'iscsi';
+  portal: string;
+  tpgt: number;
+  address: string;
+  /** ALUA access state when the path was set up (sysfs access_state). */
+  state: string;
+  /** Shell commands that fail / restore this path's port (every path through that portal). */
+  fail: string;
+  restore: string;
+}
+
+/** An iSCSI LUN under the stack (its sg/sd are the portal-1 path's). */
+export type StackLun = LabLun & { lun: number };
+export interface MultipathEntry {
+  name: string;
+  kind: 'multipath';
+  dev: string;
+  dm: string;
+  wwid: string;
+  paths: StackPathEntry[];
+  over: string;
+  bytes: number;
+  blockSize: number;
+}
+export interface PartitionEntry {
+  name: string;
+  kind: 'partition';
+  dev: string;
+  dm?: string;
+  over: string;
+  startBytes: number;
+  bytes: number;
+  blockSize: number;
+}
+export interface LvmEntry {
+  name: string;
+  kind: 'lvm';
+  dev: string;
+  dm: string;
+  vg: string;
+  over: string[];
+  segments: Array<{ over: string; startBytes: number; bytes: number }>;
+  bytes: number;
+  blockSize: number;
+}
+export interface CryptEntry {
+  name: string;
+  kind: 'crypt';
+  dev: string;
+  dm: string;
+  over: string;
+  bytes: number;
+  blockSize: number;
+}
+export type StackEntry = StackLun | MultipathEntry | PartitionEntry | LvmEntry | CryptEntry;
+
+const STACK_SH = `${__dirname}/../../../test/lab/guest/stack.sh`;
+
+/** Bring the SAN stack up (once per VM) and return the topology with its entries. */
+export function stackUp(): Topology {
+  const t = topology();
+  if (t.stack) return t;
+  execFileSync('bash', [STACK_SH, 'up'], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 600000 });
+  topo = undefined;
+  return topology();
+}
+
+/** Tear the SAN stack down (boot.sh does it too, before the targets go). */
+export function stackDown(): void {
+  execFileSync('bash', [STACK_SH, 'down'], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 300000 });
+  const t = topology();
+  delete t.stack;
+}
+
+export function stackEntry<K extends StackEntry['kind']>(name: string, kind: K): Extract<StackEntry, { kind: K }> {
+  const e = (topology().stack ?? []).find((x) => x.name === name);
+  if (!e) throw new Error(`lab stack has no entry named ${name} (stackUp() first)`);
+  if (e.kind !== kind) throw new Error(`lab stack entry ${name} is a ${e.kind}, not a ${kind}`);
+  return e as Extract<StackEntry, { kind: K }>;
+}
+
+/** Run a path's fail/restore command in the guest. */
+export function shell(cmd: string): string {
+  return execFileSync('bash', ['-c', cmd], { encoding: 'utf8', env: { ...process.env, DM_DISABLE_UDEV: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 let topo: Topology | undefined;
@@ -246,36 +341,49 @@ const EVENT = `${TRACING}/events/scsi/scsi_dispatch_cmd_start`;
 
 export interface Dispatched {
   cdb: Buffer;
+  /** H:C:T:L the command went to. */
+  address: string;
 }
 
-/** The kernel's record of the commands dispatched to one LUN (H:C:T:L) while it runs. */
+/** The kernel's record of the commands dispatched to one LUN (H:C:T:L), or to several (paths of one LU). */
 export class CommandTrace {
-  private constructor(private readonly address: string) {}
+  private constructor(private readonly addresses: string[]) {}
 
-  static start(l: LabLun): CommandTrace {
+  static start(l: LabLun | { address: string }): CommandTrace {
+    return CommandTrace.ofAddresses([l.address]);
+  }
+
+  static ofAddresses(addresses: string[]): CommandTrace {
     if (!fs.existsSync(`${TRACING}/trace`)) {
       fs.mkdirSync(TRACING, { recursive: true });
       execFileSync('mount', ['-t', 'tracefs', 'nodev', TRACING]);
     }
-    const [h, c, t, u] = l.address.split(':');
     fs.writeFileSync(`${TRACING}/tracing_on`, '0');
     fs.writeFileSync(`${TRACING}/buffer_size_kb`, '4096');
     fs.writeFileSync(`${TRACING}/trace`, '');
-    fs.writeFileSync(`${EVENT}/filter`, `host_no == ${h} && channel == ${c} && id == ${t} && lun == ${u}`);
+    const one = (a: string) => {
+      const [h, c, t, u] = a.split(':');
+      return `(host_no == ${h} && channel == ${c} && id == ${t} && lun == ${u})`;
+    };
+    fs.writeFileSync(`${EVENT}/filter`, addresses.map(one).join(' || '));
     fs.writeFileSync(`${EVENT}/enable`, '1');
     fs.writeFileSync(`${TRACING}/tracing_on`, '1');
-    return new CommandTrace(l.address);
+    return new CommandTrace(addresses);
   }
 
   /** What was dispatched so far (tracing goes on). */
   read(): Dispatched[] {
     const out: Dispatched[] = [];
-    const [h, c, t, u] = this.address.split(':');
-    const want = `host_no=${h} channel=${c} id=${t} lun=${u} `;
+    const wants = this.addresses.map((a) => {
+      const [h, c, t, u] = a.split(':');
+      return { a, want: `host_no=${h} channel=${c} id=${t} lun=${u} ` };
+    });
     for (const line of fs.readFileSync(`${TRACING}/trace`, 'utf8').split('\n')) {
-      if (!line.includes('scsi_dispatch_cmd_start:') || !line.includes(want)) continue;
+      if (!line.includes('scsi_dispatch_cmd_start:')) continue;
+      const w = wants.find((x) => line.includes(x.want));
+      if (!w) continue;
       const m = /raw=([0-9a-f ]+)\)/.exec(line);
-      if (m) out.push({ cdb: Buffer.from(m[1]!.replace(/ /g, ''), 'hex') });
+      if (m) out.push({ cdb: Buffer.from(m[1]!.replace(/ /g, ''), 'hex'), address: w.a });
     }
     return out;
   }

@@ -956,6 +956,7 @@ function template(name: string): Record<string, unknown> {
     case 'receiveRodTokenInformation': case 'receiveCopyStatusLid4': case 'copyOperationAbort': return { listId: 1 };
     case 'getLbaStatus': return { lba: 8, allocationLength: 4096 };
     case 'unmap': return { ranges };
+    case 'reportTargetPortGroups': return { allocationLength: 4096 };
     default: return {};
   }
 }
@@ -1015,7 +1016,7 @@ describe('native encoders: randomized garbage never crashes', () => {
     assert.deepEqual(names, [
       'blockToBlockSegmentDescriptor', 'copyOperationAbort', 'extendedCopyLid1', 'getLbaStatus', 'identificationCscdDescriptor',
       'inquiry', 'populateToken', 'read16', 'readCapacity16', 'receiveCopyResults', 'receiveCopyStatusLid4',
-      'receiveRodTokenInformation', 'reportAllRodTokens', 'reportLuns', 'requestSense', 'synchronizeCache10', 'synchronizeCache16',
+      'receiveRodTokenInformation', 'reportAllRodTokens', 'reportLuns', 'reportTargetPortGroups', 'requestSense', 'synchronizeCache10', 'synchronizeCache16',
       'testUnitReady', 'unmap', 'write16', 'writeSame16', 'writeUsingToken',
     ]);
   });

@@ -9,7 +9,10 @@ OUT=$(karg lab.out)
 lab_basic_mounts
 exec > >(tee "$OUT/guest.log") 2>&1
 T0=$(up)
-fail() { log "SETUP FAILED: $*"; echo 125 > "$OUT/rc"; lio_teardown; [ -n "${TPID:-}" ] && kill $TPID; lab_poweroff; }
+# The iSCSI/multipath/LVM stack a spec may have set up (guest/stack.sh): its sessions must
+# log out while their target still answers.
+stack_down() { [ -e /run/lab-stack/up ] && bash "$HERE/stack.sh" down; }
+fail() { log "SETUP FAILED: $*"; echo 125 > "$OUT/rc"; stack_down; lio_teardown; [ -n "${TPID:-}" ] && kill $TPID; lab_poweroff; }
 
 MB=$(cat "$OUT/lun-mb")          # size of the 512-byte fileio and odx LUNs
 SMALL=64                          # size of every other LUN
@@ -150,6 +153,7 @@ bash "$OUT/cmd"
 RC=$?
 log "command exit $RC after $(el $T1S)s"
 echo $RC > "$OUT/rc"
+stack_down
 lio_teardown
 kill $TPID 2>/dev/null; wait $TPID 2>/dev/null
 [ -n "$LOOPDEV" ] && losetup -d "$LOOPDEV"
