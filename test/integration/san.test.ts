@@ -99,8 +99,9 @@ describe('SAN stack over iSCSI: multipath, partitions, LVM (lab)', function () {
           assert.ok(fs.existsSync(p.sg), p.sg);
         }
         assert.equal(fs.readFileSync(`/sys/block/${m.dm}/dm/name`, 'utf8').trim(), m.name);
-        assert.equal(m.paths[0]!.state, 'active/optimized', m.name);
-        assert.equal(m.paths[1]!.state, 'active/non-optimized', m.name);
+        const alua = (p: MultipathEntry['paths'][number]) => fs.readFileSync(`/sys/bus/scsi/devices/${p.address}/access_state`, 'utf8').trim();
+        assert.equal(alua(m.paths[0]!), 'active/optimized', `${m.name} ${m.paths[0]!.sd}`);
+        assert.equal(alua(m.paths[1]!), 'active/non-optimized', `${m.name} ${m.paths[1]!.sd}`);
         // one LU: both paths report the map's designator
         for (const p of m.paths) assert.equal(`3${fs.readFileSync(`/sys/bus/scsi/devices/${p.address}/wwid`, 'utf8').trim().replace(/^naa\./, '')}`, m.wwid);
       }

@@ -82,7 +82,8 @@ target() {
 initiator() {
   mkdir -p /run/lock/iscsi /etc/iscsi
   [ -s /etc/iscsi/initiatorname.iscsi ] || echo "InitiatorName=iqn.2026-11.org.odxcp.lab:guest" > /etc/iscsi/initiatorname.iscsi
-  iscsid -f > $R/iscsid.log 2>&1 &
+  # a session of its own: iscsid's SIGTERM handler signals its whole process group
+  setsid iscsid -f > $R/iscsid.log 2>&1 &
   echo $! > $R/iscsid.pid
   local i p
   for i in $(seq 1 50); do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 20 ] && break; sleep 0.1; done
@@ -281,12 +282,14 @@ stack_down() {
 
 stack_fail() {
   local tpgt=$1 t map mm sd
-  lio_iscsi_portal $IQN $tpgt off || return 1
+  # Devices offline first: the kernel lets sysfs set a device offline only while it is running,
+  # and the session's failure would block them.
   while read -r t map mm sd; do
     [ "$t" = "$tpgt" ] || continue
-    echo offline > /sys/block/$(basename $sd)/device/state
-    dmsetup message $map 0 fail_path $mm 2>/dev/null
+    echo offline > /sys/block/$(basename $sd)/device/state || return 1
+    dmsetup message $map 0 fail_path $mm || return 1
   done < $R/paths
+  lio_iscsi_portal $IQN $tpgt off || return 1
   echo failed > $R/failed-$tpgt
 }
 
