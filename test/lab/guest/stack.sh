@@ -22,7 +22,7 @@ R=/run/lab-stack              # state: lvm config, key file, path table
 # libdevmapper creates the /dev/mapper nodes itself without udev; LVM gets a config of its own.
 export DM_DISABLE_UDEV=1 LVM_SYSTEM_DIR=$R/lvm
 die() { log "stack: $*"; exit 2; }
-dmnum() { basename "$(readlink -f "/dev/mapper/$1")"; }   # mpfio0 -> dm-3
+dmnum() { echo "dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')"; }   # mpfio0 -> dm-3 (the nodes are not links without udev)
 majmin() { cat "/sys/class/block/$(basename "$1")/dev"; }
 
 # name backstore size_mb lun portals(1|12)
