@@ -128,6 +128,13 @@ json_path() {
     "$sd" "$sg" "${PORTALS[$(($1-1))]}" $1 $2 "$st" "$HERE" $1 "$HERE" $1
 }
 
+# The ALUA handler may fail to attach at scan time (its first RTPG can meet the new LUNs' unit
+# attentions); attach it by hand where it is missing.
+ensure_alua() {
+  local f=/sys/bus/scsi/devices/$1/dh_state
+  [ "$(cat $f 2>/dev/null)" = alua ] || echo alua > $f 2>/dev/null || log "stack: no ALUA handler on $1"
+}
+
 maps() {
   local line name bs mb lun pt a1 a2 m1 m2 sect map
   for line in "${LUNS[@]}"; do
@@ -140,6 +147,7 @@ maps() {
     fi
     a2=$(path_of 2 $lun) || { log "stack: no path to $name on portal 2"; return 1; }
     m2=$(majmin "$(node_of $a2 block)")
+    ensure_alua $a1; ensure_alua $a2
     map=$(mapname $name); sect=$((mb<<11))
     # two priority groups, portal 1 (optimized) first; no queueing when every path is down
     dmsetup create $map --uuid "mpath-$(wwid_of $a1)" \
