@@ -302,14 +302,20 @@ stack_fail() {
 }
 
 stack_restore() {
-  local tpgt=$1 t map mm sd s i
+  local tpgt=$1 t map mm sd s i st
   lio_iscsi_portal $IQN $tpgt on || return 1
   s=$(session_of $tpgt) || return 1
   for i in $(seq 1 300); do [ "$(cat /sys/class/iscsi_session/$s/state)" = LOGGED_IN ] && break; sleep 0.1; done
   [ "$(cat /sys/class/iscsi_session/$s/state)" = LOGGED_IN ] || { log "stack: $s not logged in again"; return 1; }
   while read -r t map mm sd; do
     [ "$t" = "$tpgt" ] || continue
-    echo running > /sys/block/$(basename $sd)/device/state
+    # offline (set by fail) needs sysfs; blocked / transport-offline come back with the session
+    st=/sys/block/$(basename $sd)/device/state
+    for i in $(seq 1 100); do
+      [ "$(cat $st)" = running ] && break
+      echo running > $st 2>/dev/null; sleep 0.1
+    done
+    [ "$(cat $st)" = running ] || { log "stack: $sd is $(cat $st)"; return 1; }
     dmsetup message $map 0 reinstate_path $mm || return 1
   done < $R/paths
   rm -f $R/failed-$tpgt
