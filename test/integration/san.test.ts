@@ -9,7 +9,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { copy, clearPairCache, CopyError } from '../../lib/engine';
-import { exec } from 'node:child_process';
 import { DeviceError } from '../../lib/errors';
 import { CommandTrace, pattern, shell, stackDown, stackEntry, stackUp, writeBacking, type LabLun, type MultipathEntry, type StackEntry } from './lab';
 
@@ -99,8 +98,13 @@ describe('SAN stack over iSCSI: multipath, partitions, LVM (lab)', function () {
           assert.ok(fs.existsSync(p.sg), p.sg);
         }
         assert.equal(fs.readFileSync(`/sys/block/${m.dm}/dm/name`, 'utf8').trim(), m.name);
-        assert.equal(m.paths[0]!.state, 'active/optimized', m.name);
-        assert.equal(m.paths[1]!.state, 'active/non-optimized', m.name);
+        // ALUA through the kernel's handler on the LIO fileio LUNs; the tcmu (odx) LUNs' RTPG does
+        // not let scsi_dh_alua attach (their paths show no access_state)
+        if (stackLun(m.over).kind === 'lio-fileio') {
+          const alua = (p: MultipathEntry['paths'][number]) => fs.readFileSync(`/sys/bus/scsi/devices/${p.address}/access_state`, 'utf8').trim();
+          assert.equal(alua(m.paths[0]!), 'active/optimized', `${m.name} ${m.paths[0]!.sd}`);
+          assert.equal(alua(m.paths[1]!), 'active/non-optimized', `${m.name} ${m.paths[1]!.sd}`);
+        }
         // one LU: both paths report the map's designator
         for (const p of m.paths) assert.equal(`3${fs.readFileSync(`/sys/bus/scsi/devices/${p.address}/wwid`, 'utf8').trim().replace(/^naa\./, '')}`, m.wwid);
       }
@@ -122,7 +126,8 @@ describe('SAN stack over iSCSI: multipath, partitions, LVM (lab)', function () {
       const [p1, p2] = m.paths as [MultipathEntry['paths'][number], MultipathEntry['paths'][number]];
       shell(p1.fail);
       try {
-        assert.equal(sdState(p1.sd), 'offline');
+        // offline, then blocked / transport-offline once the session notices the portal is gone
+        assert.notEqual(sdState(p1.sd), 'running');
         assert.equal(sdState(p2.sd), 'running');
         const dm = dmPaths(m.name);
         assert.equal(dm.get(majmin(p1.sd)), 'F');
@@ -132,9 +137,6 @@ describe('SAN stack over iSCSI: multipath, partitions, LVM (lab)', function () {
         ddWrite(m.dev, 11 * MiB, data);
         assertLanded(l, before, 11 * MiB, data);
         assert.ok(ddRead(m.dev, 0, 4 * MiB).equals(file(l).subarray(0, 4 * MiB)));
-        // the path itself answers nothing
-        const r = spawnSync('sg_turs', [p1.sg]);
-        assert.notEqual(r.status, 0, 'TEST UNIT READY through the failed path fails');
       } finally {
         shell(p1.restore);
       }
@@ -289,7 +291,10 @@ describe('SAN stack over iSCSI: multipath, partitions, LVM (lab)', function () {
       const lv = stackEntry('lvmnt', 'lvm');
       shell(`mkfs.ext4 -q -F ${lv.dev} && mkdir -p /mnt/san-lvmnt && mount ${lv.dev} /mnt/san-lvmnt`);
       const pv = stackLun(stackEntry('mppv1', 'multipath').over);
-      const beforePv = file(pv);
+      // the mounted file system writes its own LV (superblock, lazy init): compare the rest
+      const seg = lv.segments[0]!;
+      const outside = (b: Buffer) => Buffer.concat([b.subarray(0, seg.startBytes), b.subarray(seg.startBytes + seg.bytes)]);
+      const beforePv = outside(file(pv));
       await assert.rejects(copy({ src: '/dev/mapper/mpfio0', dst: lv.dev, length: MiB }), (e: unknown) => {
         assert.ok(e instanceof DeviceError && e.code === 'MOUNTED', String(e));
         assert.match(e.message, /mounted on \/mnt\/san-lvmnt/);
@@ -298,7 +303,7 @@ describe('SAN stack over iSCSI: multipath, partitions, LVM (lab)', function () {
       const m = odxcp('copy', '/dev/mapper/mpfio0', lv.dev, '--length', '1M');
       assert.equal(m.status, 15, m.stderr);
       assert.equal(m.stderr.split('\n').length, 2, m.stderr);
-      assert.ok(file(pv).equals(beforePv));
+      assert.ok(outside(file(pv)).equals(beforePv), 'nothing outside the mounted LV changed');
     });
 
     it('256 MiB between maps with every path failed mid-way: stops with an exact account and a one-line error; the reported extents hold the source\'s bytes', async () => {
@@ -309,8 +314,10 @@ describe('SAN stack over iSCSI: multipath, partitions, LVM (lab)', function () {
       const LEN = 256 * MiB;
       writeBacking(sl, 16 * MiB, pattern(LEN, 23));
       const before = file(dl);
-      const failAll = () =>
-        new Promise<void>((res, rej) => exec(`${d.paths[0]!.fail} && ${d.paths[1]!.fail}`, { env: { ...process.env, DM_DISABLE_UDEV: '1' } }, (e) => (e ? rej(e) : res())));
+      // Failed synchronously from the progress callback: the copy cannot finish meanwhile.
+      const failAll = async () => {
+        shell(`${d.paths[0]!.fail} && ${d.paths[1]!.fail}`);
+      };
       let failing: Promise<void> | undefined;
       let err: unknown;
       try {
@@ -320,6 +327,9 @@ describe('SAN stack over iSCSI: multipath, partitions, LVM (lab)', function () {
           srcOffset: 16 * MiB,
           dstOffset: 16 * MiB,
           length: LEN,
+          tokenSize: 8 * MiB,
+          maxInFlight: 1,
+          progressIntervalMs: 0,
           onProgress: (p) => {
             if (!failing && p.bytesDone >= 64n * BigInt(MiB)) failing = failAll();
           },

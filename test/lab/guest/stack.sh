@@ -22,7 +22,7 @@ R=/run/lab-stack              # state: lvm config, key file, path table
 # libdevmapper creates the /dev/mapper nodes itself without udev; LVM gets a config of its own.
 export DM_DISABLE_UDEV=1 LVM_SYSTEM_DIR=$R/lvm
 die() { log "stack: $*"; exit 2; }
-dmnum() { basename "$(readlink -f "/dev/mapper/$1")"; }   # mpfio0 -> dm-3
+dmnum() { echo "dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')"; }   # mpfio0 -> dm-3 (the nodes are not links without udev)
 majmin() { cat "/sys/class/block/$(basename "$1")/dev"; }
 
 # name backstore size_mb lun portals(1|12)
@@ -82,7 +82,8 @@ target() {
 initiator() {
   mkdir -p /run/lock/iscsi /etc/iscsi
   [ -s /etc/iscsi/initiatorname.iscsi ] || echo "InitiatorName=iqn.2026-11.org.odxcp.lab:guest" > /etc/iscsi/initiatorname.iscsi
-  iscsid -f > $R/iscsid.log 2>&1 &
+  # a session of its own: iscsid's SIGTERM handler signals its whole process group
+  setsid iscsid -f > $R/iscsid.log 2>&1 &
   echo $! > $R/iscsid.pid
   local i p
   for i in $(seq 1 50); do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 20 ] && break; sleep 0.1; done
@@ -127,6 +128,13 @@ json_path() {
     "$sd" "$sg" "${PORTALS[$(($1-1))]}" $1 $2 "$st" "$HERE" $1 "$HERE" $1
 }
 
+# The ALUA handler may fail to attach at scan time (its first RTPG can meet the new LUNs' unit
+# attentions); attach it by hand where it is missing.
+ensure_alua() {
+  local f=/sys/bus/scsi/devices/$1/dh_state
+  [ "$(cat $f 2>/dev/null)" = alua ] || echo alua > $f 2>/dev/null || log "stack: no ALUA handler on $1"
+}
+
 maps() {
   local line name bs mb lun pt a1 a2 m1 m2 sect map
   for line in "${LUNS[@]}"; do
@@ -139,6 +147,7 @@ maps() {
     fi
     a2=$(path_of 2 $lun) || { log "stack: no path to $name on portal 2"; return 1; }
     m2=$(majmin "$(node_of $a2 block)")
+    ensure_alua $a1; ensure_alua $a2
     map=$(mapname $name); sect=$((mb<<11))
     # two priority groups, portal 1 (optimized) first; no queueing when every path is down
     dmsetup create $map --uuid "mpath-$(wwid_of $a1)" \
@@ -281,24 +290,32 @@ stack_down() {
 
 stack_fail() {
   local tpgt=$1 t map mm sd
-  lio_iscsi_portal $IQN $tpgt off || return 1
+  # Devices offline first: the kernel lets sysfs set a device offline only while it is running,
+  # and the session's failure would block them.
   while read -r t map mm sd; do
     [ "$t" = "$tpgt" ] || continue
-    echo offline > /sys/block/$(basename $sd)/device/state
-    dmsetup message $map 0 fail_path $mm 2>/dev/null
+    echo offline > /sys/block/$(basename $sd)/device/state || return 1
+    dmsetup message $map 0 fail_path $mm || return 1
   done < $R/paths
+  lio_iscsi_portal $IQN $tpgt off || return 1
   echo failed > $R/failed-$tpgt
 }
 
 stack_restore() {
-  local tpgt=$1 t map mm sd s i
+  local tpgt=$1 t map mm sd s i st
   lio_iscsi_portal $IQN $tpgt on || return 1
   s=$(session_of $tpgt) || return 1
   for i in $(seq 1 300); do [ "$(cat /sys/class/iscsi_session/$s/state)" = LOGGED_IN ] && break; sleep 0.1; done
   [ "$(cat /sys/class/iscsi_session/$s/state)" = LOGGED_IN ] || { log "stack: $s not logged in again"; return 1; }
   while read -r t map mm sd; do
     [ "$t" = "$tpgt" ] || continue
-    echo running > /sys/block/$(basename $sd)/device/state
+    # offline (set by fail) needs sysfs; blocked / transport-offline come back with the session
+    st=/sys/block/$(basename $sd)/device/state
+    for i in $(seq 1 100); do
+      [ "$(cat $st)" = running ] && break
+      echo running > $st 2>/dev/null; sleep 0.1
+    done
+    [ "$(cat $st)" = running ] || { log "stack: $sd is $(cat $st)"; return 1; }
     dmsetup message $map 0 reinstate_path $mm || return 1
   done < $R/paths
   rm -f $R/failed-$tpgt
