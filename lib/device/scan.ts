@@ -1,11 +1,8 @@
 // Every SCSI logical unit on the host and every device-mapper multipath map, from sysfs alone
 // (no command sent), the way lsscsi finds them: /sys/bus/scsi/devices/H:C:T:L with their sg
 // and sd nodes, and /sys/block/dm-N whose dm/uuid starts with "mpath-".
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Roots } from './sysfs';
-
-const DEFAULT_ROOTS: Roots = { sys: '/sys', proc: '/proc', dev: '/dev' };
+import { DEFAULT_ROOTS, listSorted as list, readTrim as read, type Roots } from './sysfs';
 
 export interface ScannedLun {
   /** H:C:T:L */
@@ -32,22 +29,6 @@ export interface ScannedMultipath {
   /** /dev/sdX of each path. */
   paths: string[];
   bytes: bigint | null;
-}
-
-function read(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-function list(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir).sort();
-  } catch {
-    return [];
-  }
 }
 
 /** H:C:T:L in numeric order (1:0:10:0 after 1:0:2:0). */

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { DeviceError } from '../errors';
 import { decodeVpdDeviceIdentification } from '../scsi/spc';
 import { kernelDmTable, multipathPathStates, parseLinear, unsupportedTarget, type DmTableSource } from './dm';
-import { splitDev, SG_MAJOR, type Roots } from './sysfs';
+import { DEFAULT_ROOTS, listSorted as list, readTrim as read, splitDev, SG_MAJOR, type Roots } from './sysfs';
 import { choosePath, type StackPath } from './paths';
 
 export type { StackPath } from './paths';
@@ -67,24 +67,6 @@ export interface Stack {
 export interface StackOptions {
   roots?: Roots;
   dmTable?: DmTableSource;
-}
-
-const DEFAULT_ROOTS: Roots = { sys: '/sys', proc: '/proc', dev: '/dev' };
-
-function read(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-function list(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir).sort();
-  } catch {
-    return [];
-  }
 }
 
 function realpath(p: string): string | undefined {

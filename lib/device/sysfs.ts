@@ -35,13 +35,23 @@ export interface Roots {
   dev: string;
 }
 
-const DEFAULT_ROOTS: Roots = { sys: '/sys', proc: '/proc', dev: '/dev' };
+export const DEFAULT_ROOTS: Roots = { sys: '/sys', proc: '/proc', dev: '/dev' };
 
-function readTrim(file: string): string | undefined {
+/** A sysfs attribute's value, trimmed; undefined when it cannot be read. */
+export function readTrim(file: string): string | undefined {
   try {
     return fs.readFileSync(file, 'utf8').trim();
   } catch {
     return undefined;
+  }
+}
+
+/** A directory's entries, sorted; none when it cannot be read. */
+export function listSorted(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir).sort();
+  } catch {
+    return [];
   }
 }
 
