@@ -280,9 +280,13 @@ export function isPathError(e: unknown): e is TransportError {
   return e instanceof TransportError && (PATH_HOST_STATUSES.has(e.hostStatus) || e.code === 'ENODEV' || e.code === 'ENXIO');
 }
 
-/** SG_IO refused the command at submission (the device offline or gone): it never reached the target. */
+/**
+ * The command never left the host: SG_IO refused it (ENODEV/ENXIO), or the midlayer / the
+ * iSCSI initiator failed it before sending with DID_NO_CONNECT (an offline device, a session
+ * not logged in). Commands lost in flight come back DID_TRANSPORT_DISRUPTED/FAILFAST instead.
+ */
 export function neverReachedTarget(e: unknown): boolean {
-  return e instanceof TransportError && e.hostStatus === 0 && (e.code === 'ENODEV' || e.code === 'ENXIO');
+  return e instanceof TransportError && ((e.hostStatus === 0 && (e.code === 'ENODEV' || e.code === 'ENXIO')) || e.hostStatus === 0x01);
 }
 
 /** ASCs after which this pair cannot offload at all (the array said so, not a passing state). */

@@ -306,6 +306,67 @@ describe('SAN stack over iSCSI: multipath, partitions, LVM (lab)', function () {
       assert.ok(outside(file(pv)).equals(beforePv), 'nothing outside the mounted LV changed');
     });
 
+    for (const [method, a, b] of [
+      ['odx', 'mpodx0', 'mpodx1'],
+      ['xcopy', 'mpfio0', 'mpfio1'],
+    ] as const) {
+      it(`${method === 'xcopy' ? 'EXTENDED COPY' : 'token copy'}: 256 MiB between maps with the active path failed mid-way: switches to the other path and completes, dst == src, the switch in the account, later commands on the other path's sg`, async () => {
+        const s = stackEntry(a, 'multipath');
+        const d = stackEntry(b, 'multipath');
+        const sl = stackLun(s.over);
+        const dl = stackLun(d.over);
+        const LEN = 256 * MiB;
+        writeBacking(sl, 16 * MiB, pattern(LEN, method === 'odx' ? 29 : 31));
+        const before = file(dl);
+        const trace = CommandTrace.ofAddresses([...s.paths, ...d.paths].map((p) => p.address));
+        let atFail = -1;
+        let failed = false;
+        let r: Awaited<ReturnType<typeof copy>> | undefined;
+        try {
+          r = await copy({
+            src: s.dev,
+            dst: d.dev,
+            srcOffset: 16 * MiB,
+            dstOffset: 16 * MiB,
+            length: LEN,
+            mode: method,
+            tokenSize: 8 * MiB,
+            xcopySize: 8 * MiB,
+            maxInFlight: 1,
+            progressIntervalMs: 0,
+            onProgress: (p) => {
+              // Synchronously, from the progress callback: the copy cannot finish meanwhile.
+              if (!failed && p.bytesDone >= 64n * BigInt(MiB)) {
+                failed = true;
+                atFail = trace.read().length;
+                shell(d.paths[0]!.fail);
+              }
+            },
+          });
+        } finally {
+          if (failed) shell(d.paths[0]!.restore);
+        }
+        const cmds = trace.stop();
+        assert.ok(failed, 'portal 1 was failed during the copy');
+        assert.equal(r.bytes, BigInt(LEN));
+        assertLanded(dl, before, 16 * MiB, file(sl).subarray(16 * MiB, 16 * MiB + LEN));
+        const sw = r.pathSwitches.find((x) => x.side === 'dst');
+        assert.ok(sw, `the account records the destination's switch: ${JSON.stringify(r.pathSwitches, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+        assert.equal(sw.from, d.paths[0]!.sg);
+        assert.equal(sw.to, d.paths[1]!.sg);
+        assert.ok(sw.atOffset >= 64n * BigInt(MiB) && sw.atOffset < BigInt(LEN), `switched at +${sw.atOffset}`);
+        for (const x of r.pathSwitches) if (x.side === 'src') assert.deepEqual([x.from, x.to], [s.paths[0]!.sg, s.paths[1]!.sg]);
+        // The kernel's record: after the failure every copy command went to portal 2's paths.
+        const after = cmds.slice(atFail).filter((c) => c.cdb[0] === 0x83 || c.cdb[0] === 0x84);
+        const p1 = new Set([s.paths[0]!.address, d.paths[0]!.address]);
+        assert.ok(after.length > 0, 'copy commands after the failure');
+        assert.deepEqual(after.filter((c) => p1.has(c.address)), [], 'nothing on the failed path after the failure');
+        assert.ok(after.some((c) => c.address === d.paths[1]!.address || c.address === s.paths[1]!.address), "commands on portal 2's paths");
+        if (method === 'odx') assert.ok(after.some((c) => c.address === d.paths[1]!.address && c.cdb[0] === 0x83 && (c.cdb[1]! & 0x1f) === 0x11), "WRITE USING TOKEN on the destination's other path");
+        assert.equal(sdState(d.paths[0]!.sd), 'running', 'the path is back');
+      });
+    }
+
     it('256 MiB between maps with every path failed mid-way: stops with an exact account and a one-line error; the reported extents hold the source\'s bytes', async () => {
       const s = stackEntry('mpodx0', 'multipath');
       const d = stackEntry('mpodx1', 'multipath');

@@ -117,6 +117,14 @@ describe('path failover mid-copy (docs/path-failover.md)', () => {
     });
   }
 
+  it('odx: DID_NO_CONNECT (the midlayer refused it on an offline device): never reached the target, re-driven on the other path', async () => {
+    const { r, err, dst, dstLun, want } = await run('odx', { ...WUT, nth: 5, how: 'no-connect', session: 'logged-in' });
+    assert.equal(err, undefined, String(err));
+    assert.ok(r);
+    assert.ok(dstLun.mem.subarray(Number(DST_OFF), Number(DST_OFF + LEN)).equals(want));
+    assert.deepEqual(r.pathSwitches.map((s) => [s.side, s.from, s.to, s.atOffset]), [['dst', dst.sgs[0], dst.sgs[1], 4n * CHUNK]]);
+  });
+
   it('odx: the re-driven chunk gets a new token: POPULATE TOKEN again for the chunk whose write was refused', async () => {
     const { r, srcLun, dstLun } = await run('odx', { ...WUT, nth: 3, how: 'refused', session: 'logged-in' });
     assert.ok(r);

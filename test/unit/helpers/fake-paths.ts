@@ -16,7 +16,8 @@ export interface PathFault {
   sa?: number;
   /** 1-based among the matching commands. */
   nth: number;
-  how: 'refused' | 'in-flight';
+  /** refused: ENXIO from SG_IO; no-connect: DID_NO_CONNECT (failed before sending); in-flight: sent, answer lost. */
+  how: 'refused' | 'no-connect' | 'in-flight';
   /** The failed path's session: ended (the target aborted its tasks) or still logged in. */
   session: 'ended' | 'logged-in';
   /** Fail every path, not only the current one. */
@@ -88,6 +89,11 @@ export class FakeMultipath {
         if (f.session === 'ended') this.ended.add(s);
       }
       if (f.how === 'refused') throw refused(cmd, node);
+      if (f.how === 'no-connect') {
+        const e = new TransportError({ command: 'copy command', opcode: op, serviceAction: sa, hostStatus: 0x01, code: 'DID_NO_CONNECT' });
+        e.node = node;
+        throw e;
+      }
       await this.lun.command(cmd, o); // the LUN ran it; the answer never came back
       const e = new TransportError({ command: 'copy command', opcode: op, serviceAction: sa, hostStatus: 0x0e, code: 'DID_TRANSPORT_DISRUPTED' });
       e.node = node;
