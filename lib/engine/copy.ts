@@ -235,14 +235,18 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
     const failed = sides.filter(([side, f]) => f.commandNode !== nodes.get(side) || f.pathFailed());
     if (failed.length === 0) return 'none';
     const reason = cause instanceof Error ? cause.message : String(cause);
+    const failedOn = (cause as { node?: string } | undefined)?.node;
     for (const [side, f] of failed) {
       const from = nodes.get(side) as string;
       // The rule: re-drive only when no list of the old nexus can still write the range.
       const safe =
         m === host || // READ/WRITE of the same bytes again
         (m.name === 'odx' && side === 'src') || // a source's token lists only read
+        // A side whose command did not fail has no list of this chunk in flight: a chunk runs
+        // one list at a time (POPULATE TOKEN, then its writes; one EXTENDED COPY at a time).
+        (failedOn !== undefined && failedOn !== from) ||
         f.nexusGone(from) || // the session ended: the target aborted its tasks
-        (cause instanceof Error && (cause as { node?: string }).node === from && neverReachedTarget(cause) && isListOpener(cause)); // refused before it left the host
+        (failedOn === from && neverReachedTarget(cause) && isListOpener(cause)); // refused before it left the host
       if (!safe) throw new PathUnconfirmedError(from, pos, end - pos, reason);
       const mv = await f.switchPath(from, reason);
       if (!mv) throw cause; // no path left: stop with the exact account

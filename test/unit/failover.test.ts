@@ -51,14 +51,14 @@ function details(method: CopyMethod): PlanDetails {
 const WUT = { op: 0x83, sa: 0x11 };
 const XCOPY = { op: 0x83, sa: 0x00 };
 
-async function run(method: 'odx' | 'xcopy', fault: PathFault) {
+async function run(method: 'odx' | 'xcopy', fault: PathFault, srcFailsToo = false) {
   const srcLun = new FakeLun({ blocks: 8192 });
   const dstLun = new FakeLun({ blocks: 8192 });
   fillPattern(srcLun.mem, 3);
   fillPattern(dstLun.mem, 8);
   const before = Buffer.from(dstLun.mem);
   const src = new FakeMultipath(srcLun);
-  const dst = new FakeMultipath(dstLun, fault);
+  const dst = new FakeMultipath(dstLun, srcFailsToo ? { ...fault, also: () => src.failed.add(src.current) } : fault);
   Object.assign(src, { layout: wholeLun(4096n * KiB) });
   Object.assign(dst, { layout: wholeLun(4096n * KiB) });
   const pair = { src, dst, close() {} } as unknown as OpenedPair;
@@ -124,6 +124,19 @@ describe('path failover mid-copy (docs/path-failover.md)', () => {
     assert.ok(dstLun.mem.subarray(Number(DST_OFF), Number(DST_OFF + LEN)).equals(want));
     assert.deepEqual(r.pathSwitches.map((s) => [s.side, s.from, s.to, s.atOffset]), [['dst', dst.sgs[0], dst.sgs[1], 4n * CHUNK]]);
   });
+
+  for (const method of ['odx', 'xcopy'] as const) {
+    it(`${method}: one port down takes both sides' paths (the destination's write refused): both switch, the source's without a list to wait for; completes`, async () => {
+      const { r, err, src, dst, dstLun, want } = await run(method, { ...(method === 'odx' ? WUT : XCOPY), nth: 3, how: 'refused', session: 'logged-in' }, true);
+      assert.equal(err, undefined, String(err));
+      assert.ok(r);
+      assert.ok(dstLun.mem.subarray(Number(DST_OFF), Number(DST_OFF + LEN)).equals(want));
+      assert.deepEqual(r.pathSwitches.map((s) => [s.side, s.from, s.to, s.atOffset]), [
+        ['src', src.sgs[0], src.sgs[1], 2n * CHUNK],
+        ['dst', dst.sgs[0], dst.sgs[1], 2n * CHUNK],
+      ]);
+    });
+  }
 
   it('odx: the re-driven chunk gets a new token: POPULATE TOKEN again for the chunk whose write was refused', async () => {
     const { r, srcLun, dstLun } = await run('odx', { ...WUT, nth: 3, how: 'refused', session: 'logged-in' });

@@ -22,6 +22,8 @@ export interface PathFault {
   session: 'ended' | 'logged-in';
   /** Fail every path, not only the current one. */
   allPaths?: boolean;
+  /** Called when the fault strikes (to fail another device's path on the same port). */
+  also?: () => void;
 }
 
 let nextSg = 10;
@@ -88,6 +90,7 @@ export class FakeMultipath {
         this.failed.add(s);
         if (f.session === 'ended') this.ended.add(s);
       }
+      f.also?.();
       if (f.how === 'refused') throw refused(cmd, node);
       if (f.how === 'no-connect') {
         const e = new TransportError({ command: 'copy command', opcode: op, serviceAction: sa, hostStatus: 0x01, code: 'DID_NO_CONNECT' });
