@@ -247,7 +247,7 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         (failedOn !== undefined && failedOn !== from) ||
         f.nexusGone(from) || // the session ended: the target aborted its tasks
         (failedOn === from && neverReachedTarget(cause) && isListOpener(cause)); // refused before it left the host
-      if (!safe) throw new PathUnconfirmedError(from, pos, end - pos, reason);
+      if (!safe) throw new PathUnconfirmedError(from, pos, end - pos, reason, cause);
       const mv = await f.switchPath(from, reason);
       if (!mv) throw cause; // no path left: stop with the exact account
       if (mv.switched) account.pathSwitches.push({ side, from: mv.from, to: mv.to, atOffset: pos, reason });

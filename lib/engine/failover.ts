@@ -10,8 +10,10 @@ export class PathUnconfirmedError extends OdxcpError {
     readonly offset: bigint,
     readonly length: bigint,
     reason: string,
+    cause?: unknown,
   ) {
-    super(`path ${node} failed with a copy list in flight (${reason}); ${length} bytes from +${offset} are unconfirmed and were not rewritten`, 'PATH_UNCONFIRMED');
+    // The cause (the transport error) gives the exit status: 35, as any transport failure.
+    super(`path ${node} failed with a copy list in flight (${reason}); ${length} bytes from +${offset} are unconfirmed and were not rewritten`, 'PATH_UNCONFIRMED', { cause });
   }
 }
 Object.defineProperty(PathUnconfirmedError.prototype, 'name', { value: 'PathUnconfirmedError' });

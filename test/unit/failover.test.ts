@@ -17,6 +17,7 @@ import type { DeviceLayout } from '../../lib/device/device';
 import type { Stack } from '../../lib/device/stack';
 import { TransportError } from '../../lib/scsi/errors';
 import { copySummaryLines } from '../../lib/cli/copy';
+import { cliExitCode } from '../../lib/cli/context';
 import { checkCondition, FakeLun, fillPattern } from './helpers/fake-lun';
 import { FakeMultipath, type PathFault } from './helpers/fake-paths';
 
@@ -162,6 +163,7 @@ describe('path failover mid-copy (docs/path-failover.md)', () => {
     assert.equal(r, undefined);
     assert.ok(err instanceof CopyError, String(err));
     assert.equal(err.code, 'PATH_UNCONFIRMED');
+    assert.equal(cliExitCode(err), 35, 'a transport error\'s exit status');
     assert.ok(!err.message.includes('\n'));
     assert.match(err.message, new RegExp(`${dst.sgs[0]} failed with a copy list in flight`));
     const res = err.result;
