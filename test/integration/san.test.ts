@@ -306,17 +306,19 @@ describe('SAN stack over iSCSI: multipath, partitions, LVM (lab)', function () {
       assert.ok(outside(file(pv)).equals(beforePv), 'nothing outside the mounted LV changed');
     });
 
-    for (const [method, a, b] of [
-      ['odx', 'mpodx0', 'mpodx1'],
-      ['xcopy', 'mpfio0', 'mpfio1'],
+    // The odx maps take 256 MiB in 8 MiB tokens; the LIO fileio maps are 64 MiB: 48 MiB there in 2 MiB commands.
+    for (const [method, a, b, mib, at, unit] of [
+      ['odx', 'mpodx0', 'mpodx1', 256, 64, 8],
+      ['xcopy', 'mpfio0', 'mpfio1', 48, 16, 2],
     ] as const) {
-      it(`${method === 'xcopy' ? 'EXTENDED COPY' : 'token copy'}: 256 MiB between maps with the active path failed mid-way: switches to the other path and completes, dst == src, the switch in the account, later commands on the other path's sg`, async () => {
+      it(`${method === 'xcopy' ? 'EXTENDED COPY' : 'token copy'}: ${mib} MiB between maps with the active path failed mid-way: switches to the other path and completes, dst == src, the switch in the account, later commands on the other path's sg`, async () => {
         const s = stackEntry(a, 'multipath');
         const d = stackEntry(b, 'multipath');
         const sl = stackLun(s.over);
         const dl = stackLun(d.over);
-        const LEN = 256 * MiB;
-        writeBacking(sl, 16 * MiB, pattern(LEN, method === 'odx' ? 29 : 31));
+        const LEN = mib * MiB;
+        const OFF = (method === 'odx' ? 16 : 8) * MiB;
+        writeBacking(sl, OFF, pattern(LEN, method === 'odx' ? 29 : 31));
         const before = file(dl);
         const trace = CommandTrace.ofAddresses([...s.paths, ...d.paths].map((p) => p.address));
         let atFail = -1;
@@ -326,17 +328,17 @@ describe('SAN stack over iSCSI: multipath, partitions, LVM (lab)', function () {
           r = await copy({
             src: s.dev,
             dst: d.dev,
-            srcOffset: 16 * MiB,
-            dstOffset: 16 * MiB,
+            srcOffset: OFF,
+            dstOffset: OFF,
             length: LEN,
             mode: method,
-            tokenSize: 8 * MiB,
-            xcopySize: 8 * MiB,
+            tokenSize: unit * MiB,
+            xcopySize: unit * MiB,
             maxInFlight: 1,
             progressIntervalMs: 0,
             onProgress: (p) => {
               // Synchronously, from the progress callback: the copy cannot finish meanwhile.
-              if (!failed && p.bytesDone >= 64n * BigInt(MiB)) {
+              if (!failed && p.bytesDone >= BigInt(at * MiB)) {
                 failed = true;
                 atFail = trace.read().length;
                 shell(d.paths[0]!.fail);
@@ -349,12 +351,13 @@ describe('SAN stack over iSCSI: multipath, partitions, LVM (lab)', function () {
         const cmds = trace.stop();
         assert.ok(failed, 'portal 1 was failed during the copy');
         assert.equal(r.bytes, BigInt(LEN));
-        assertLanded(dl, before, 16 * MiB, file(sl).subarray(16 * MiB, 16 * MiB + LEN));
+        assertLanded(dl, before, OFF, file(sl).subarray(OFF, OFF + LEN));
+        console.log(`      ${method}: ${r.bytes} bytes (offloaded ${r.offloadedBytes}, host ${r.hostBytes}) in ${r.elapsedMs} ms; switches ${JSON.stringify(r.pathSwitches, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
         const sw = r.pathSwitches.find((x) => x.side === 'dst');
         assert.ok(sw, `the account records the destination's switch: ${JSON.stringify(r.pathSwitches, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
         assert.equal(sw.from, d.paths[0]!.sg);
         assert.equal(sw.to, d.paths[1]!.sg);
-        assert.ok(sw.atOffset >= 64n * BigInt(MiB) && sw.atOffset < BigInt(LEN), `switched at +${sw.atOffset}`);
+        assert.ok(sw.atOffset >= BigInt(at * MiB) && sw.atOffset < BigInt(LEN), `switched at +${sw.atOffset}`);
         for (const x of r.pathSwitches) if (x.side === 'src') assert.deepEqual([x.from, x.to], [s.paths[0]!.sg, s.paths[1]!.sg]);
         // The kernel's record: after the failure every copy command went to portal 2's paths.
         const after = cmds.slice(atFail).filter((c) => c.cdb[0] === 0x83 || c.cdb[0] === 0x84);
