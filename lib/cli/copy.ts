@@ -188,6 +188,7 @@ export function copySummaryLines(r: CopyResult, o: { rate?: boolean } = {}): str
   for (const f of r.fallbacks) {
     lines.push(`  fallback at +${f.offset}: ${f.from} -> host for ${f.length} bytes${f.wholeCopy ? ' (rest of the copy)' : ''}: ${f.reason}`);
   }
+  for (const p of r.pathSwitches ?? []) lines.push(`  path switch at +${p.atOffset}: ${p.side} ${p.from} -> ${p.to}: ${p.reason}`);
   if (r.truncations > 0) lines.push(`  truncated transfers re-driven: ${r.truncations}`);
   lines.push(r.synced ? `  flushed: ${r.syncForm ?? 'SYNCHRONIZE CACHE'} over the destination range` : '  not flushed (--no-sync)');
   if (r.verified !== undefined) lines.push(`  verified: ${r.verified ? 'source and destination match' : 'no'}`);

@@ -10,7 +10,9 @@ import { inspectNode, queueLimits, scsiNodesOf, usersOf, type NodeInfo, type Que
 import { probeCapabilities, type Capabilities } from './capabilities';
 import { pickCopyDesignator } from '../scsi/spc';
 import * as fs from 'node:fs';
-import { multipathHolderOf, resolveStack, usersOfTop, type Extent, type Stack } from './stack';
+import { multipathHolderOf, resolveStack, usersOfTop, type Extent, type Stack, type StackPath } from './stack';
+import { choosePath, type PathFailover, type PathMove } from './paths';
+import * as path from 'node:path';
 import { encodeReportTargetPortGroups, refineWithRtpg } from './alua';
 import { decodeReportTargetPortGroups, type ReportTargetPortGroups } from '../scsi/alua';
 
@@ -123,19 +125,20 @@ interface DataHandle {
 export class ScsiDevice implements ScsiTransport {
   /** The path the caller gave. */
   readonly path: string;
-  readonly node: NodeInfo;
-  readonly nodes: ScsiNodes;
-  /** The node commands are sent through (the sg node when there is one). */
-  readonly commandNode: string;
+  /** The command node's sysfs view (a layered device's: its current path's; it changes on a path switch). */
+  node: NodeInfo;
+  nodes: ScsiNodes;
+  /** The node commands are sent through (the sg node when there is one; a layered device's current path). */
+  commandNode: string;
   readonly stats: DeviceStats = { commands: 0, unitAttentions: 0, busy: 0, notReady: 0, transport: 0 };
-  private readonly handle: NativeHandle;
+  private handle: NativeHandle;
   private readonly exclusiveHandle: NativeHandle | undefined;
   private readonly retry: RetryPolicy;
   private identityP: Promise<DeviceIdentity> | undefined;
   private capacityP: Promise<DeviceCapacity> | undefined;
   private capabilitiesP: Promise<Capabilities> | undefined;
   private closeP: Promise<void> | undefined;
-  private readonly executor: { path: string; execute: (r: NativeExecuteRequest) => Promise<NativeExecuteResult> };
+  private executor: { path: string; execute: (r: NativeExecuteRequest) => Promise<NativeExecuteResult> };
   /** The block node handle READ/WRITE data goes through, when it is not the command node. */
   private readonly dataHandle: NativeHandle | undefined;
   /** False when dataHandle is the exclusive hold (closed once, as that). */
@@ -154,10 +157,16 @@ export class ScsiDevice implements ScsiTransport {
   readonly layout: DeviceLayout | undefined;
   /** O_EXCL descriptor on the top of a layered device's chain (no command goes through it). */
   private readonly holdFd: number | undefined;
+  /** A layered device's path switching (docs/path-failover.md); undefined for a plain LUN. */
+  readonly failover: PathFailover | undefined;
+  /** Handles of paths switched away from, closing once their commands drained. */
+  private readonly retired: Promise<void>[] = [];
+  private switching: Promise<PathMove | undefined> | undefined;
 
   private constructor(path: string, node: NodeInfo, nodes: ScsiNodes, commandNode: string, handle: NativeHandle, exclusiveHandle: NativeHandle | undefined, retry: RetryPolicy, data?: DataHandle, layered?: { layout: DeviceLayout; holdFd: number | undefined }) {
     this.layout = layered?.layout;
     this.holdFd = layered?.holdFd;
+    this.failover = layered ? this.makeFailover() : undefined;
     this.path = path;
     this.node = node;
     this.nodes = nodes;
@@ -298,6 +307,57 @@ export class ScsiDevice implements ScsiTransport {
     return new ScsiDevice(path, node, nodes, chosen.sg, handle, undefined, options.retry ?? DEFAULT_RETRY, undefined, { layout, holdFd });
   }
 
+  /** The path-switching view of a layered device (its commands and data all go through one sg node). */
+  private makeFailover(): PathFailover {
+    const self = this;
+    return {
+      get commandNode() {
+        return self.commandNode;
+      },
+      pathFailed: () => sgState(this.commandNode) !== 'running',
+      nexusGone: (sg) => iscsiSessionEnded(sg),
+      switchPath: (from, reason) => {
+        // Serialised: workers that failed on the same path wait for the one switch.
+        const run = async (): Promise<PathMove | undefined> => {
+          if (this.commandNode !== from) return { from, to: this.commandNode, switched: false };
+          return this.switchFrom(from, reason);
+        };
+        const p = (this.switching ?? Promise.resolve(undefined)).then(run, run);
+        this.switching = p.catch(() => undefined);
+        return p;
+      },
+    };
+  }
+
+  /** Open the best other path's sg node and send every later command there; the old one closes once drained. */
+  private async switchFrom(from: string, _reason: string): Promise<PathMove | undefined> {
+    const native = loadNative();
+    if (this.closeP) return undefined;
+    let next: StackPath | undefined;
+    try {
+      const stack = resolveStack(this.path);
+      const lun = stack.luns[0];
+      if (!lun) return undefined;
+      await refineWithRtpg(lun, rtpgThrough).catch(() => undefined);
+      next = choosePath(lun.paths, [from]);
+    } catch {
+      return undefined;
+    }
+    if (!next?.sg) return undefined;
+    const node = inspectNode(next.sg);
+    const nodes = scsiNodesOf(node);
+    const handle = (await native.open(next.sg, { write: true, exclusive: false })).handle;
+    const old = this.handle;
+    this.handle = handle;
+    this.node = node;
+    this.nodes = nodes;
+    this.commandNode = next.sg;
+    this.executor = this.executorOn(next.sg, handle);
+    // Closing an sg handle waits for what it still has in flight (the dead path fails it fast).
+    this.retired.push(native.close(old).catch(() => undefined));
+    return { from, to: next.sg, switched: true };
+  }
+
   /** Run one encoded command with the retry policy; non-GOOD outcomes throw typed errors. */
   command(cmd: EncodedCommand, options?: CommandOptions): Promise<CommandResult> {
     return runCommand(this.executor, cmd, options, this.retry, { onUnitAttention: (e) => this.onUnitAttention(e) }, this.stats);
@@ -387,7 +447,7 @@ export class ScsiDevice implements ScsiTransport {
     this.closeP ??= (async () => {
       const native = loadNative();
       const handles = [this.handle, ...(this.dataHandleOwned && this.dataHandle ? [this.dataHandle] : []), ...(this.exclusiveHandle ? [this.exclusiveHandle] : [])];
-      const results: PromiseSettledResult<void>[] = await Promise.allSettled(handles.map((h) => native.close(h)));
+      const results: PromiseSettledResult<void>[] = await Promise.allSettled([...handles.map((h) => native.close(h)), ...this.retired]);
       // The hold on a layered device's top goes last, once no command can still be running.
       const hold = this.holdFd;
       if (hold !== undefined) results.push(...(await Promise.allSettled([new Promise<void>((res, rej) => fs.close(hold, (e) => (e ? rej(e) : res())))])));
@@ -415,5 +475,35 @@ async function rtpgThrough(sg: string): Promise<ReportTargetPortGroups> {
     return decodeReportTargetPortGroups(r.data);
   } finally {
     await d.close();
+  }
+}
+
+/** The sysfs state (running, offline, blocked, transport-offline...) of an sg node's SCSI device. */
+function sgState(sg: string): string {
+  try {
+    return fs.readFileSync(`/sys/class/scsi_generic/${path.basename(sg)}/device/state`, 'utf8').trim();
+  } catch {
+    return 'gone';
+  }
+}
+
+/**
+ * True when the sg node's device sits on an iSCSI session that is no longer logged in (or is
+ * gone): at ErrorRecoveryLevel 0 a dropped connection ends the session and the target aborts
+ * its tasks, so no list of that nexus can still write.
+ */
+function iscsiSessionEnded(sg: string): boolean {
+  let real: string;
+  try {
+    real = fs.realpathSync(`/sys/class/scsi_generic/${path.basename(sg)}/device`);
+  } catch {
+    return false; // the device is gone, but nothing tells what its target still runs
+  }
+  const m = /\/(session\d+)\//.exec(real);
+  if (!m) return false;
+  try {
+    return fs.readFileSync(`/sys/class/iscsi_session/${m[1]}/state`, 'utf8').trim() !== 'LOGGED_IN';
+  } catch {
+    return true; // the session object is gone
   }
 }

@@ -58,3 +58,37 @@ export function choosePath(paths: readonly StackPath[], exclude: readonly string
   }
   return best;
 }
+
+/** One move of a layered device's commands to another path (sg nodes). */
+export interface PathMove {
+  from: string;
+  to: string;
+  /** False when another caller had already moved away from `from`: nothing new happened. */
+  switched: boolean;
+}
+
+/**
+ * A device whose commands can move to another path of its LUN (a multipath map). The copy
+ * engine asks it after a transport error; docs/path-failover.md is the rule it follows.
+ */
+export interface PathFailover {
+  /** The sg node commands go through now. */
+  readonly commandNode: string;
+  /** The current path can no longer carry commands (its sysfs state, read now, is not running). */
+  pathFailed(): boolean;
+  /**
+   * Whether the I_T nexus of the path `sg` is known to be gone (an iSCSI session no longer
+   * logged in: at ErrorRecoveryLevel 0 the target aborted every task of it).
+   */
+  nexusGone(sg: string): boolean;
+  /**
+   * Move commands off `from` to the best other usable path (states read afresh). Undefined
+   * when no path is left. Calls are serialised; one that finds the move done returns it.
+   */
+  switchPath(from: string, reason: string): Promise<PathMove | undefined>;
+}
+
+/** A device's failover, when it has one (a layered device: `ScsiDevice.failover`). */
+export function failoverOf(t: unknown): PathFailover | undefined {
+  return (t as { failover?: PathFailover } | undefined)?.failover;
+}

@@ -1,7 +1,7 @@
 // The copy's account: which byte ranges (relative to the start of the copy) are on the
 // destination and how each got there. Methods report each completed piece as it completes,
 // so the account is exact even when chunks finish out of order or a chunk fails half-way.
-import type { CopiedExtent, CopyMethod, ExtentKind, FallbackRecord } from './types';
+import type { CopiedExtent, CopyMethod, ExtentKind, FallbackRecord, PathSwitch } from './types';
 
 export class Account {
   private readonly pieces: CopiedExtent[] = [];
@@ -10,6 +10,7 @@ export class Account {
   zeroed = 0n;
   skipped = 0n;
   readonly fallbacks: FallbackRecord[] = [];
+  readonly pathSwitches: PathSwitch[] = [];
   readonly commands: Record<string, number> = {};
   truncations = 0;
   /** Bytes that crossed the host's SG_IO data buffers (READ data-in + WRITE data-out). */

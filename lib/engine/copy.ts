@@ -7,7 +7,9 @@ import { flushRange, type FlushForm } from './flush';
 import { ScsiError } from '../scsi/errors';
 import { AbortedError, MiscompareError, OdxcpError } from '../errors';
 import { Account } from './account';
-import { classify } from './reactions';
+import { classify, neverReachedTarget } from './reactions';
+import { failoverOf, type PathFailover } from '../device/paths';
+import { PathUnconfirmedError } from './failover';
 import { HostMethod } from './methods/host';
 import { TokenMethod, type SharedTokens } from './methods/token';
 import { JournalWriter, journalHeader } from './journal';
@@ -32,6 +34,8 @@ export class CopyError extends OdxcpError {
 Object.defineProperty(CopyError.prototype, 'name', { value: 'CopyError' });
 
 const MAX_RETRIES_PER_CHUNK = 2;
+/** Path switches one chunk may make (a path that flaps must not loop forever). */
+const MAX_PATH_SWITCHES_PER_CHUNK = 4;
 /** Bytes one zeroing job covers (zeroing runs in the same workers as the copy chunks). */
 const ZERO_PIECE_BYTES = 256n * 1024n * 1024n;
 /**
@@ -90,6 +94,7 @@ function makeResult(plan: CopyPlan, account: Account, started: number, closing: 
     method,
     plannedMethod: plan.method,
     fallbacks: account.fallbacks,
+    pathSwitches: account.pathSwitches,
     extents: account.extents(),
     commands: { ...account.commands },
     hostDataBytes: account.hostDataBytes,
@@ -218,6 +223,38 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
   let fatal: unknown;
   const chunkBytes = plan.chunkBytes;
 
+  // ---- path failover (docs/path-failover.md): a layered side whose path failed moves to another
+  const sides = ([['src', failoverOf(pair.src)], ['dst', failoverOf(pair.dst)]] as const).filter((x): x is readonly ['src' | 'dst', PathFailover] => x[1] !== undefined);
+  /**
+   * After a path error: switch every side whose path failed (or was switched by another worker
+   * since `nodes` was taken). 'none' when no side's path failed (not a path failure then).
+   * Throws the cause when a failed side has no path left, PathUnconfirmedError when the rule
+   * forbids re-driving the range.
+   */
+  const failOver = async (cause: unknown, nodes: ReadonlyMap<string, string>, m: CopyMethodImpl, pos: bigint, end: bigint): Promise<'switched' | 'none'> => {
+    const failed = sides.filter(([side, f]) => f.commandNode !== nodes.get(side) || f.pathFailed());
+    if (failed.length === 0) return 'none';
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const failedOn = (cause as { node?: string } | undefined)?.node;
+    for (const [side, f] of failed) {
+      const from = nodes.get(side) as string;
+      // The rule: re-drive only when no list of the old nexus can still write the range.
+      const safe =
+        m === host || // READ/WRITE of the same bytes again
+        (m.name === 'odx' && side === 'src') || // a source's token lists only read
+        // A side whose command did not fail has no list of this chunk in flight: a chunk runs
+        // one list at a time (POPULATE TOKEN, then its writes; one EXTENDED COPY at a time).
+        (failedOn !== undefined && failedOn !== from) ||
+        f.nexusGone(from) || // the session ended: the target aborted its tasks
+        (failedOn === from && neverReachedTarget(cause) && isListOpener(cause)); // refused before it left the host
+      if (!safe) throw new PathUnconfirmedError(from, pos, end - pos, reason, cause);
+      const mv = await f.switchPath(from, reason);
+      if (!mv) throw cause; // no path left: stop with the exact account
+      if (mv.switched) account.pathSwitches.push({ side, from: mv.from, to: mv.to, atOffset: pos, reason });
+    }
+    return 'switched';
+  };
+
   const processChunk = async (offset: bigint, length: bigint) => {
     let pos = offset;
     const end = offset + length;
@@ -225,9 +262,11 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
     let retries = 0;
     let repopulates = 0;
     let previous: unknown;
+    let switches = 0;
     const cctx = ctxFor(offset);
     while (pos < end) {
       if (stop) throw new StopRequested();
+      const nodes = new Map(sides.map(([side, f]) => [side, f.commandNode]));
       try {
         await m.run({ offset: pos, length: end - pos }, cctx);
         pos = end;
@@ -238,9 +277,18 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         // A failure during a stop is the stop's doing (our own abort), not the target's: no
         // fallback, no pair remembered as unable to offload.
         if (stop) throw new StopRequested();
-        if (m === host) throw e.cause; // the buffered path failed too: stop with the account
         let decision = classify(e.cause, previous);
         previous = e.cause;
+        if (decision === 'path') {
+          // Re-driven from the last confirmed offset on the new path (a new list id; a token
+          // method populates again). Without a failed path it is a transport error as before.
+          if (switches < MAX_PATH_SWITCHES_PER_CHUNK && (await failOver(e.cause, nodes, m, pos, end)) === 'switched') {
+            switches++;
+            continue;
+          }
+          decision = 'fallback-chunk';
+        }
+        if (m === host) throw e.cause; // the buffered path failed too: stop with the account
         if (decision === 'repopulate') {
           if (e.progress > 0n && repopulates < MAX_REPOPULATES_PER_CHUNK) {
             repopulates++;
@@ -472,3 +520,8 @@ export async function runJournalled(pair: OpenedPair, details: PlanDetails, o: C
 }
 
 export type { CopyMethod };
+
+/** The command that opens a list (POPULATE TOKEN, WRITE USING TOKEN, EXTENDED COPY): refused, no list exists. */
+function isListOpener(e: unknown): boolean {
+  return (e as { opcode?: number }).opcode === 0x83;
+}

@@ -262,7 +262,32 @@ export const refused = (e: unknown): boolean => is(e, SENSE_KEY.ILLEGAL_REQUEST,
  * `repopulate`: the token is gone (expired, revoked, deleted...) but the pair can still
  * offload: a new POPULATE TOKEN from where the copy stopped (reference 2.6, 7.5).
  */
-export type Decision = 'retry' | 'repopulate' | 'fallback-chunk' | 'fallback-copy' | 'fatal';
+export type Decision = 'retry' | 'repopulate' | 'fallback-chunk' | 'fallback-copy' | 'fatal' | 'path';
+
+/**
+ * Host statuses that say the path (not the target) failed (docs/path-failover.md): no
+ * connection, bad target, the transport disrupted / failing fast / marginal; DID_BUS_BUSY
+ * once runCommand's retries are spent.
+ */
+const PATH_HOST_STATUSES = new Set([0x01, 0x02, 0x04, 0x0e, 0x0f, 0x14]);
+
+/**
+ * A transport failure that may be the path's: one of those host statuses, or SG_IO refusing
+ * with ENODEV/ENXIO (the device offline or gone). Whether the path really failed is the
+ * device's sysfs state to say; a sense code is never a path failure (the target answered).
+ */
+export function isPathError(e: unknown): e is TransportError {
+  return e instanceof TransportError && (PATH_HOST_STATUSES.has(e.hostStatus) || e.code === 'ENODEV' || e.code === 'ENXIO');
+}
+
+/**
+ * The command never left the host: SG_IO refused it (ENODEV/ENXIO), or the midlayer / the
+ * iSCSI initiator failed it before sending with DID_NO_CONNECT (an offline device, a session
+ * not logged in). Commands lost in flight come back DID_TRANSPORT_DISRUPTED/FAILFAST instead.
+ */
+export function neverReachedTarget(e: unknown): boolean {
+  return e instanceof TransportError && ((e.hostStatus === 0 && (e.code === 'ENODEV' || e.code === 'ENXIO')) || e.hostStatus === 0x01);
+}
 
 /** ASCs after which this pair cannot offload at all (the array said so, not a passing state). */
 function pairCannotOffload(e: ScsiError): boolean {
@@ -308,6 +333,8 @@ export function classify(cause: unknown, previous?: unknown): Decision {
         return pairCannotOffload(cause) ? 'fallback-copy' : 'fallback-chunk';
     }
   }
+  // The chunk loop switches the path when a side's path is down, else takes it as below.
+  if (isPathError(cause)) return 'path';
   if (cause instanceof TransportError) return 'fallback-chunk';
   // A status reply without sense, a zero transfer count, an undecodable reply: try once more.
   return 'retry';

@@ -97,6 +97,17 @@ export interface FallbackRecord {
   wholeCopy: boolean;
 }
 
+/** A layered side's commands moved to another path of its LUN after its path failed (issue #11). */
+export interface PathSwitch {
+  side: 'src' | 'dst';
+  /** sg nodes: the failed path's and the new one's. */
+  from: string;
+  to: string;
+  /** Byte offset, relative to the start of the copy, from which the chunk was re-driven. */
+  atOffset: bigint;
+  reason: string;
+}
+
 /** A contiguous run of the copy, relative to its start, and how it was copied. */
 export interface CopiedExtent {
   offset: bigint;
@@ -131,6 +142,8 @@ export interface CopyResult {
   /** The method the plan chose before anything failed. */
   plannedMethod: CopyMethod;
   fallbacks: FallbackRecord[];
+  /** Path switches of a layered side (a multipath map) during the copy, in order. */
+  pathSwitches: PathSwitch[];
   /** Merged extents, in order, copied / zeroed / skipped; a completed copy has them cover [0, length). */
   extents: CopiedExtent[];
   /** SCSI commands issued, by T10 name. */

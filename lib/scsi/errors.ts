@@ -95,6 +95,8 @@ export class TransportError extends OdxcpError {
   /** SAM status byte, if the command got that far. */
   readonly status: number | undefined;
   readonly rawSense: Buffer | undefined;
+  /** The node the command was sent through (set by runCommand): which path failed. */
+  node: string | undefined;
 
   constructor(init: TransportErrorInit) {
     super(init.message ?? `${init.command}: transport error ${init.code}`, init.code, { cause: init.cause });

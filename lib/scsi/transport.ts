@@ -152,7 +152,9 @@ export async function runCommand(
     } catch (e) {
       if (tracing()) witness({ errno: (e as NodeJS.ErrnoException).code ?? String(e) });
       // The ioctl itself failed (errno): nothing reached the target in a knowable state.
-      throw withAdvice(transportErrorFromSystemError(commandName(cmd.cdb), cmd.cdb, e as NodeJS.ErrnoException), exec.path);
+      const te = withAdvice(transportErrorFromSystemError(commandName(cmd.cdb), cmd.cdb, e as NodeJS.ErrnoException), exec.path);
+      te.node = exec.path;
+      throw te;
     }
     if (tracing()) witness({ result: raw, ...(cmd.direction === 'from-device' && data ? { dataIn: data.subarray(0, Math.max(0, data.length - raw.resid)) } : {}) });
     const err = scsiErrorFromResult(commandName(cmd.cdb), cmd.cdb, raw);
@@ -191,6 +193,7 @@ export async function runCommand(
       await sleep(policy.transportDelayMs);
       continue;
     }
+    if (err instanceof TransportError) err.node = exec.path;
     throw err;
   }
 }

@@ -306,6 +306,70 @@ describe('SAN stack over iSCSI: multipath, partitions, LVM (lab)', function () {
       assert.ok(outside(file(pv)).equals(beforePv), 'nothing outside the mounted LV changed');
     });
 
+    // The odx maps take 256 MiB in 8 MiB tokens; the LIO fileio maps are 64 MiB: 48 MiB there in 2 MiB commands.
+    for (const [method, a, b, mib, at, unit] of [
+      ['odx', 'mpodx0', 'mpodx1', 256, 64, 8],
+      ['xcopy', 'mpfio0', 'mpfio1', 48, 16, 2],
+    ] as const) {
+      it(`${method === 'xcopy' ? 'EXTENDED COPY' : 'token copy'}: ${mib} MiB between maps with the active path failed mid-way: switches to the other path and completes, dst == src, the switch in the account, later commands on the other path's sg`, async () => {
+        const s = stackEntry(a, 'multipath');
+        const d = stackEntry(b, 'multipath');
+        const sl = stackLun(s.over);
+        const dl = stackLun(d.over);
+        const LEN = mib * MiB;
+        const OFF = (method === 'odx' ? 16 : 8) * MiB;
+        writeBacking(sl, OFF, pattern(LEN, method === 'odx' ? 29 : 31));
+        const before = file(dl);
+        const trace = CommandTrace.ofAddresses([...s.paths, ...d.paths].map((p) => p.address));
+        let atFail = -1;
+        let failed = false;
+        let r: Awaited<ReturnType<typeof copy>> | undefined;
+        try {
+          r = await copy({
+            src: s.dev,
+            dst: d.dev,
+            srcOffset: OFF,
+            dstOffset: OFF,
+            length: LEN,
+            mode: method,
+            tokenSize: unit * MiB,
+            xcopySize: unit * MiB,
+            maxInFlight: 1,
+            progressIntervalMs: 0,
+            onProgress: (p) => {
+              // Synchronously, from the progress callback: the copy cannot finish meanwhile.
+              if (!failed && p.bytesDone >= BigInt(at * MiB)) {
+                failed = true;
+                atFail = trace.read().length;
+                shell(d.paths[0]!.fail);
+              }
+            },
+          });
+        } finally {
+          if (failed) shell(d.paths[0]!.restore);
+        }
+        const cmds = trace.stop();
+        assert.ok(failed, 'portal 1 was failed during the copy');
+        assert.equal(r.bytes, BigInt(LEN));
+        assertLanded(dl, before, OFF, file(sl).subarray(OFF, OFF + LEN));
+        console.log(`      ${method}: ${r.bytes} bytes (offloaded ${r.offloadedBytes}, host ${r.hostBytes}) in ${r.elapsedMs} ms; switches ${JSON.stringify(r.pathSwitches, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+        const sw = r.pathSwitches.find((x) => x.side === 'dst');
+        assert.ok(sw, `the account records the destination's switch: ${JSON.stringify(r.pathSwitches, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+        assert.equal(sw.from, d.paths[0]!.sg);
+        assert.equal(sw.to, d.paths[1]!.sg);
+        assert.ok(sw.atOffset >= BigInt(at * MiB) && sw.atOffset < BigInt(LEN), `switched at +${sw.atOffset}`);
+        for (const x of r.pathSwitches) if (x.side === 'src') assert.deepEqual([x.from, x.to], [s.paths[0]!.sg, s.paths[1]!.sg]);
+        // The kernel's record: after the failure every copy command went to portal 2's paths.
+        const after = cmds.slice(atFail).filter((c) => c.cdb[0] === 0x83 || c.cdb[0] === 0x84);
+        const p1 = new Set([s.paths[0]!.address, d.paths[0]!.address]);
+        assert.ok(after.length > 0, 'copy commands after the failure');
+        assert.deepEqual(after.filter((c) => p1.has(c.address)), [], 'nothing on the failed path after the failure');
+        assert.ok(after.some((c) => c.address === d.paths[1]!.address || c.address === s.paths[1]!.address), "commands on portal 2's paths");
+        if (method === 'odx') assert.ok(after.some((c) => c.address === d.paths[1]!.address && c.cdb[0] === 0x83 && (c.cdb[1]! & 0x1f) === 0x11), "WRITE USING TOKEN on the destination's other path");
+        assert.equal(sdState(d.paths[0]!.sd), 'running', 'the path is back');
+      });
+    }
+
     it('256 MiB between maps with every path failed mid-way: stops with an exact account and a one-line error; the reported extents hold the source\'s bytes', async () => {
       const s = stackEntry('mpodx0', 'multipath');
       const d = stackEntry('mpodx1', 'multipath');

@@ -56,6 +56,7 @@ export function result(o: Partial<CopyResult> = {}): CopyResult {
     method: 'mixed',
     plannedMethod: 'odx',
     fallbacks: [{ offset: 786432n, length: 262144n, from: 'odx', reason: 'COPY ABORTED 0D/01', wholeCopy: true }],
+    pathSwitches: [],
     extents: [
       { offset: 0n, length: 786432n, method: 'odx' },
       { offset: 786432n, length: 262144n, method: 'host' },
