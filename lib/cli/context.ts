@@ -216,23 +216,24 @@ export async function withSignals<T>(
   }
 }
 
-/** The last progress a command saw: all a second signal can report. */
-export interface LastProgress {
-  last?: ProgressEvent;
-}
-
 /**
- * withSignals' `leaving` for a command with progress: the `done` record, the --json object and
- * one line saying how much was at least `verb` (copied, zeroed, written) by the last report.
+ * A command's progress, remembered as it goes to the reporter, and withSignals' `leaving` for it:
+ * the `done` record, the --json object and one line saying how much was at least `verb`
+ * (copied, zeroed, written) by the last report (all a second signal can report).
  */
-export function reportLeaving(ctx: CliContext, reporter: ProgressReporter, seen: LastProgress, verb: string, json: boolean, extra: Record<string, unknown> = {}) {
-  return (sig: NodeJS.Signals, first: NodeJS.Signals): void => {
+export function reportLeaving(ctx: CliContext, reporter: ProgressReporter, verb: string, json: boolean, extra: Record<string, unknown> = {}) {
+  let last: ProgressEvent | undefined;
+  const onProgress = (p: ProgressEvent): void => {
+    last = p;
+    reporter.onProgress(p);
+  };
+  const leaving = (sig: NodeJS.Signals, first: NodeJS.Signals): void => {
     const code = signalExitCode(first);
-    const last = seen.last;
     const account = { bytes: last?.bytesDone ?? null, length: last?.totalBytes ?? null, exact: false };
     reporter.finish({ ok: false, ...account, exitCode: code });
     if (json) printJsonError(ctx, new AbortedError(`${sig} again: left without waiting for the commands in flight`, { signal: first }), code, { ...extra, ...account });
     const done = last ? `at least ${last.bytesDone} of ${last.totalBytes} bytes were ${verb} (the last progress report)` : 'no progress was reported yet';
     ctx.stderr.write(`odxcp: ${sig} again: leaving without waiting for the commands in flight; ${done}\n`);
   };
+  return { onProgress, leaving };
 }

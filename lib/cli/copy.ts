@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import type { CopyMode, CopyOptions, CopyResult } from '../engine/types';
 import { UsageError } from '../errors';
-import { cliExitCode, errorLine, jsonErrorMember, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type Geometry, type LastProgress, type Stopped } from './context';
+import { cliExitCode, errorLine, jsonErrorMember, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type Geometry, type Stopped } from './context';
 import { ddListIdUsage, ddRange, parseDdArgs, SG_XCOPY_HELP, type DdOperands } from './dd-operands';
 import { toJson } from './json';
 import { checkDevicePath, refuseRepeats } from './options';
@@ -206,8 +206,7 @@ export async function runResolvedCopy(ctx: CliContext, opts: CopyOptions, req: C
   const reporter = makeProgress(kind, ctx.stderr, ctx.run);
   let result: CopyResult;
   const stopped: Stopped = {};
-  const seen: LastProgress = {};
-  const leaving = reportLeaving(ctx, reporter, seen, 'copied', req.json);
+  const { onProgress, leaving } = reportLeaving(ctx, reporter, 'copied', req.json);
   try {
     result = await withSignals(
       ctx,
@@ -215,10 +214,7 @@ export async function runResolvedCopy(ctx: CliContext, opts: CopyOptions, req: C
         return await ctx.copy({
           ...opts,
           signal: s.signal,
-          onProgress: (p) => {
-            seen.last = p;
-            reporter.onProgress(p);
-          },
+          onProgress,
         });
       },
       leaving,

@@ -4,7 +4,7 @@ import { UsageError } from '../errors';
 import { describeRodToken } from '../scsi/rod-token';
 import { checkTokenFileOut, tokenFileInfo, TOKEN_FILE_FORMATS, TOKEN_FILE_LENGTH, type TokenFileFormat, type TokenFileInfo } from '../tokens/token-file';
 import { TokenWriteError } from '../tokens/token-ops';
-import { cliExitCode, oneLineText, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type LastProgress, type Stopped } from './context';
+import { cliExitCode, oneLineText, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type Stopped } from './context';
 import { toJson } from './json';
 import { checkDevicePath } from './options';
 import { chooseProgress, makeProgress, PROGRESS_KINDS, type ProgressKind } from './progress';
@@ -109,8 +109,7 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
   const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr, ctx.run);
   const start = Date.now();
   const stopped: Stopped = {};
-  const seen: LastProgress = {};
-  const leaving = reportLeaving(ctx, reporter, seen, 'written', o.json === true, { device });
+  const { onProgress, leaving } = reportLeaving(ctx, reporter, 'written', o.json === true, { device });
   try {
     const r = await withSignals(ctx, async (s) => {
       return await ctx.writeTokenFile({
@@ -123,10 +122,7 @@ export async function tokenWriteCommand(ctx: CliContext, device: string, o: Toke
         sync: o.sync !== false,
         timeoutMs,
         signal: s.signal,
-        onProgress: (p) => {
-          seen.last = { bytesDone: p.bytesWritten, totalBytes: p.totalBytes, elapsedMs: Date.now() - start, method: 'odx' };
-          reporter.onProgress(seen.last);
-        },
+        onProgress: (p) => onProgress({ bytesDone: p.bytesWritten, totalBytes: p.totalBytes, elapsedMs: Date.now() - start, method: 'odx' }),
       });
     }, leaving, stopped);
     reporter.finish({ ok: true, bytes: r.bytesWritten });

@@ -2,7 +2,7 @@
 // in lib/tokens/zero.ts.
 import { UsageError } from '../errors';
 import { ZERO_METHODS, ZeroError, type ZeroMethod, type ZeroResult } from '../tokens/zero';
-import { cliExitCode, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type LastProgress, type Stopped } from './context';
+import { cliExitCode, printJsonError, reportError, reportLeaving, signalExitCode, withSignals, type CliContext, type Stopped } from './context';
 import { checkDevicePath } from './options';
 import { dryRunZero } from './dry-run';
 import { toJson } from './json';
@@ -47,8 +47,7 @@ export async function zeroCommand(ctx: CliContext, device: string, o: ZeroCliOpt
   if (o.dryRun) return dryRunZero(ctx, { device, offset, length, method, sync: o.sync !== false }, o.json === true);
   const reporter = makeProgress(chooseProgress(progress, o.json === true, ctx.stderr), ctx.stderr, ctx.run);
   const stopped: Stopped = {};
-  const seen: LastProgress = {};
-  const leaving = reportLeaving(ctx, reporter, seen, 'zeroed', o.json === true);
+  const { onProgress, leaving } = reportLeaving(ctx, reporter, 'zeroed', o.json === true);
   try {
     const r = await withSignals(
       ctx,
@@ -61,10 +60,7 @@ export async function zeroCommand(ctx: CliContext, device: string, o: ZeroCliOpt
           sync: o.sync !== false,
           timeoutMs,
           signal: s.signal,
-          onProgress: (p) => {
-            seen.last = p;
-            reporter.onProgress(p);
-          },
+          onProgress,
         });
       },
       leaving,

@@ -316,11 +316,11 @@ export class ScsiDevice implements ScsiTransport {
       },
       pathFailed: () => sgState(this.commandNode) !== 'running',
       nexusGone: (sg) => iscsiSessionEnded(sg),
-      switchPath: (from, reason) => {
+      switchPath: (from) => {
         // Serialised: workers that failed on the same path wait for the one switch.
         const run = async (): Promise<PathMove | undefined> => {
           if (this.commandNode !== from) return { from, to: this.commandNode, switched: false };
-          return this.switchFrom(from, reason);
+          return this.switchFrom(from);
         };
         const p = (this.switching ?? Promise.resolve(undefined)).then(run, run);
         this.switching = p.catch(() => undefined);
@@ -330,7 +330,7 @@ export class ScsiDevice implements ScsiTransport {
   }
 
   /** Open the best other path's sg node and send every later command there; the old one closes once drained. */
-  private async switchFrom(from: string, _reason: string): Promise<PathMove | undefined> {
+  private async switchFrom(from: string): Promise<PathMove | undefined> {
     const native = loadNative();
     if (this.closeP) return undefined;
     let next: StackPath | undefined;

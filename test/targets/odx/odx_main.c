@@ -467,9 +467,13 @@ static bool bad_protect(const uint8_t *cdb, struct odx_sense *s)
 	return true;
 }
 
-static bool range_ok(struct odx_dev *d, uint64_t lba, uint64_t n)
+/* LBA..LBA+N-1 on the medium; else the sense says LBA OUT OF RANGE with the starting LBA. */
+static bool range_ok(struct odx_dev *d, uint64_t lba, uint64_t n, struct odx_sense *s)
 {
-	return lba <= d->nblocks && n <= d->nblocks - lba;
+	if (lba <= d->nblocks && n <= d->nblocks - lba)
+		return true;
+	sense_lba_range(s, lba);
+	return false;
 }
 
 static int do_read(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
@@ -483,10 +487,8 @@ static int do_read(struct odx_dev *d, const uint8_t *cdb, const struct iovec *io
 	rw_fields(cdb, &lba, &n, &fua);
 	if (bad_protect(cdb, s))
 		return -1;
-	if (!range_ok(d, lba, n)) {
-		sense_lba_range(s, lba);
+	if (!range_ok(d, lba, n, s))
 		return -1;
-	}
 	left = (size_t)n * d->bs;
 	if (left > have)
 		left = have;	/* the initiator gave a smaller buffer: fill what fits */
@@ -514,10 +516,8 @@ static int do_write(struct odx_dev *d, const uint8_t *cdb, const struct iovec *i
 	rw_fields(cdb, &lba, &n, &fua);
 	if (bad_protect(cdb, s))
 		return -1;
-	if (!range_ok(d, lba, n)) {
-		sense_lba_range(s, lba);
+	if (!range_ok(d, lba, n, s))
 		return -1;
-	}
 	if (iov_len(iov, cnt) < (size_t)n * d->bs) {
 		/* data-out shorter than the CDB asks for */
 		sense_invalid_cdb(s, cdb[0] == 0x0A ? 4 : cdb[0] == 0x2A ? 7 : cdb[0] == 0xAA ? 6 : 10);
@@ -560,10 +560,8 @@ static int do_write_same(struct odx_dev *d, const uint8_t *cdb, const struct iov
 	unmap = cdb[1] & 0x08;
 	if (n == 0)			/* WSNZ = 0: zero blocks means "to the end" */
 		n = lba < d->nblocks ? d->nblocks - lba : 0;
-	if (!range_ok(d, lba, n)) {
-		sense_lba_range(s, lba);
+	if (!range_ok(d, lba, n, s))
 		return -1;
-	}
 	if (unmap) {
 		/* The data-out block is not looked at: the blocks are deallocated
 		 * and read zeros (LBPRZ), as LIO and FreeBSD CTL do and libiscsi's
@@ -636,10 +634,8 @@ static int do_verify(struct odx_dev *d, const uint8_t *cdb, const struct iovec *
 		sense_set_field(s, true, 1, 2);
 		return -1;
 	}
-	if (!range_ok(d, lba, n)) {
-		sense_lba_range(s, lba);
+	if (!range_ok(d, lba, n, s))
 		return -1;
-	}
 	if (!bytchk || !n)
 		return 0;
 	if (iov_len(iov, cnt) < (bytchk == 0x03 ? d->bs : (size_t)n * d->bs)) {
@@ -734,10 +730,8 @@ static int do_write_verify(struct odx_dev *d, const uint8_t *cdb, const struct i
 		sense_set_field(s, true, 1, 2);
 		return -1;
 	}
-	if (!range_ok(d, lba, n)) {
-		sense_lba_range(s, lba);
+	if (!range_ok(d, lba, n, s))
 		return -1;
-	}
 	if (iov_len(iov, cnt) < (size_t)n * d->bs) {
 		sense_invalid_cdb(s, cdb[0] == 0x2E ? 7 : cdb[0] == 0xAE ? 6 : 10);
 		return -1;
@@ -794,10 +788,8 @@ static int do_compare_and_write(struct odx_dev *d, const uint8_t *cdb, const str
 		sense_invalid_cdb(s, 13);
 		return -1;
 	}
-	if (!range_ok(d, lba, n)) {
-		sense_lba_range(s, lba);
+	if (!range_ok(d, lba, n, s))
 		return -1;
-	}
 	if (!n)
 		return 0;
 	if (iov_len(iov, cnt) < 2 * (size_t)n * d->bs) {
