@@ -37,6 +37,11 @@ counts_json() {
     console.log(v.join(" "));' "$file" 2>/dev/null) ||
     { counts_problem "$suite" "wrote no counts (exit $rc): it crashed or did not run"; return 0; }
   counts_record "$suite" tests "$rc" $c
+  # Name each failure in the summary too: a CI log is often read from its tail.
+  node -e '
+    const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    for (const f of Array.isArray(c.failures) ? c.failures : []) console.log(String(f));' "$file" 2>/dev/null |
+    while IFS= read -r f; do counts_problem "$suite" "failed: $f"; done
 }
 
 counts_line() {

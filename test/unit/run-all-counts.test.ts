@@ -122,6 +122,14 @@ describe('npm test counting (test/counts.sh)', function () {
     assert.equal(r.lines.at(-1), 'total: 3 passed, 1 failed, 0 skipped', r.out);
   });
 
+  it('each failure the reporter recorded is named in the summary, so the tail of a CI log says what failed', function () {
+    const r = run(`echo ${json({ passed: 5, failed: 1, skipped: 0, failures: ['copy ends: expected 1 to equal 2'] })} > "$T/e.json"; counts_json lab "$T/e.json" 1`);
+    assert.notEqual(r.status, 0, r.out);
+    assert.ok(r.lines.includes('  lab: 1 failed'), r.out);
+    assert.ok(r.lines.includes('  lab: failed: copy ends: expected 1 to equal 2'), r.out);
+    assert.equal(r.lines.at(-1), 'total: 5 passed, 1 failed, 0 skipped', r.out);
+  });
+
   it('the mocha reporter counts only tests that ran: a failed hook leaves its tests out, as not run', function () {
     const spec = path.join(tmp, 'fake.test.js');
     fs.writeFileSync(spec, `
@@ -134,7 +142,14 @@ describe('npm test counting (test/counts.sh)', function () {
       env: { ...process.env, ODXCP_SUITE: 'fake', ODXCP_COUNTS_FILE: file },
     });
     assert.notEqual(r.status, 0, r.stdout + r.stderr);
-    assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), { suite: 'fake', passed: 2, failed: 2, skipped: 1, notRun: 4 });
+    assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), {
+      suite: 'fake',
+      passed: 2,
+      failed: 2,
+      skipped: 1,
+      notRun: 4,
+      failures: ['hook fails "before all" hook for "a": no LUN', 'each fails "before each" hook for "f": x'],
+    });
     assert.match(r.stdout, /^fake: 2 passed, 2 failed, 1 skipped$/m);
     assert.match(r.stdout, /^fake: 4 tests did not run \(a hook failed or the run stopped\)$/m);
   });
