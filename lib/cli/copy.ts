@@ -189,6 +189,7 @@ export function copySummaryLines(r: CopyResult, o: { rate?: boolean } = {}): str
     lines.push(`  fallback at +${f.offset}: ${f.from} -> host for ${f.length} bytes${f.wholeCopy ? ' (rest of the copy)' : ''}: ${f.reason}`);
   }
   for (const p of r.pathSwitches ?? []) lines.push(`  path switch at +${p.atOffset}: ${p.side} ${p.from} -> ${p.to}: ${p.reason}`);
+  for (const u of r.unconfirmed ?? []) lines.push(`  unconfirmed: ${u.length} bytes at +${u.offset} (a list on ${u.node} may still write them; not rewritten, not counted; resume re-drives them)`);
   if (r.truncations > 0) lines.push(`  truncated transfers re-driven: ${r.truncations}`);
   lines.push(r.synced ? `  flushed: ${r.syncForm ?? 'SYNCHRONIZE CACHE'} over the destination range` : '  not flushed (--no-sync)');
   if (r.verified !== undefined) lines.push(`  verified: ${r.verified ? 'source and destination match' : 'no'}`);

@@ -137,6 +137,8 @@ function directExitCode(err: unknown): number | undefined {
     if (err.errno !== undefined) return exitCodeForErrno(err.errno);
     return 35;
   }
+  // Ranges left unconfirmed after a lost copy list (docs/path-failover.md): a transport failure.
+  if (err instanceof OdxcpError && err.code === 'PATH_UNCONFIRMED') return 35;
   // A wrapper (e.g. the engine's CopyError) takes the status of what it wraps.
   if (err instanceof OdxcpError) return err.cause !== undefined ? undefined : 99;
   // A Node system error (fs, net): code 'Exxx' plus a numeric errno.

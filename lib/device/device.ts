@@ -344,9 +344,18 @@ export class ScsiDevice implements ScsiTransport {
       return undefined;
     }
     if (!next?.sg) return undefined;
-    const node = inspectNode(next.sg);
-    const nodes = scsiNodesOf(node);
-    const handle = (await native.open(next.sg, { write: true, exclusive: false })).handle;
+    let node: NodeInfo;
+    let nodes: ScsiNodes;
+    let handle: NativeHandle;
+    try {
+      node = inspectNode(next.sg);
+      nodes = scsiNodesOf(node);
+      handle = (await native.open(next.sg, { write: true, exclusive: false })).handle;
+    } catch (e) {
+      // One line with the node and its errno; the copy says no usable path was left.
+      const code = (e as { code?: string }).code ?? 'EIO';
+      throw nativeOpenError(e, this.path, `path switch: cannot open ${next.sg} (${code})`);
+    }
     const old = this.handle;
     this.handle = handle;
     this.node = node;

@@ -9,7 +9,7 @@ import { AbortedError, MiscompareError, OdxcpError } from '../errors';
 import { Account } from './account';
 import { classify, neverReachedTarget } from './reactions';
 import { failoverOf, type PathFailover } from '../device/paths';
-import { PathUnconfirmedError } from './failover';
+import { ListUnconfirmedError, NoPathLeftError, PathUnconfirmedError, type UnconfirmedRange } from './failover';
 import { HostMethod } from './methods/host';
 import { TokenMethod, type SharedTokens } from './methods/token';
 import { JournalWriter, journalHeader } from './journal';
@@ -68,7 +68,7 @@ interface Closing {
   warnings: string[];
 }
 
-function makeResult(plan: CopyPlan, account: Account, started: number, closing: Closing, sparse: CopyResult['sparse'], verified?: boolean): CopyResult {
+function makeResult(plan: CopyPlan, account: Account, started: number, closing: Closing, sparse: CopyResult['sparse'], verified?: boolean, unconfirmed: readonly UnconfirmedRange[] = []): CopyResult {
   const offloaded = account.byMethod.odx + account.byMethod.xcopy;
   const host = account.byMethod.host;
   let method: CopyResult['method'];
@@ -95,6 +95,7 @@ function makeResult(plan: CopyPlan, account: Account, started: number, closing: 
     plannedMethod: plan.method,
     fallbacks: account.fallbacks,
     pathSwitches: account.pathSwitches,
+    ...(unconfirmed.length ? { unconfirmed: [...unconfirmed].sort((a, b) => (a.offset < b.offset ? -1 : 1)).map(({ offset, length, node }) => ({ offset, length, node })) } : {}),
     extents: account.extents(),
     commands: { ...account.commands },
     hostDataBytes: account.hostDataBytes,
@@ -225,17 +226,27 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
 
   // ---- path failover (docs/path-failover.md): a layered side whose path failed moves to another
   const sides = ([['src', failoverOf(pair.src)], ['dst', failoverOf(pair.dst)]] as const).filter((x): x is readonly ['src' | 'dst', PathFailover] => x[1] !== undefined);
+  // Ranges a list may still be writing (docs/path-failover.md): left alone, never counted; the
+  // copy goes on with its other chunks and ends with PATH_UNCONFIRMED naming them.
+  const unconfirmed: UnconfirmedRange[] = [];
+  let unconfirmedCause: unknown;
+  const leaveUnconfirmed = (r: UnconfirmedRange, cause: unknown) => {
+    unconfirmed.push(r);
+    unconfirmedCause ??= cause;
+  };
   /**
    * After a path error: switch every side whose path failed (or was switched by another worker
-   * since `nodes` was taken). 'none' when no side's path failed (not a path failure then).
-   * Throws the cause when a failed side has no path left, PathUnconfirmedError when the rule
-   * forbids re-driving the range.
+   * since `nodes` was taken). 'none' when no side's path failed (not a path failure then);
+   * 'unconfirmed' with the node when the rule forbids re-driving the range (the path is
+   * switched all the same, for the other chunks). Throws NoPathLeftError when a failed side has
+   * no usable path left.
    */
-  const failOver = async (cause: unknown, nodes: ReadonlyMap<string, string>, m: CopyMethodImpl, pos: bigint, end: bigint): Promise<'switched' | 'none'> => {
+  const failOver = async (cause: unknown, nodes: ReadonlyMap<string, string>, m: CopyMethodImpl, pos: bigint): Promise<'switched' | 'none' | { unconfirmed: string }> => {
     const failed = sides.filter(([side, f]) => f.commandNode !== nodes.get(side) || f.pathFailed());
     if (failed.length === 0) return 'none';
     const reason = cause instanceof Error ? cause.message : String(cause);
     const failedOn = (cause as { node?: string } | undefined)?.node;
+    let unsafeOn: string | undefined;
     for (const [side, f] of failed) {
       const from = nodes.get(side) as string;
       // The rule: re-drive only when no list of the old nexus can still write the range.
@@ -247,12 +258,17 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         (failedOn !== undefined && failedOn !== from) ||
         f.nexusGone(from) || // the session ended: the target aborted its tasks
         (failedOn === from && neverReachedTarget(cause) && isListOpener(cause)); // refused before it left the host
-      if (!safe) throw new PathUnconfirmedError(from, pos, end - pos, reason, cause);
-      const mv = await f.switchPath(from, reason);
-      if (!mv) throw cause; // no path left: stop with the exact account
+      if (!safe) unsafeOn = from;
+      let mv;
+      try {
+        mv = await f.switchPath(from, reason);
+      } catch (e) {
+        throw new NoPathLeftError(side, from, e, cause); // the path chosen would not open
+      }
+      if (!mv) throw new NoPathLeftError(side, from, undefined, cause); // stop with the exact account
       if (mv.switched) account.pathSwitches.push({ side, from: mv.from, to: mv.to, atOffset: pos, reason });
     }
-    return 'switched';
+    return unsafeOn === undefined ? 'switched' : { unconfirmed: unsafeOn };
   };
 
   const processChunk = async (offset: bigint, length: bigint) => {
@@ -279,12 +295,26 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         if (stop) throw new StopRequested();
         let decision = classify(e.cause, previous);
         previous = e.cause;
+        if (decision === 'unconfirmed') {
+          // The list's fate could not be learned on its nexus: this chunk ends here.
+          const u = e.cause instanceof ListUnconfirmedError ? e.cause : undefined;
+          leaveUnconfirmed({ offset: pos, length: end - pos, node: u?.node ?? '', why: e.cause instanceof Error ? e.cause.message : String(e.cause) }, u?.cause ?? e.cause);
+          return;
+        }
         if (decision === 'path') {
           // Re-driven from the last confirmed offset on the new path (a new list id; a token
           // method populates again). Without a failed path it is a transport error as before.
-          if (switches < MAX_PATH_SWITCHES_PER_CHUNK && (await failOver(e.cause, nodes, m, pos, end)) === 'switched') {
+          const moved = switches < MAX_PATH_SWITCHES_PER_CHUNK ? await failOver(e.cause, nodes, m, pos) : 'none';
+          if (moved === 'switched') {
             switches++;
             continue;
+          }
+          if (moved !== 'none') {
+            // A list of the old nexus may still write the rest of this chunk: it ends here; the
+            // other chunks go on on the new path.
+            const reason = e.cause instanceof Error ? e.cause.message : String(e.cause);
+            leaveUnconfirmed({ offset: pos, length: end - pos, node: moved.unconfirmed, why: `path ${moved.unconfirmed} failed with a copy list in flight (${reason})` }, e.cause);
+            return;
           }
           decision = 'fallback-chunk';
         }
@@ -303,6 +333,7 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         if (decision === 'retry') decision = 'fallback-chunk';
         if (decision === 'fatal' || !fallback) throw e.cause;
         const wholeCopy = decision === 'fallback-copy';
+        if (pos >= end && !wholeCopy) continue; // the failed list had done the whole chunk: nothing to fall back
         const reason = e.cause instanceof Error ? e.cause.message : String(e.cause);
         account.fallbacks.push({ offset: pos, length: end - pos, from: m.name as 'odx' | 'xcopy', reason, sense: senseOf(e.cause), wholeCopy });
         if (wholeCopy) {
@@ -416,18 +447,23 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
   if (journal) await journal.writer.checkpoint(closing.synced ? async () => undefined : flushAll);
 
   if (stop === 'abort') {
-    const r = makeResult(plan, account, started, closing, sparseInfo);
+    const r = makeResult(plan, account, started, closing, sparseInfo, undefined, unconfirmed);
     throw new CopyError(stopLine('copy aborted', r), 'ABORTED', r, new AbortedError('copy aborted by the caller'));
   }
   if (stop === 'fatal') {
-    const r = makeResult(plan, account, started, closing, sparseInfo);
+    const r = makeResult(plan, account, started, closing, sparseInfo, undefined, unconfirmed);
     const msg = fatal instanceof Error ? fatal.message : String(fatal);
     throw new CopyError(`${stopLine('copy failed', r)}: ${msg}`, fatal instanceof OdxcpError ? fatal.code : 'COPY_FAILED', r, fatal);
   }
   if (syncError !== undefined) {
-    const r = makeResult(plan, account, started, closing, sparseInfo);
+    const r = makeResult(plan, account, started, closing, sparseInfo, undefined, unconfirmed);
     const msg = syncError instanceof Error ? syncError.message : String(syncError);
     throw new CopyError(`copy written but not flushed: SYNCHRONIZE CACHE failed on ${plan.dst.path}: ${msg}`, syncError instanceof OdxcpError ? syncError.code : 'SYNC_FAILED', r, syncError);
+  }
+  if (unconfirmed.length > 0) {
+    const r = makeResult(plan, account, started, closing, sparseInfo, undefined, unconfirmed);
+    const u = new PathUnconfirmedError([...unconfirmed].sort((a, b) => (a.offset < b.offset ? -1 : 1)), unconfirmedCause);
+    throw new CopyError(`${stopLine('copy incomplete', r)}: ${u.message}`, u.code, r, u);
   }
 
   let verified: boolean | undefined;

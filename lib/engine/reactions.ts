@@ -262,7 +262,7 @@ export const refused = (e: unknown): boolean => is(e, SENSE_KEY.ILLEGAL_REQUEST,
  * `repopulate`: the token is gone (expired, revoked, deleted...) but the pair can still
  * offload: a new POPULATE TOKEN from where the copy stopped (reference 2.6, 7.5).
  */
-export type Decision = 'retry' | 'repopulate' | 'fallback-chunk' | 'fallback-copy' | 'fatal' | 'path';
+export type Decision = 'retry' | 'repopulate' | 'fallback-chunk' | 'fallback-copy' | 'fatal' | 'path' | 'unconfirmed';
 
 /**
  * Host statuses that say the path (not the target) failed (docs/path-failover.md): no
@@ -313,6 +313,8 @@ function maybeListIdBusy(e: ScsiError): boolean {
 export function classify(cause: unknown, previous?: unknown): Decision {
   // The array may still be writing that range (StillInProgressError): nothing may rewrite it.
   if (cause instanceof OdxcpError && cause.code === 'STILL_IN_PROGRESS') return 'fatal';
+  // A list lost whose fate the nexus did not tell: its range is left alone, the copy goes on.
+  if (cause instanceof OdxcpError && (cause.code === 'LIST_UNCONFIRMED' || cause.code === 'PATH_UNCONFIRMED')) return 'unconfirmed';
   if (cause instanceof ScsiError && maybeListIdBusy(cause) && !(previous instanceof ScsiError && maybeListIdBusy(previous))) return 'retry';
   if (cause instanceof ScsiError) {
     const action = actionOf(cause);

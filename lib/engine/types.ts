@@ -144,6 +144,11 @@ export interface CopyResult {
   fallbacks: FallbackRecord[];
   /** Path switches of a layered side (a multipath map) during the copy, in order. */
   pathSwitches: PathSwitch[];
+  /**
+   * Ranges a copy list may still have been writing when its path failed or its command was lost
+   * (docs/path-failover.md): neither rewritten nor in the extents. Present only when there are any.
+   */
+  unconfirmed?: Array<{ offset: bigint; length: bigint; node: string }>;
   /** Merged extents, in order, copied / zeroed / skipped; a completed copy has them cover [0, length). */
   extents: CopiedExtent[];
   /** SCSI commands issued, by T10 name. */

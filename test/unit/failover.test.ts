@@ -5,7 +5,11 @@
 // logged in, the range is not rewritten and the copy stops with the exact account; with no path
 // left it stops too. The lab spec san.test.ts proves it over dm-multipath and iSCSI.
 import { strict as assert } from 'node:assert';
-import { CopyError, runPlanned } from '../../lib/engine/copy';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CopyError, runJournalled, runPlanned } from '../../lib/engine/copy';
+import { gaps, JournalWriter, readJournal } from '../../lib/engine/journal';
 import { classify, isPathError } from '../../lib/engine/reactions';
 import { TokenMethod } from '../../lib/engine/methods/token';
 import { XcopyMethod } from '../../lib/engine/methods/xcopy';
@@ -52,7 +56,7 @@ function details(method: CopyMethod): PlanDetails {
 const WUT = { op: 0x83, sa: 0x11 };
 const XCOPY = { op: 0x83, sa: 0x00 };
 
-async function run(method: 'odx' | 'xcopy', fault: PathFault, srcFailsToo = false) {
+async function run(method: 'odx' | 'xcopy', fault: PathFault, srcFailsToo = false, journal?: JournalWriter) {
   const srcLun = new FakeLun({ blocks: 8192 });
   const dstLun = new FakeLun({ blocks: 8192 });
   fillPattern(srcLun.mem, 3);
@@ -68,7 +72,8 @@ async function run(method: 'odx' | 'xcopy', fault: PathFault, srcFailsToo = fals
   let r: CopyResult | undefined;
   let err: unknown;
   try {
-    r = await runPlanned(pair, details(method), { fallback: false } as CopyOptions, { methods: { offload, host: new HostMethod({ transferBytes: 16384, depth: 2 }) } });
+    const methods = { offload, host: new HostMethod({ transferBytes: 16384, depth: 2 }) };
+    r = journal ? await runJournalled(pair, details(method), { fallback: false } as CopyOptions, journal, { methods }) : await runPlanned(pair, details(method), { fallback: false } as CopyOptions, { methods });
   } catch (e) {
     err = e;
   }
@@ -158,21 +163,68 @@ describe('path failover mid-copy (docs/path-failover.md)', () => {
     assert.equal(dstLun.ops('WUT').filter((w) => w.lba === lbaAt(2n * CHUNK)).length, 2, 'the third chunk written again on the new path');
   });
 
-  it('odx: lost in flight with the session still logged in: the range is not rewritten; stops with the exact account and a one-line error', async () => {
-    const { r, err, dst, dstLun, want } = await run('odx', { ...WUT, nth: 3, how: 'in-flight', session: 'logged-in' });
+  for (const [method, op] of [
+    ['odx', WUT],
+    ['xcopy', XCOPY],
+  ] as const) {
+    it(`${method}: lost in flight with the session still logged in: that chunk's range is not rewritten, the other chunks go on on the new path; PATH_UNCONFIRMED, exit 35, the exact account`, async () => {
+      const { r, err, dst, dstLun, want } = await run(method, { ...op, nth: 3, how: 'in-flight', session: 'logged-in' });
+      assert.equal(r, undefined);
+      assert.ok(err instanceof CopyError, String(err));
+      assert.equal(err.code, 'PATH_UNCONFIRMED');
+      assert.equal(cliExitCode(err), 35, "a transport error's exit status");
+      assert.ok(!err.message.includes('\n'));
+      assert.match(err.message, new RegExp(`path ${dst.sgs[0]} failed with a copy list in flight .*; ${CHUNK} bytes from \\+${2n * CHUNK} are unconfirmed and were not rewritten`));
+      const res = err.result;
+      assert.equal(res.bytes, LEN - CHUNK, 'every chunk but the unconfirmed one');
+      assert.equal(res.byMethod[method], LEN - CHUNK);
+      assert.deepEqual(res.extents.map((e) => [e.offset, e.length]), [
+        [0n, 2n * CHUNK],
+        [3n * CHUNK, LEN - 3n * CHUNK],
+      ]);
+      assert.deepEqual(res.unconfirmed, [{ offset: 2n * CHUNK, length: CHUNK, node: dst.sgs[0] }]);
+      assert.deepEqual(res.pathSwitches.map((s) => [s.side, s.from, s.to, s.atOffset]), [['dst', dst.sgs[0], dst.sgs[1], 2n * CHUNK]]);
+      // Every byte the account calls copied is the source's.
+      for (const e of res.extents) {
+        const a = Number(DST_OFF + e.offset);
+        assert.ok(dstLun.mem.subarray(a, a + Number(e.length)).equals(want.subarray(Number(e.offset), Number(e.offset + e.length))), `extent +${e.offset}`);
+      }
+      const copies = method === 'odx' ? dstLun.ops('WUT') : dstLun.ops('XCOPY');
+      assert.equal(copies.filter((w) => w.lba === lbaAt(2n * CHUNK)).length, 1, 'the in-flight range was not written again');
+      assert.equal(copies.length, Number(LEN / CHUNK), 'each chunk sent once');
+      // The chunks after it went down the new path only.
+      const i = dst.sent.findIndex((c) => c.node === dst.sgs[1]);
+      assert.ok(i > 0 && dst.sent.slice(i).every((c) => c.node === dst.sgs[1]));
+      assert.ok(copySummaryLines(res).some((l) => l.includes(`unconfirmed: ${CHUNK} bytes at +${2n * CHUNK}`)));
+    });
+  }
+
+  it('odx: an unconfirmed range with a journal: the journal never confirms it; its one gap is the range resume re-drives', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'odxcp-unconf-'));
+    const file = path.join(dir, 'j');
+    const dev = { path: '/dev/mapper/mp', blockSize: BS };
+    const writer = JournalWriter.create(file, { odxcp: 'journal', version: 1, createdAt: new Date(0).toISOString(), src: dev, dst: dev, srcOffset: SRC_OFF, dstOffset: DST_OFF, length: LEN, mode: 'auto', sparse: 'auto', sync: true });
+    const { err } = await run('odx', { ...WUT, nth: 3, how: 'in-flight', session: 'logged-in' }, false, writer);
+    assert.ok(err instanceof CopyError && err.code === 'PATH_UNCONFIRMED', String(err));
+    const j = readJournal(file);
+    assert.equal(j.done, false, 'not marked complete');
+    assert.deepEqual(j.extents.map((e) => [e.offset, e.length]), err.result.extents.map((e) => [e.offset, e.length]));
+    assert.deepEqual(gaps(j.extents, LEN), [{ offset: 2n * CHUNK, length: CHUNK }]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('odx: the path chosen to switch to does not open: the copy says no usable path was left, one line naming both nodes, with the exact account', async () => {
+    const { r, err, dst } = await run('odx', { ...WUT, nth: 3, how: 'refused', session: 'logged-in', openFails: true });
     assert.equal(r, undefined);
     assert.ok(err instanceof CopyError, String(err));
-    assert.equal(err.code, 'PATH_UNCONFIRMED');
-    assert.equal(cliExitCode(err), 35, 'a transport error\'s exit status');
+    assert.equal(err.code, 'NO_PATH');
     assert.ok(!err.message.includes('\n'));
-    assert.match(err.message, new RegExp(`${dst.sgs[0]} failed with a copy list in flight`));
-    const res = err.result;
-    assert.equal(res.bytes, 2n * CHUNK, 'the two confirmed chunks, not the unconfirmed one');
-    assert.deepEqual(res.extents.map((e) => [e.offset, e.length]), [[0n, 2n * CHUNK]]);
-    assert.equal(res.pathSwitches.length, 0);
-    assert.ok(dstLun.mem.subarray(Number(DST_OFF), Number(DST_OFF + 2n * CHUNK)).equals(want.subarray(0, Number(2n * CHUNK))));
-    assert.equal(dstLun.ops('WUT').filter((w) => w.lba === lbaAt(2n * CHUNK)).length, 1, 'the in-flight range was not written again');
-    assert.equal(dstLun.ops('WUT').length, 3, 'nothing written after the stop');
+    assert.match(err.message, new RegExp(`no usable path left for the destination: ${dst.sgs[0]} failed \\(.*ENXIO.*\\); .*path switch: cannot open ${dst.sgs[1]} \\(ENXIO\\)`));
+    // The exit status is the failed path's transport error's (ENXIO here), as with no path up.
+    assert.ok(err.cause instanceof Error && err.cause.cause instanceof TransportError);
+    assert.equal(cliExitCode(err), cliExitCode(err.cause.cause));
+    assert.equal(err.result.bytes, 2n * CHUNK);
+    assert.deepEqual(err.result.extents.map((e) => [e.offset, e.length]), [[0n, 2n * CHUNK]]);
   });
 
   it('odx: every path failed: no path left, stops with the exact account and a one-line error naming the transport failure', async () => {
@@ -181,6 +233,7 @@ describe('path failover mid-copy (docs/path-failover.md)', () => {
     assert.ok(err instanceof CopyError, String(err));
     assert.ok(!err.message.includes('\n'));
     assert.match(err.message, /ENXIO/);
+    assert.match(err.message, /no usable path left for the destination/);
     assert.equal(err.result.bytes, 2n * CHUNK);
     assert.equal(err.result.pathSwitches.length, 0);
   });

@@ -7,6 +7,7 @@
 import type { EncodedCommand } from '../../../lib/native';
 import type { PathFailover, PathMove } from '../../../lib/device/paths';
 import { TransportError } from '../../../lib/scsi/errors';
+import { DeviceError } from '../../../lib/errors';
 import type { CommandOptions, CommandResult } from '../../../lib/scsi/transport';
 import type { FakeLun } from './fake-lun';
 
@@ -24,6 +25,8 @@ export interface PathFault {
   allPaths?: boolean;
   /** Called when the fault strikes (to fail another device's path on the same port). */
   also?: () => void;
+  /** The path chosen to switch to does not open (as ScsiDevice reports it: a DeviceError). */
+  openFails?: boolean;
 }
 
 let nextSg = 10;
@@ -56,6 +59,7 @@ export class FakeMultipath {
         if (this.current !== from) return { from, to: this.current, switched: false };
         const next = this.sgs.find((s) => !this.failed.has(s));
         if (!next) return undefined;
+        if (this.fault?.openFails) throw new DeviceError({ path: this.lun.path, code: 'ENXIO', errno: 6, message: `${this.lun.path}: path switch: cannot open ${next} (ENXIO): no device behind this node (driver not bound or device removed)` });
         this.current = next;
         return { from, to: next, switched: true };
       },
