@@ -224,6 +224,9 @@ const is = (e: unknown, key: number, asc: number, ascq?: number): e is ScsiError
 /** ILLEGAL REQUEST 00/16 OPERATION IN PROGRESS: the list id is still in use (reference 7.4). */
 export const isListIdInUse = (e: unknown): boolean => is(e, SENSE_KEY.ILLEGAL_REQUEST, 0x00, 0x16);
 
+/** ILLEGAL REQUEST 24/00 to a list's status query: the target knows no list by that id (FreeBSD, the odx handler). */
+export const noSuchList = (e: unknown): boolean => is(e, SENSE_KEY.ILLEGAL_REQUEST, 0x24, 0x00);
+
 /** A target that refuses IMMED in WRITE USING TOKEN's parameter list (ILLEGAL REQUEST 26/00 or 24/00). */
 export const refusesImmed = (e: unknown): boolean => is(e, SENSE_KEY.ILLEGAL_REQUEST, 0x26, 0) || is(e, SENSE_KEY.ILLEGAL_REQUEST, 0x24, 0);
 
@@ -287,6 +290,19 @@ export function isPathError(e: unknown): e is TransportError {
  */
 export function neverReachedTarget(e: unknown): boolean {
   return e instanceof TransportError && ((e.hostStatus === 0 && (e.code === 'ENODEV' || e.code === 'ENXIO')) || e.hostStatus === 0x01);
+}
+
+/**
+ * A list command (0x83: POPULATE TOKEN, WRITE USING TOKEN, EXTENDED COPY; or 0x84, its status)
+ * lost to a transport error that is not the path's (DID_TIME_OUT or an SG_IO timeout, DID_ABORT,
+ * DID_RESET, DID_ERROR, DID_SOFT_ERROR after retries...): it may have reached the target and its
+ * list may still run. The nexus is alive, so the list's status is asked there until it is no
+ * longer in progress before anything rewrites its range (docs/path-failover.md, case 2).
+ * An error without a host status and without a timeout never left the host (SG_IO refused it).
+ */
+export function listFateUnknown(e: unknown): e is TransportError {
+  if (!(e instanceof TransportError) || (e.opcode !== 0x83 && e.opcode !== 0x84)) return false;
+  return (e.hostStatus !== 0 || e.isTimeout) && !isPathError(e);
 }
 
 /** ASCs after which this pair cannot offload at all (the array said so, not a passing state). */

@@ -15,8 +15,9 @@ import type { ScsiTransport } from '../scsi/transport';
 import type { BlockRange } from '../native';
 import type { Capabilities } from '../device/capabilities';
 import type { QueueLimits } from '../device/sysfs';
-import { refusesImmed } from '../engine/reactions';
+import { listFateUnknown, refusesImmed } from '../engine/reactions';
 import { guardList, withListId } from './lists';
+import { settleTokenList } from './settle';
 
 /** What the token operations need from a LUN; ScsiDevice has all of it (tests pass fakes). */
 export interface TokenTarget extends ScsiTransport {
@@ -199,6 +200,8 @@ export interface PopulateOptions {
   inactivityTimeout?: number;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Bound on asking the nexus about a list lost to a transport error (default SETTLE_MS). */
+  settleMs?: number;
 }
 
 export interface PopulateResult {
@@ -213,16 +216,24 @@ export interface PopulateResult {
 export async function populate(t: ScsiTransport, o: PopulateOptions): Promise<PopulateResult> {
   const asked = o.ranges.reduce((n, r) => n + BigInt(r.blocks), 0n) * BigInt(o.blockSize);
   let listId = 0;
-  await withListId(async (id) => {
-    listId = id;
-    const guard = guardList(t, id, o.signal);
-    try {
-      await cmds.populateToken(t, { listId: id, ranges: o.ranges, inactivityTimeout: o.inactivityTimeout ?? 0, timeoutMs: o.timeoutMs });
-    } finally {
-      await guard.release();
-    }
-  });
-  const info = (await awaitCompletion(t, listId, SA_POPULATE_TOKEN, 'POPULATE TOKEN', { timeoutMs: o.timeoutMs, signal: o.signal })) as RodTokenInformation;
+  let info: RodTokenInformation;
+  try {
+    await withListId(async (id) => {
+      listId = id;
+      const guard = guardList(t, id, o.signal);
+      try {
+        await cmds.populateToken(t, { listId: id, ranges: o.ranges, inactivityTimeout: o.inactivityTimeout ?? 0, timeoutMs: o.timeoutMs });
+      } finally {
+        await guard.release();
+      }
+    });
+    info = (await awaitCompletion(t, listId, SA_POPULATE_TOKEN, 'POPULATE TOKEN', { timeoutMs: o.timeoutMs, signal: o.signal })) as RodTokenInformation;
+  } catch (e) {
+    // Lost with the nexus alive: let the list end before anyone goes on (it only reads the
+    // source, so the caller may fall back whatever it says).
+    if (listId && listFateUnknown(e)) await settleTokenList(t, listId, SA_POPULATE_TOKEN, 'POPULATE TOKEN', e, { boundMs: o.settleMs, signal: o.signal }).catch(() => undefined);
+    throw e;
+  }
   const err = completionError(info, 'POPULATE TOKEN', SA_POPULATE_TOKEN);
   if (err) throw err;
   if (!info.token) throw new OdxcpError(`POPULATE TOKEN: the target completed list ${listId} but RECEIVE ROD TOKEN INFORMATION returned no ROD token`, 'NO_TOKEN');
@@ -245,6 +256,8 @@ export interface WriteStepOptions {
   immed: boolean;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Bound on asking the nexus about a list lost to a transport error (default SETTLE_MS). */
+  settleMs?: number;
 }
 
 export interface WriteStepResult {
@@ -268,6 +281,18 @@ export async function writeUsingTokenStep(t: ScsiTransport, o: WriteStepOptions)
   function fail(msg: string, bytes: bigint, exact: boolean, cause?: unknown): never {
     throw new TokenWriteError(`${msg} (${exact ? '' : 'at least '}${bytes} of ${asked} bytes written)`, bytes, exact, cause, msg);
   }
+  // Lost to a transport error that is not the path's: the nexus lives; ask it until the list
+  // ended, and count what it wrote (docs/path-failover.md, case 2). Unconfirmed otherwise.
+  const settled = async (lost: TransportError): Promise<never> => {
+    let r: Awaited<ReturnType<typeof settleTokenList>>;
+    try {
+      r = await settleTokenList(t, listId, SA_WRITE_USING_TOKEN, 'WRITE USING TOKEN', lost, { boundMs: o.settleMs, signal: o.signal });
+    } catch (u) {
+      fail(u instanceof Error ? u.message : String(u), 0n, false, u);
+    }
+    const n = r.state === 'none' ? 0n : wholeBytes(r.status, o.blockSize, asked);
+    fail(`WRITE USING TOKEN: ${lost.message}`, n ?? 0n, n !== undefined, lost);
+  };
   const send = (id: number) =>
     cmds.writeUsingToken(t, { listId: id, token: o.token, ranges: o.ranges, offsetIntoRod: o.offsetIntoRod, deleteToken: o.deleteToken, immed, timeoutMs: o.timeoutMs });
   try {
@@ -287,6 +312,7 @@ export async function writeUsingTokenStep(t: ScsiTransport, o: WriteStepOptions)
       }
     });
   } catch (e) {
+    if (listId && listFateUnknown(e)) await settled(e);
     // The command may have written part of the range before failing: ask (reference 6.3).
     const partial = listId ? await transferredAfterFailure(t, listId, o.blockSize, asked).catch(() => undefined) : undefined;
     fail(e instanceof Error ? e.message : String(e), partial ?? 0n, partial !== undefined, e);
@@ -295,6 +321,7 @@ export async function writeUsingTokenStep(t: ScsiTransport, o: WriteStepOptions)
   try {
     info = await awaitCompletion(t, listId, SA_WRITE_USING_TOKEN, 'WRITE USING TOKEN', { timeoutMs: o.timeoutMs, signal: o.signal, allowLid4: true });
   } catch (e) {
+    if (listFateUnknown(e)) await settled(e);
     if (e instanceof StillInProgressError) fail(e.message, 0n, false, e);
     const last = stoppedStatus(e);
     const n = last ? wholeBytes(last, o.blockSize, asked) : undefined;

@@ -20,6 +20,8 @@ export interface TokenMethodOptions {
    * destination may still need them); they end with their inactivity timeout.
    */
   tokens?: SharedTokens;
+  /** Bound on asking the nexus about a list lost to a transport error (default SETTLE_MS). */
+  settleMs?: number;
 }
 
 /** A token for a source range, made once and handed to every copy that asks for that range. */
@@ -131,6 +133,7 @@ export class TokenMethod implements CopyMethodImpl {
             inactivityTimeout: this.o.inactivityTimeout,
             timeoutMs: ctx.timeoutMs,
             signal: ctx.signal,
+            settleMs: this.o.settleMs,
           });
         const shared = this.o.tokens ? await this.o.tokens.get(srcLba, want / sbs, make) : undefined;
         const p = shared ? shared.token : await make();
@@ -166,6 +169,7 @@ export class TokenMethod implements CopyMethodImpl {
               immed: this.immed,
               timeoutMs: ctx.timeoutMs,
               signal: ctx.signal,
+              settleMs: this.o.settleMs,
             });
             if (!r.immed) this.immed = false;
             wrote = r.bytes;

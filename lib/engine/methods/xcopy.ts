@@ -3,11 +3,13 @@
 // manager's limits (reference 5.2-5.6, 7.6). The command returns when the copy is done, so
 // GOOD means every segment of the list was copied.
 import * as cmds from '../../scsi/commands';
-import type { IdentificationCscdInput, ListIdUsage } from '../../native';
+import type { BlockToBlockSegmentInput, IdentificationCscdInput, ListIdUsage } from '../../native';
 import type { ScsiTransport } from '../../scsi/transport';
-import { TransportError } from '../../scsi/errors';
 import { guardList, nextListId1 } from '../../tokens/lists';
 import { StillInProgressError } from '../../tokens/token-ops';
+import { settleLid1List } from '../../tokens/settle';
+import { listFateUnknown } from '../reactions';
+import { ListUnconfirmedError } from '../failover';
 import { MethodError, StopRequested, min, type CopyMethodImpl, type MethodContext, type Range } from './context';
 
 export interface XcopyMethodOptions {
@@ -24,6 +26,8 @@ export interface XcopyMethodOptions {
   listIdUsage: ListIdUsage;
   /** A fixed list id (11b requires 0); undefined: a fresh one per command. */
   listId?: number;
+  /** Bound on asking the nexus about a list lost to a transport error (default SETTLE_MS). */
+  settleMs?: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -72,7 +76,7 @@ export class XcopyMethod implements CopyMethodImpl {
       while (pos < end) {
         if (ctx.signal.aborted) throw new StopRequested();
         const n = min(end - pos, this.o.commandBytes);
-        const segments = [];
+        const segments: BlockToBlockSegmentInput[] = [];
         for (let s = 0n; s < n; s += this.o.segmentBytes) {
           const len = min(n - s, this.o.segmentBytes);
           segments.push({
@@ -90,6 +94,13 @@ export class XcopyMethod implements CopyMethodImpl {
         // The command returns only when the copy manager is done with the list; an abort
         // meanwhile asks it to stop (a list without an id cannot be named: it runs to its end).
         const guard = this.o.listIdUsage === 'none' ? undefined : guardList(target, listId, ctx.signal);
+        const recordSegments = (ok: number) => {
+          if (ok <= 0) return;
+          let bytes = 0n;
+          for (let i = 0; i < ok; i++) bytes += BigInt(segments[i]!.blocks) * sbs;
+          ctx.account.record(pos, bytes, 'xcopy');
+          pos += bytes;
+        };
         try {
           await cmds.extendedCopyLid1(target, {
             listId,
@@ -100,22 +111,20 @@ export class XcopyMethod implements CopyMethodImpl {
           });
         } catch (e) {
           await guard?.release();
-          // A command that timed out may leave the list running on the array: ask it to stop
-          // and wait until it has, before anyone rewrites the range. (Without a list id there is
-          // nothing to name; the kernel's error handling has aborted the task before SG_IO returned.)
-          if (e instanceof TransportError && e.isTimeout && this.o.listIdUsage !== 'none') {
-            await cmds.copyOperationAbort(target, listId).catch(() => undefined);
-            await listIdle(target, listId);
+          if (listFateUnknown(e)) {
+            // Lost with the nexus alive: the list may still run. Ask the nexus until it ended
+            // (COPY OPERATION ABORT first after a timeout), and count what it did; only then may
+            // the range be rewritten (docs/path-failover.md, case 2). A list without an id
+            // cannot be asked about: its range is unconfirmed.
+            if (this.o.listIdUsage === 'none') throw new ListUnconfirmedError('EXTENDED COPY', undefined, target.path, 'a list without an identifier cannot be asked about', e);
+            const st = await settleLid1List(target, listId, e, { boundMs: this.o.settleMs, signal: ctx.signal });
+            const ok = st.state === 'none' ? 0 : st.status.copyManagerStatus === 0x01 ? segments.length : Math.max(0, Math.min(st.status.segmentsProcessed - 1, segments.length - 1));
+            recordSegments(ok);
+            throw e;
           }
           // With a list id the copy manager keeps the list's status: ask how many segments
           // completed before the failure (RECEIVE COPY RESULTS, COPY STATUS; reference 5.6).
-          const ok = this.o.listIdUsage === 'none' ? 0 : await completedSegments(target, listId, segments.length);
-          if (ok > 0) {
-            let bytes = 0n;
-            for (let i = 0; i < ok; i++) bytes += BigInt(segments[i]!.blocks) * sbs;
-            ctx.account.record(pos, bytes, 'xcopy');
-            pos += bytes;
-          }
+          recordSegments(this.o.listIdUsage === 'none' ? 0 : await completedSegments(target, listId, segments.length));
           throw e;
         }
         await guard?.release();

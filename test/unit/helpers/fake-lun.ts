@@ -264,6 +264,8 @@ export class FakeLun implements TokenTarget {
       if (sa === 0x07 || sa === 0x05) return this.result(this.statusReply(cdb.readUInt32BE(2), cdb, sa === 0x07));
       if (sa === 0x00) {
         this.push({ op: 'RCS1', listId: cdb[2] as number });
+        // An unknown list id: INVALID FIELD IN CDB, as the odx handler (and FreeBSD) answer.
+        if (!this.lists.has(cdb[2] as number)) throw checkCondition('RECEIVE COPY RESULTS', cdb, 5, 0x24, 0);
         return this.result(this.lid1Status(cdb[2] as number));
       }
       throw checkCondition('RECEIVE COPY RESULTS', cdb, 5, 0x24, 0);

@@ -115,3 +115,76 @@ function refused(cmd: EncodedCommand, node: string): TransportError {
   e.node = node;
   return e;
 }
+
+/**
+ * A list command (or its status poll) lost to a transport error that is not the path's: the
+ * Nth command of an opcode answers `hostStatus` (DID_TIME_OUT, DID_ABORT, DID_ERROR...), after
+ * the LUN ran it (`reached`) or before. Status polls for that list then fail too, `statusLost`
+ * times (Infinity: the nexus never says), before they reach the LUN.
+ */
+export interface ListLoss {
+  op: number;
+  sa?: number;
+  nth: number;
+  hostStatus: number;
+  reached: boolean;
+  statusLost?: number;
+}
+
+/** A FakeLun on one nexus whose list command meets a ListLoss; every command is logged in order. */
+export class LossyLun {
+  readonly sent: Array<{ op: number; sa: number; listId?: number; lba?: bigint; blocks?: number; lost?: boolean }> = [];
+  private matched = 0;
+  /** The lost list's id, once it was lost. */
+  lostListId: number | undefined;
+  private statusLeft: number;
+
+  constructor(
+    readonly lun: FakeLun,
+    readonly loss: ListLoss,
+  ) {
+    this.statusLeft = loss.statusLost ?? 0;
+  }
+
+  get path() {
+    return this.lun.path;
+  }
+  get cscd() {
+    return this.lun.cscd;
+  }
+  capacity() {
+    return this.lun.capacity();
+  }
+  capabilities() {
+    return this.lun.capabilities();
+  }
+  queueLimits() {
+    return this.lun.queueLimits();
+  }
+
+  async command(cmd: EncodedCommand, o?: CommandOptions): Promise<CommandResult> {
+    const cdb = cmd.cdb;
+    const op = cdb[0] as number;
+    const sa = (cdb[1] as number) & 0x1f;
+    const data = (o?.data ?? cmd.data) as Buffer | undefined;
+    const listId = op === 0x83 ? (sa === 0x00 ? data?.[0] : sa === 0x1c ? cdb.readUInt32BE(2) : cdb.readUInt32BE(6)) : op === 0x84 ? (sa === 0x00 ? cdb[2] : cdb.readUInt32BE(2)) : undefined;
+    const entry: (typeof this.sent)[number] = { op, sa, listId };
+    if (op === 0x8a || op === 0x88) Object.assign(entry, { lba: cdb.readBigUInt64BE(2), blocks: cdb.readUInt32BE(10) });
+    this.sent.push(entry);
+    const lostErr = () => {
+      entry.lost = true;
+      return new TransportError({ command: `op 0x${op.toString(16)}`, opcode: op, serviceAction: sa, hostStatus: this.loss.hostStatus, code: `host 0x${this.loss.hostStatus.toString(16)}`, message: `op 0x${op.toString(16)}: transport error (host status 0x${this.loss.hostStatus.toString(16)})` });
+    };
+    if (op === 0x84 && listId !== undefined && listId === this.lostListId && this.statusLeft > 0) {
+      this.statusLeft--;
+      throw lostErr();
+    }
+    const l = this.loss;
+    if (op === l.op && (l.sa === undefined || l.sa === sa) && ++this.matched === l.nth) {
+      this.lostListId = listId;
+      if (l.reached) await this.lun.command(cmd, o);
+      throw lostErr();
+    }
+    return this.lun.command(cmd, o);
+  }
+}
