@@ -315,7 +315,14 @@ export class ScsiDevice implements ScsiTransport {
         return self.commandNode;
       },
       pathFailed: () => sgState(this.commandNode) !== 'running',
-      nexusGone: (sg) => iscsiSessionEnded(sg),
+      nexusGone: async (sg, waitMs) => {
+        const until = Date.now() + waitMs;
+        for (;;) {
+          if (iscsiSessionEnded(sg)) return true;
+          if (Date.now() >= until) return false;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      },
       switchPath: (from) => {
         // Serialised: workers that failed on the same path wait for the one switch.
         const run = async (): Promise<PathMove | undefined> => {

@@ -36,6 +36,12 @@ Object.defineProperty(CopyError.prototype, 'name', { value: 'CopyError' });
 const MAX_RETRIES_PER_CHUNK = 2;
 /** Path switches one chunk may make (a path that flaps must not loop forever). */
 const MAX_PATH_SWITCHES_PER_CHUNK = 4;
+/**
+ * How long a failed path's nexus may take to be seen ending before its list is unconfirmed:
+ * open-iscsi notices a silent connection by its NOP-Out (5 s interval + 5 s timeout by
+ * default), and a dropped one a moment after commands on the offline device already fail.
+ */
+const NEXUS_END_WAIT_MS = 15_000;
 /** Bytes one zeroing job covers (zeroing runs in the same workers as the copy chunks). */
 const ZERO_PIECE_BYTES = 256n * 1024n * 1024n;
 /**
@@ -245,8 +251,8 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         // A side whose command did not fail has no list of this chunk in flight: a chunk runs
         // one list at a time (POPULATE TOKEN, then its writes; one EXTENDED COPY at a time).
         (failedOn !== undefined && failedOn !== from) ||
-        f.nexusGone(from) || // the session ended: the target aborted its tasks
-        (failedOn === from && neverReachedTarget(cause) && isListOpener(cause)); // refused before it left the host
+        (failedOn === from && neverReachedTarget(cause) && isListOpener(cause)) || // refused before it left the host
+        (await f.nexusGone(from, NEXUS_END_WAIT_MS)); // the session ended: the target aborted its tasks
       if (!safe) throw new PathUnconfirmedError(from, pos, end - pos, reason, cause);
       const mv = await f.switchPath(from, reason);
       if (!mv) throw cause; // no path left: stop with the exact account
