@@ -8,7 +8,7 @@ import type { IdentificationCscdInput, ListIdUsage } from '../native';
 import { knownFailure } from './pair-cache';
 import type { CopyMethod, CopyOptions, CopyPlan, MethodVerdict, PlannedDevice } from './types';
 import type { XcopyMethodOptions } from './methods/xcopy';
-import { SideMap } from './layout';
+import { SideMap, spans } from './layout';
 import { chainLine } from '../device/stack';
 
 export const DEFAULT_TOKEN_BYTES = 8n << 20n; // ONTAP's token size, when the target gives none
@@ -118,7 +118,8 @@ export async function planPair(pair: OpenedPair, o: CopyOptions): Promise<PlanDe
   if (length % unit !== 0n) throw new UsageError(`length ${length} is not a multiple of the block size${sbs === dbs ? '' : 's'} (${unit})`);
   if (srcOffset + length > s.pd.bytes) throw new UsageError(`source range ends at ${srcOffset + length}, past the end of ${s.pd.path} (${s.pd.bytes} bytes)`);
   if (dstOffset + length > d.pd.bytes) throw new UsageError(`destination range ends at ${dstOffset + length}, past the end of ${d.pd.path} (${d.pd.bytes} bytes)`);
-  const sameLun = pair.src.nodes.address === pair.dst.nodes.address || (s.key === d.key && s.key.startsWith('naa.'));
+  // A side over several LUNs: each LUN pair's run is planned and checked on its own (span.ts).
+  const sameLun = !spans(pair) && (pair.src.nodes.address === pair.dst.nodes.address || (s.key === d.key && s.key.startsWith('naa.')));
   if (sameLun && !pair.src.layout && !pair.dst.layout && srcOffset < dstOffset + length && dstOffset < srcOffset + length) {
     throw new UsageError(`source and destination ranges overlap on one LUN (${srcOffset}+${length} and ${dstOffset}+${length})`);
   }
