@@ -90,3 +90,25 @@ export function splitAtCuts<T extends { offset: bigint; length: bigint }>(pieces
 export function spans(pair: { src: Pick<ScsiDevice, 'parts'>; dst: Pick<ScsiDevice, 'parts'> }): boolean {
   return pair.src.parts !== undefined || pair.dst.parts !== undefined;
 }
+
+/** Copy-relative bytes [offset, offset+length) where the source is on LUN srcLun and the destination on dstLun. */
+export interface LunRun {
+  offset: bigint;
+  length: bigint;
+  srcLun: number;
+  dstLun: number;
+}
+
+/** The copy's runs on one LUN pair each, in order (neighbouring extents on the same pair joined). */
+export function lunRuns(length: bigint, src: SideMap, dst: SideMap): LunRun[] {
+  const out: LunRun[] = [];
+  for (const p of splitAtCuts([{ offset: 0n, length }], copyCuts(length, src, dst))) {
+    const s = src.at(p.offset).lun;
+    const d = dst.at(p.offset).lun;
+    const last = out[out.length - 1];
+    if (last && last.srcLun === s && last.dstLun === d) last.length += p.length;
+    else out.push({ offset: p.offset, length: p.length, srcLun: s, dstLun: d });
+  }
+  return out;
+}
+

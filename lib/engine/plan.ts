@@ -9,6 +9,7 @@ import { knownFailure } from './pair-cache';
 import type { CopyMethod, CopyOptions, CopyPlan, MethodVerdict, PlannedDevice } from './types';
 import type { XcopyMethodOptions } from './methods/xcopy';
 import { SideMap, spans } from './layout';
+import { planRuns } from './span';
 import { chainLine } from '../device/stack';
 
 export const DEFAULT_TOKEN_BYTES = 8n << 20n; // ONTAP's token size, when the target gives none
@@ -72,6 +73,16 @@ export interface PlanDetails {
   /** Seconds a token of the source lives whatever its use (VPD 0x8F/0106); 0 = no limit. */
   tokenLifetime: number;
   hostDepth: number;
+  /** A side over several LUNs: every LUN pair's run, planned (engine/span.ts). */
+  runs?: PlannedRun[];
+}
+
+/** One LUN pair's part of a copy over several LUNs: the copy-relative offset, its pair and plan. */
+export interface PlannedRun {
+  at: bigint;
+  pair: OpenedPair;
+  details: PlanDetails;
+  o: CopyOptions;
 }
 
 async function describe(d: ScsiDevice): Promise<{ pd: PlannedDevice; caps: Capabilities; key: string; cscd?: IdentificationCscdInput }> {
@@ -87,7 +98,7 @@ async function describe(d: ScsiDevice): Promise<{ pd: PlannedDevice; caps: Capab
     blockSize: cap.blockSize,
     bytes: d.layout ? d.layout.bytes : cap.bytes,
     ...(d.layout
-      ? { chain: chainLine(d.layout.stack), extents: d.layout.extents.map((e) => ({ offset: e.offset, length: e.length, lunOffset: e.lunOffset })) }
+      ? { chain: chainLine(d.layout.stack), extents: d.layout.extents.map((e) => ({ offset: e.offset, length: e.length, lunOffset: e.lunOffset, ...(d.parts ? { lun: e.lun } : {}) })) }
       : {}),
   };
   const key = id.naa ? `naa.${id.naa}` : `${id.vendor}/${id.product}/${id.serial ?? d.nodes.address}`;
@@ -231,7 +242,7 @@ export async function planPair(pair: OpenedPair, o: CopyOptions): Promise<PlanDe
   const chunkBytes =
     method === 'odx' ? tokenBytes : method === 'xcopy' && xcopyDetails ? xcopyDetails.commandBytes : BigInt(hostTransfer) * 8n;
   const limits = s.caps.tokenCopy.limits;
-  return {
+  const details: PlanDetails = {
     plan: {
       src: s.pd,
       dst: d.pd,
@@ -254,4 +265,9 @@ export async function planPair(pair: OpenedPair, o: CopyOptions): Promise<PlanDe
     tokenLifetime: limits?.maximumTokenLifetime ?? 0,
     hostDepth: 2,
   };
+  if (spans(pair)) {
+    details.runs = await planRuns(pair, details, o, planPair);
+    details.plan.runs = details.runs.map((r) => ({ offset: r.at, length: r.details.plan.length, src: r.details.srcKey, dst: r.details.dstKey, method: r.details.plan.method }));
+  }
+  return details;
 }

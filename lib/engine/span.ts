@@ -6,32 +6,11 @@
 import type { ScsiDevice } from '../device/device';
 import { MiscompareError, OdxcpError, UsageError } from '../errors';
 import type { RunOptions } from './copy';
-import { copyCuts, SideMap, splitAtCuts } from './layout';
-export { spans } from './layout';
-import { planPair, type OpenedPair, type PlanDetails } from './plan';
+import { lunRuns, SideMap } from './layout';
+export { lunRuns, spans, type LunRun } from './layout';
+import type { OpenedPair, PlanDetails, PlannedRun } from './plan';
 import { CopyError, methodOf, stopLine } from './result';
 import type { CopiedExtent, CopyMethod, CopyOptions, CopyProgress, CopyResult } from './types';
-
-/** Copy-relative bytes [offset, offset+length) where the source is on LUN srcLun and the destination on dstLun. */
-export interface LunRun {
-  offset: bigint;
-  length: bigint;
-  srcLun: number;
-  dstLun: number;
-}
-
-/** The copy's runs on one LUN pair each, in order (neighbouring extents on the same pair joined). */
-export function lunRuns(length: bigint, src: SideMap, dst: SideMap): LunRun[] {
-  const out: LunRun[] = [];
-  for (const p of splitAtCuts([{ offset: 0n, length }], copyCuts(length, src, dst))) {
-    const s = src.at(p.offset).lun;
-    const d = dst.at(p.offset).lun;
-    const last = out[out.length - 1];
-    if (last && last.srcLun === s && last.dstLun === d) last.length += p.length;
-    else out.push({ offset: p.offset, length: p.length, srcLun: s, dstLun: d });
-  }
-  return out;
-}
 
 /** The device that carries LUN `lun` of a side (the side itself when it has one LUN). */
 function partOf(dev: ScsiDevice, lun: number): ScsiDevice {
@@ -128,7 +107,7 @@ function wholeCopyError(e: unknown, at: bigint, r: CopyResult): unknown {
  * Refuse a copy whose source and destination bytes meet on some LUN, across all runs (a run's
  * own plan sees only its pair: one run could write what a later one reads).
  */
-function refuseOverlap(planned: Array<{ details: PlanDetails; pair: OpenedPair; o: CopyOptions }>): void {
+function refuseOverlap(planned: PlannedRun[]): void {
   const on = (side: 'src' | 'dst') =>
     planned.flatMap((p) => {
       const lun = side === 'src' ? p.details.srcKey : p.details.dstKey;
@@ -145,21 +124,31 @@ function refuseOverlap(planned: Array<{ details: PlanDetails; pair: OpenedPair; 
   }
 }
 
+type PlanOne = (pair: OpenedPair, o: CopyOptions) => Promise<PlanDetails>;
+
 /**
- * Run a copy with a side over several LUNs: every run is planned first (probed, its range and
- * overlap checked on its own LUN pair) so a refusal writes nothing, then run in order.
+ * Plan every run of a copy with a side over several LUNs (the planner's own `planPair` on each
+ * LUN pair: probed, range and overlap checked, method chosen for that pair), and refuse a
+ * source and destination that meet on a LUN across runs; nothing is written.
  */
+export async function planRuns(pair: OpenedPair, details: PlanDetails, o: CopyOptions, planOne: PlanOne): Promise<PlannedRun[]> {
+  const plan = details.plan;
+  const out: PlannedRun[] = [];
+  for (const r of lunRuns(plan.length, new SideMap(pair.src.layout, plan.srcOffset), new SideMap(pair.dst.layout, plan.dstOffset))) {
+    const sub: OpenedPair = { src: partOf(pair.src, r.srcLun), dst: partOf(pair.dst, r.dstLun), close: async () => undefined };
+    const so: CopyOptions = { ...o, src: sub.src, dst: sub.dst, srcOffset: plan.srcOffset + r.offset, dstOffset: plan.dstOffset + r.offset, length: r.length };
+    out.push({ at: r.offset, pair: sub, details: await planOne(sub, so), o: so });
+  }
+  refuseOverlap(out);
+  return out;
+}
+
+/** Run a copy with a side over several LUNs: its planned runs in order, one account at the end. */
 export async function runSpanning(pair: OpenedPair, details: PlanDetails, o: CopyOptions, run: RunOptions, runPair: RunPair): Promise<CopyResult> {
   const plan = details.plan;
   const started = Date.now();
-  const runs = lunRuns(plan.length, new SideMap(pair.src.layout, plan.srcOffset), new SideMap(pair.dst.layout, plan.dstOffset));
-  const planned: Array<{ at: bigint; pair: OpenedPair; details: PlanDetails; o: CopyOptions }> = [];
-  for (const r of runs) {
-    const sub: OpenedPair = { src: partOf(pair.src, r.srcLun), dst: partOf(pair.dst, r.dstLun), close: async () => undefined };
-    const so: CopyOptions = { ...o, src: sub.src, dst: sub.dst, srcOffset: plan.srcOffset + r.offset, dstOffset: plan.dstOffset + r.offset, length: r.length };
-    planned.push({ at: r.offset, pair: sub, details: await planPair(sub, so), o: so });
-  }
-  refuseOverlap(planned);
+  const planned = details.runs;
+  if (!planned) throw new OdxcpError(`${pair.src.path} -> ${pair.dst.path}: a copy over several LUNs was not planned run by run`, 'INTERNAL');
   const done: Done[] = [];
   const listener = o.onProgress;
   try {
@@ -182,7 +171,9 @@ export async function runSpanning(pair: OpenedPair, details: PlanDetails, o: Cop
       // Shared tokens (a fan-out) are keyed by source LBA of one LUN: a run makes its own. The
       // methods are each run's own too (an EXTENDED COPY names its LUN pair).
       const sub: RunOptions = { ...(run.journal ? { journal: { writer: run.journal.writer, base: run.journal.base + p.at } } : {}) };
-      done.push({ offset: p.at, result: await runPair(p.pair, p.details, { ...p.o, onProgress }, sub) });
+      // The caller's options of this run (abort signal, verify, sync...), at the run's offsets.
+      const ro: CopyOptions = { ...o, src: p.pair.src, dst: p.pair.dst, srcOffset: p.details.plan.srcOffset, dstOffset: p.details.plan.dstOffset, length: p.details.plan.length, onProgress };
+      done.push({ offset: p.at, result: await runPair(p.pair, p.details, ro, sub) });
     }
   } catch (e) {
     const partial = (e as { result?: CopyResult }).result;
