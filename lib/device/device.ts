@@ -285,6 +285,9 @@ export class ScsiDevice implements ScsiTransport {
    */
   private static async openLayered(path: string, options: OpenOptions): Promise<ScsiDevice> {
     const stack = resolveStack(path);
+    // A LUN with no usable path is the reason to give, before whether the top can be held.
+    const chosen: string[] = [];
+    for (const lun of stack.luns) chosen.push(await ScsiDevice.chosenPath(path, lun));
     let holdFd: number | undefined;
     if (options.exclusive) {
       try {
@@ -298,11 +301,11 @@ export class ScsiDevice implements ScsiTransport {
     }
     const layout: DeviceLayout = { stack, extents: stack.extents, bytes: stack.bytes };
     try {
-      if (stack.luns.length === 1) return await ScsiDevice.openLun(path, stack, 0, layout, holdFd, options);
+      if (stack.luns.length === 1) return await ScsiDevice.openLun(path, stack, 0, chosen[0] as string, layout, holdFd, options);
       const parts: ScsiDevice[] = [];
       try {
         for (let i = 0; i < stack.luns.length; i++) {
-          parts.push(await ScsiDevice.openLun(path, stack, i, { stack, extents: stack.extents.filter((e) => e.lun === i), bytes: stack.bytes }, undefined, options));
+          parts.push(await ScsiDevice.openLun(path, stack, i, chosen[i] as string, { stack, extents: stack.extents.filter((e) => e.lun === i), bytes: stack.bytes }, undefined, options));
         }
       } catch (e) {
         await Promise.allSettled(parts.map((d) => d.close()));
@@ -316,28 +319,33 @@ export class ScsiDevice implements ScsiTransport {
     }
   }
 
-  /** The device of LUN `i` of a resolved stack: commands and data through its chosen path's sg node. */
-  private static async openLun(path: string, stack: Stack, i: number, layout: DeviceLayout, holdFd: number | undefined, options: OpenOptions): Promise<ScsiDevice> {
-    const native = loadNative();
-    const lun = stack.luns[i] as Stack['luns'][number];
+  /** The sg node of the path commands to this LUN go through (ALUA refined); NO_PATH when none can. */
+  private static async chosenPath(path: string, lun: Stack['luns'][number]): Promise<string> {
     await refineWithRtpg(lun, rtpgThrough);
     const chosen = lun.chosen;
     if (!chosen?.sg) {
       const states = lun.paths.map((p) => `${p.sd || p.sg} ${p.state}${p.accessState ? ` ${p.accessState}` : ''}${p.dmState === 'failed' ? ', failed in the map' : ''}`).join('; ');
       throw new DeviceError({ path, code: 'NO_PATH', message: `${path}: no path to LUN ${lun.id} can carry commands (${states || 'no paths'})` });
     }
+    return chosen.sg;
+  }
+
+  /** The device of LUN `i` of a resolved stack: commands and data through the sg node of its chosen path. */
+  private static async openLun(path: string, stack: Stack, i: number, sg: string, layout: DeviceLayout, holdFd: number | undefined, options: OpenOptions): Promise<ScsiDevice> {
+    const native = loadNative();
+    const lun = stack.luns[i] as Stack['luns'][number];
     let handle: NativeHandle;
     let node: NodeInfo;
     let nodes: ScsiNodes;
     try {
-      node = inspectNode(chosen.sg);
+      node = inspectNode(sg);
       nodes = scsiNodesOf(node);
-      handle = (await native.open(chosen.sg, { write: true, exclusive: false })).handle;
+      handle = (await native.open(sg, { write: true, exclusive: false })).handle;
     } catch (e) {
       if (e instanceof DeviceError) throw e;
-      throw nativeOpenError(e, path, `cannot open ${chosen.sg}`);
+      throw nativeOpenError(e, path, `cannot open ${sg}`);
     }
-    return new ScsiDevice(path, node, nodes, chosen.sg, handle, undefined, options.retry ?? DEFAULT_RETRY, undefined, { layout, holdFd, lunId: lun.id });
+    return new ScsiDevice(path, node, nodes, sg, handle, undefined, options.retry ?? DEFAULT_RETRY, undefined, { layout, holdFd, lunId: lun.id });
   }
 
   /** The path-switching view of a layered device (its commands and data all go through one sg node). */
