@@ -82,7 +82,6 @@ export interface PlannedRun {
   at: bigint;
   pair: OpenedPair;
   details: PlanDetails;
-  o: CopyOptions;
 }
 
 async function describe(d: ScsiDevice): Promise<{ pd: PlannedDevice; caps: Capabilities; key: string; cscd?: IdentificationCscdInput }> {

@@ -137,7 +137,7 @@ export async function planRuns(pair: OpenedPair, details: PlanDetails, o: CopyOp
   for (const r of lunRuns(plan.length, new SideMap(pair.src.layout, plan.srcOffset), new SideMap(pair.dst.layout, plan.dstOffset))) {
     const sub: OpenedPair = { src: partOf(pair.src, r.srcLun), dst: partOf(pair.dst, r.dstLun), close: async () => undefined };
     const so: CopyOptions = { ...o, src: sub.src, dst: sub.dst, srcOffset: plan.srcOffset + r.offset, dstOffset: plan.dstOffset + r.offset, length: r.length };
-    out.push({ at: r.offset, pair: sub, details: await planOne(sub, so), o: so });
+    out.push({ at: r.offset, pair: sub, details: await planOne(sub, so) });
   }
   refuseOverlap(out);
   return out;

@@ -153,8 +153,13 @@ describe('copies over a volume that spans several LUNs', () => {
       { offset: 128n * KiB, length: 512n * KiB, src: k1, dst: kb, method: 'xcopy' },
       { offset: 640n * KiB, length: 128n * KiB, src: k0, dst: kb, method: 'odx' },
     ], 'the plan says each LUN pair\'s method');
-    const r = await runPlanned(pair, details, o);
+    const seen: Array<[bigint, bigint]> = [];
+    const r = await runPlanned(pair, details, { ...o, onProgress: (p) => seen.push([p.bytesDone, p.totalBytes]) });
     assert.equal(r.bytes, 768n * KiB);
+    // Progress counts the whole copy through its runs: never back, ending at its length.
+    assert.ok(seen.length >= 3, 'each run reported');
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]![0] >= seen[i - 1]![0], `progress went back at ${i}: ${seen.map((x) => x[0]).join(',')}`);
+    assert.deepEqual(seen[seen.length - 1], [768n * KiB, 768n * KiB]);
     assert.equal(r.verified, true);
     assert.equal(r.synced, true);
     assert.deepEqual(r.extents, [
