@@ -91,7 +91,7 @@ describe('a volume over two LUNs: copies across the LUN boundary (lab)', functio
 
   const snapshot = () => new Map(maps.map((m) => [m, file(pvLun(m))]));
 
-  it('odxcp info names both LUNs: the chain, each extent\'s LUN and each LUN\'s paths (text and JSON)', () => {
+  it('odxcp info names both LUNs: the chain, each extent\'s LUN and each LUN\'s paths (text and JSON); a pair\'s plan lists each LUN pair\'s run and method', () => {
     const wwid = (m: string) => `naa.${stackEntry(m, 'multipath').wwid.slice(1)}`;
     const t = odxcp('info', span.dev);
     assert.equal(t.status, 0, t.stderr);
@@ -104,6 +104,20 @@ describe('a volume over two LUNs: copies across the LUN boundary (lab)', functio
     assert.deepEqual(s.luns.map((l: { id: string }) => l.id), maps.map(wwid));
     assert.deepEqual(s.extents.map((e: { lun: number; length: string }) => [e.lun, Number(e.length)]), [[0, 8 * MiB], [1, 8 * MiB]]);
     for (const [i, m] of maps.entries()) assert.equal(s.luns[i].chosen.sg, stackEntry(m, 'multipath').paths[0]!.sg, `${m}: the active/optimized path is chosen`);
+    // A pair's plan: one run per LUN pair, each with its method.
+    const p = odxcp('info', '--json', '/dev/mapper/mpfio0', span.dev, '--dst-offset', '5M', '--length', '6M');
+    assert.equal(p.status, 0, p.stderr);
+    const src = `naa.${stackEntry('mpfio0', 'multipath').wwid.slice(1)}`;
+    assert.deepEqual(
+      JSON.parse(p.stdout).plan.runs.map((r: { offset: string; length: string; src: string; dst: string; method: string }) => [Number(r.offset), Number(r.length), r.src, r.dst, r.method]),
+      [
+        [0, 3 * MiB, src, wwid('mppv0'), 'xcopy'],
+        [3 * MiB, 3 * MiB, src, wwid('mppv1'), 'xcopy'],
+      ],
+    );
+    const pt = odxcp('info', '/dev/mapper/mpfio0', span.dev, '--dst-offset', '5M', '--length', '6M');
+    assert.equal(pt.status, 0, pt.stderr);
+    assert.ok(pt.stdout.includes(`  run +3145728 3145728 bytes: LUN ${src} -> LUN ${wwid('mppv1')}: xcopy`), pt.stdout);
   });
 
   it('LUN → lvspan across the boundary: EXTENDED COPY on each LUN pair, byte for byte, nothing else changed; the kernel saw the copies and the flushes on both LUNs\' paths', async () => {
