@@ -19,19 +19,11 @@ import { rememberFailure } from './pair-cache';
 import { openPair, planPair, type OpenedPair, type PlanDetails } from './plan';
 import { cutPieces, planSparse, type SparsePlan } from './sparse';
 import { copyCuts, SideMap, splitAtCuts } from './layout';
+import { CopyError, methodOf, stopLine } from './result';
+import { runSpanning, spans } from './span';
 import { zeroRange, ZeroError, type ZeroProgress } from '../tokens/zero';
 import type { TokenTarget } from '../tokens/token-ops';
 import type { CopyMethod, CopyOptions, CopyPlan, CopyProgress, CopyResult, FallbackRecord } from './types';
-
-/** Thrown when a copy stops part-way: `result` says exactly which bytes are on the destination. */
-export class CopyError extends OdxcpError {
-  readonly result: CopyResult;
-  constructor(message: string, code: string, result: CopyResult, cause?: unknown) {
-    super(message, code, { cause });
-    this.result = result;
-  }
-}
-Object.defineProperty(CopyError.prototype, 'name', { value: 'CopyError' });
 
 const MAX_RETRIES_PER_CHUNK = 2;
 /** Path switches one chunk may make (a path that flaps must not loop forever). */
@@ -77,12 +69,7 @@ interface Closing {
 function makeResult(plan: CopyPlan, account: Account, started: number, closing: Closing, sparse: CopyResult['sparse'], verified?: boolean): CopyResult {
   const offloaded = account.byMethod.odx + account.byMethod.xcopy;
   const host = account.byMethod.host;
-  let method: CopyResult['method'];
-  if (offloaded > 0n && host > 0n) method = 'mixed';
-  else if (host > 0n) method = 'host';
-  else if (account.byMethod.odx > 0n) method = 'odx';
-  else if (account.byMethod.xcopy > 0n) method = 'xcopy';
-  else method = plan.method;
+  const method = methodOf(account.byMethod, plan.method);
   return {
     src: plan.src.path,
     dst: plan.dst.path,
@@ -114,18 +101,14 @@ function makeResult(plan: CopyPlan, account: Account, started: number, closing: 
   };
 }
 
-/**
- * The one line a stopped copy reports: what is safe to resume from. A restart with offsets
- * past the contiguous prefix could skip a gap, so it names the prefix, not the byte count.
- */
-export function stopLine(what: string, r: CopyResult): string {
-  const prefix = r.contiguousBytes;
-  const more = r.bytes > prefix ? ` (${r.bytes - prefix} more bytes after a gap; see the extents)` : '';
-  return `${what}: the first ${prefix} bytes are copied; ${r.bytes} of ${r.length} bytes in all${more}`;
-}
+export { CopyError, stopLine };
 
-/** Run a planned copy on an opened pair. */
+/**
+ * Run a planned copy on an opened pair. A side over several LUNs: each LUN pair's run is a copy
+ * of its own on the side's parts (span.ts), its account merged into this one.
+ */
 export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: CopyOptions, run: RunOptions = {}): Promise<CopyResult> {
+  if (spans(pair)) return runSpanning(pair, details, o, run, runPlanned);
   const plan = details.plan;
   const started = Date.now();
   const account = new Account();
