@@ -241,6 +241,8 @@ export interface CopyLaneOptions {
   testFileIo?: boolean;
   /** Unit suite only (with testFileIo): the WRITE of the piece at this offset fails with EIO. */
   testFailWriteAt?: U64;
+  /** Unit suite only (with testFileIo): each WRITE waits this many ms first (0..1000). */
+  testWriteDelayMs?: number;
 }
 
 /** The command a lane stopped on: its errno, or its complete SCSI outcome. */

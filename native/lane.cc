@@ -55,6 +55,7 @@ struct LaneState {
   uint32_t timeoutMs = 60000;
   bool fileIo = false;          // testing: pread/pwrite instead of SG_IO
   uint64_t failAt = UINT64_MAX;  // testing: the WRITE of the piece at this offset fails (EIO)
+  uint32_t writeDelayMs = 0;     // testing: each WRITE waits this long first (a slow device)
   std::atomic<uint64_t> next{0};
   std::atomic<bool> abort{false};
   std::atomic<bool> stop{false};  // a lane failed
@@ -118,6 +119,7 @@ class LaneJob : public Job {
         f.error = EIO;
         return Fail(std::move(f));
       }
+      if (write && s.writeDelayMs != 0) ::usleep(s.writeDelayMs * 1000);
       const ssize_t n = write ? ::pwrite(fd, buf_, len, static_cast<off_t>(byte)) : ::pread(fd, buf_, len, static_cast<off_t>(byte));
       if (n < 0) f.error = errno;
       else if (static_cast<uint64_t>(n) != len) f.hdr.resid = static_cast<int>(len - static_cast<uint64_t>(n));
@@ -248,6 +250,7 @@ Napi::Value CopyLane(const Napi::CallbackInfo& info) {
   s->timeoutMs = static_cast<uint32_t>(o.Uint("timeoutMs", 1, kMaxU32, 60000));
   const bool testFiles = o.Bool("testFileIo", false);
   s->failAt = o.U64("testFailWriteAt", UINT64_MAX);
+  s->writeDelayMs = static_cast<uint32_t>(o.Uint("testWriteDelayMs", 0, 1000, 0));
   for (uint64_t v : {s->srcBase + offset, s->dstBase + offset, length, uint64_t{s->transfer}}) {
     if (v % s->srcBlock != 0 || v % s->dstBlock != 0) o.ThrowType("options: offsets, length and transferBytes must be whole blocks of both devices");
   }

@@ -1,5 +1,7 @@
 // What `odxcp info DEV` reports about one LUN: identity, size, and every copy method with the
-// limits a copy would run within (the same capability decisions the engine uses).
+// limits a copy would run within (the same capability decisions the engine uses). For a volume
+// over several LUNs the identity and capabilities are its first extent's LUN's; the chain, the
+// extents and the paths name every LUN.
 import { ScsiDevice } from '../device/device';
 import type { Capabilities } from '../device/capabilities';
 import { rodTypeName } from '../scsi/rod-token';
@@ -136,9 +138,12 @@ export function deviceInfoLines(i: DeviceInfo): string[] {
 
 /** The chain, the device's size and extents, and each LUN's paths with the one commands use. */
 function stackLines(s: StackInfo): string[] {
-  const out = [`  chain: ${s.chain}`, `  device: ${s.bytes} bytes (${formatBytes(s.bytes)}) in ${s.extents.length} extent${s.extents.length === 1 ? '' : 's'} on the LUN`];
-  for (const e of s.extents) out.push(`    bytes ${e.offset}+${e.length} at LUN byte ${e.lunOffset}`);
+  const several = s.luns.length > 1;
+  const where = several ? `on ${s.luns.length} LUNs` : 'on the LUN';
+  const out = [`  chain: ${s.chain}`, `  device: ${s.bytes} bytes (${formatBytes(s.bytes)}) in ${s.extents.length} extent${s.extents.length === 1 ? '' : 's'} ${where}`];
+  for (const e of s.extents) out.push(`    bytes ${e.offset}+${e.length} at ${several ? `byte ${e.lunOffset} of LUN ${s.luns[e.lun]?.id ?? e.lun}` : `LUN byte ${e.lunOffset}`}`);
   for (const l of s.luns) {
+    if (several) out.push(`  LUN ${l.id}:`);
     for (const p of l.paths) {
       const mark = p === l.chosen ? '*' : ' ';
       out.push(`  ${mark} path ${p.sd || '-'} ${p.sg ?? '-'} ${p.address} ${p.transport} ${p.state}${p.accessState ? ` ${p.accessState}` : ''}`);
@@ -159,5 +164,7 @@ export function planLines(p: CopyPlan): string[] {
   }
   const chunk = p.method === 'host' ? `host transfers of ${p.hostTransferBytes} bytes` : `${p.chunkBytes} bytes (${formatBytes(p.chunkBytes)}) per ${p.method === 'odx' ? 'token' : 'EXTENDED COPY'}, host transfers of ${p.hostTransferBytes} bytes if it falls back`;
   lines.push(`  method: ${p.method}; ${chunk}; ${p.maxInFlight} in flight`);
+  // Over several LUNs the lines above are the first LUN pair's; each run has its own method.
+  for (const r of p.runs ?? []) lines.push(`  run +${r.offset} ${r.length} bytes: LUN ${r.src} -> LUN ${r.dst}: ${r.method}`);
   return lines;
 }

@@ -17,8 +17,9 @@ import { encodeReportTargetPortGroups, refineWithRtpg } from './alua';
 import { decodeReportTargetPortGroups, type ReportTargetPortGroups } from '../scsi/alua';
 
 /**
- * Where a layered device's bytes sit on its LUN (a partition, a dm-linear volume, a multipath
- * map, nested): the resolved stack and the extents, in device order, all on `stack.luns[0]`.
+ * Where a layered device's bytes sit on its LUNs (a partition, a dm-linear volume, a multipath
+ * map, nested): the resolved stack and the extents, in device order (`lun` indexes `stack.luns`).
+ * The device of one LUN of a volume over several (`ScsiDevice.parts`) has that LUN's extents only.
  */
 export interface DeviceLayout {
   stack: Stack;
@@ -162,11 +163,25 @@ export class ScsiDevice implements ScsiTransport {
   /** Handles of paths switched away from, closing once their commands drained. */
   private readonly retired: Promise<void>[] = [];
   private switching: Promise<PathMove | undefined> | undefined;
+  /** A layered device's LUN (the designator of `layout.stack.luns[i]`) its commands go to. */
+  private readonly lunId: string | undefined;
+  /**
+   * A layered device over several LUNs: one device per LUN (indexed like `layout.stack.luns`),
+   * each with its own path set, command handle and that LUN's extents. The copy engine runs each
+   * LUN pair's range through these (lib/engine/span.ts); this device itself sends its commands
+   * (identity, capabilities) through the first extent's LUN's handle, which it does not own.
+   */
+  readonly parts: ScsiDevice[] | undefined;
+  private readonly ownsHandle: boolean;
 
-  private constructor(path: string, node: NodeInfo, nodes: ScsiNodes, commandNode: string, handle: NativeHandle, exclusiveHandle: NativeHandle | undefined, retry: RetryPolicy, data?: DataHandle, layered?: { layout: DeviceLayout; holdFd: number | undefined }) {
+  private constructor(path: string, node: NodeInfo, nodes: ScsiNodes, commandNode: string, handle: NativeHandle, exclusiveHandle: NativeHandle | undefined, retry: RetryPolicy, data?: DataHandle, layered?: { layout: DeviceLayout; holdFd: number | undefined; lunId: string; parts?: ScsiDevice[] }) {
     this.layout = layered?.layout;
     this.holdFd = layered?.holdFd;
-    this.failover = layered ? this.makeFailover() : undefined;
+    this.lunId = layered?.lunId;
+    this.parts = layered?.parts;
+    this.ownsHandle = layered?.parts === undefined;
+    // A device over several LUNs moves no data itself: its parts switch their own paths.
+    this.failover = layered && !layered.parts ? this.makeFailover() : undefined;
     this.path = path;
     this.node = node;
     this.nodes = nodes;
@@ -265,21 +280,14 @@ export class ScsiDevice implements ScsiTransport {
   /**
    * Open a layered device: the top of its chain held O_EXCL when writing (that is what refuses
    * a mounted or held volume; its members being held by dm is how the stack is built), commands
-   * and data through the chosen path's sg node. One LUN only.
+   * and data through each LUN's chosen path's sg node. Over several LUNs: one device per LUN
+   * (`parts`), the hold on the top kept by this one.
    */
   private static async openLayered(path: string, options: OpenOptions): Promise<ScsiDevice> {
-    const native = loadNative();
     const stack = resolveStack(path);
-    if (stack.luns.length !== 1) {
-      throw new DeviceError({ path, code: 'MULTI_LUN', message: `${path}: spans ${stack.luns.length} LUNs (${stack.luns.map((l) => l.id).join(', ')}); copies over several LUNs are not supported yet` });
-    }
-    const lun = stack.luns[0] as Stack['luns'][number];
-    await refineWithRtpg(lun, rtpgThrough);
-    const chosen = lun.chosen;
-    if (!chosen?.sg) {
-      const states = lun.paths.map((p) => `${p.sd || p.sg} ${p.state}${p.accessState ? ` ${p.accessState}` : ''}${p.dmState === 'failed' ? ', failed in the map' : ''}`).join('; ');
-      throw new DeviceError({ path, code: 'NO_PATH', message: `${path}: no path to LUN ${lun.id} can carry commands (${states || 'no paths'})` });
-    }
+    // A LUN with no usable path is the reason to give, before whether the top can be held.
+    const chosen: string[] = [];
+    for (const lun of stack.luns) chosen.push(await ScsiDevice.chosenPath(path, lun));
     let holdFd: number | undefined;
     if (options.exclusive) {
       try {
@@ -291,20 +299,53 @@ export class ScsiDevice implements ScsiTransport {
         throw nativeOpenError(e, path, `cannot open ${stack.top} exclusively`);
       }
     }
+    const layout: DeviceLayout = { stack, extents: stack.extents, bytes: stack.bytes };
+    try {
+      if (stack.luns.length === 1) return await ScsiDevice.openLun(path, stack, 0, chosen[0] as string, layout, holdFd, options);
+      const parts: ScsiDevice[] = [];
+      try {
+        for (let i = 0; i < stack.luns.length; i++) {
+          parts.push(await ScsiDevice.openLun(path, stack, i, chosen[i] as string, { stack, extents: stack.extents.filter((e) => e.lun === i), bytes: stack.bytes }, undefined, options));
+        }
+      } catch (e) {
+        await Promise.allSettled(parts.map((d) => d.close()));
+        throw e;
+      }
+      const first = parts[stack.extents[0]?.lun ?? 0] as ScsiDevice;
+      return new ScsiDevice(path, first.node, first.nodes, first.commandNode, first.handle, undefined, options.retry ?? DEFAULT_RETRY, undefined, { layout, holdFd, lunId: first.lunId as string, parts });
+    } catch (e) {
+      if (holdFd !== undefined) fs.closeSync(holdFd);
+      throw e;
+    }
+  }
+
+  /** The sg node of the path commands to this LUN go through (ALUA refined); NO_PATH when none can. */
+  private static async chosenPath(path: string, lun: Stack['luns'][number]): Promise<string> {
+    await refineWithRtpg(lun, rtpgThrough);
+    const chosen = lun.chosen;
+    if (!chosen?.sg) {
+      const states = lun.paths.map((p) => `${p.sd || p.sg} ${p.state}${p.accessState ? ` ${p.accessState}` : ''}${p.dmState === 'failed' ? ', failed in the map' : ''}`).join('; ');
+      throw new DeviceError({ path, code: 'NO_PATH', message: `${path}: no path to LUN ${lun.id} can carry commands (${states || 'no paths'})` });
+    }
+    return chosen.sg;
+  }
+
+  /** The device of LUN `i` of a resolved stack: commands and data through the sg node of its chosen path. */
+  private static async openLun(path: string, stack: Stack, i: number, sg: string, layout: DeviceLayout, holdFd: number | undefined, options: OpenOptions): Promise<ScsiDevice> {
+    const native = loadNative();
+    const lun = stack.luns[i] as Stack['luns'][number];
     let handle: NativeHandle;
     let node: NodeInfo;
     let nodes: ScsiNodes;
     try {
-      node = inspectNode(chosen.sg);
+      node = inspectNode(sg);
       nodes = scsiNodesOf(node);
-      handle = (await native.open(chosen.sg, { write: true, exclusive: false })).handle;
+      handle = (await native.open(sg, { write: true, exclusive: false })).handle;
     } catch (e) {
-      if (holdFd !== undefined) fs.closeSync(holdFd);
       if (e instanceof DeviceError) throw e;
-      throw nativeOpenError(e, path, `cannot open ${chosen.sg}`);
+      throw nativeOpenError(e, path, `cannot open ${sg}`);
     }
-    const layout: DeviceLayout = { stack, extents: stack.extents, bytes: stack.bytes };
-    return new ScsiDevice(path, node, nodes, chosen.sg, handle, undefined, options.retry ?? DEFAULT_RETRY, undefined, { layout, holdFd });
+    return new ScsiDevice(path, node, nodes, sg, handle, undefined, options.retry ?? DEFAULT_RETRY, undefined, { layout, holdFd, lunId: lun.id });
   }
 
   /** The path-switching view of a layered device (its commands and data all go through one sg node). */
@@ -315,7 +356,14 @@ export class ScsiDevice implements ScsiTransport {
         return self.commandNode;
       },
       pathFailed: () => sgState(this.commandNode) !== 'running',
-      nexusGone: (sg) => iscsiSessionEnded(sg),
+      nexusGone: async (sg, waitMs) => {
+        const until = Date.now() + waitMs;
+        for (;;) {
+          if (iscsiSessionEnded(sg)) return true;
+          if (Date.now() >= until) return false;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      },
       switchPath: (from) => {
         // Serialised: workers that failed on the same path wait for the one switch.
         const run = async (): Promise<PathMove | undefined> => {
@@ -336,7 +384,7 @@ export class ScsiDevice implements ScsiTransport {
     let next: StackPath | undefined;
     try {
       const stack = resolveStack(this.path);
-      const lun = stack.luns[0];
+      const lun = stack.luns.find((l) => l.id === this.lunId);
       if (!lun) return undefined;
       await refineWithRtpg(lun, rtpgThrough).catch(() => undefined);
       next = choosePath(lun.paths, [from]);
@@ -369,6 +417,9 @@ export class ScsiDevice implements ScsiTransport {
 
   /** Run one encoded command with the retry policy; non-GOOD outcomes throw typed errors. */
   command(cmd: EncodedCommand, options?: CommandOptions): Promise<CommandResult> {
+    // Over several LUNs: through the first extent's LUN's device (its path may have switched).
+    const via = this.parts?.find((d) => d.lunId === this.lunId);
+    if (via) return this.closeP ? Promise.reject(Object.assign(new Error(`${this.path} is closed`), { code: 'ECLOSED' })) : via.command(cmd, options);
     return runCommand(this.executor, cmd, options, this.retry, { onUnitAttention: (e) => this.onUnitAttention(e) }, this.stats);
   }
 
@@ -455,8 +506,8 @@ export class ScsiDevice implements ScsiTransport {
   close(): Promise<void> {
     this.closeP ??= (async () => {
       const native = loadNative();
-      const handles = [this.handle, ...(this.dataHandleOwned && this.dataHandle ? [this.dataHandle] : []), ...(this.exclusiveHandle ? [this.exclusiveHandle] : [])];
-      const results: PromiseSettledResult<void>[] = await Promise.allSettled([...handles.map((h) => native.close(h)), ...this.retired]);
+      const handles = [...(this.ownsHandle ? [this.handle] : []), ...(this.dataHandleOwned && this.dataHandle ? [this.dataHandle] : []), ...(this.exclusiveHandle ? [this.exclusiveHandle] : [])];
+      const results: PromiseSettledResult<void>[] = await Promise.allSettled([...handles.map((h) => native.close(h)), ...this.retired, ...(this.parts ?? []).map((d) => d.close())]);
       // The hold on a layered device's top goes last, once no command can still be running.
       const hold = this.holdFd;
       if (hold !== undefined) results.push(...(await Promise.allSettled([new Promise<void>((res, rej) => fs.close(hold, (e) => (e ? rej(e) : res())))])));

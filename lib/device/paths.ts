@@ -78,9 +78,11 @@ export interface PathFailover {
   pathFailed(): boolean;
   /**
    * Whether the I_T nexus of the path `sg` is known to be gone (an iSCSI session no longer
-   * logged in: at ErrorRecoveryLevel 0 the target aborted every task of it).
+   * logged in: at ErrorRecoveryLevel 0 the target aborted every task of it), waiting up to
+   * `waitMs` for it to end: the initiator notices a dropped connection a moment after the
+   * commands on an offline device already fail.
    */
-  nexusGone(sg: string): boolean;
+  nexusGone(sg: string, waitMs: number): Promise<boolean>;
   /**
    * Move commands off `from` to the best other usable path (states read afresh). Undefined
    * when no path is left. Calls are serialised; one that finds the move done returns it.

@@ -19,23 +19,21 @@ import { rememberFailure } from './pair-cache';
 import { openPair, planPair, type OpenedPair, type PlanDetails } from './plan';
 import { cutPieces, planSparse, type SparsePlan } from './sparse';
 import { copyCuts, SideMap, splitAtCuts } from './layout';
+import { CopyError, methodOf, stopLine } from './result';
+import { runSpanning, spans } from './span';
 import { zeroRange, ZeroError, type ZeroProgress } from '../tokens/zero';
 import type { TokenTarget } from '../tokens/token-ops';
 import type { CopyMethod, CopyOptions, CopyPlan, CopyProgress, CopyResult, FallbackRecord } from './types';
 
-/** Thrown when a copy stops part-way: `result` says exactly which bytes are on the destination. */
-export class CopyError extends OdxcpError {
-  readonly result: CopyResult;
-  constructor(message: string, code: string, result: CopyResult, cause?: unknown) {
-    super(message, code, { cause });
-    this.result = result;
-  }
-}
-Object.defineProperty(CopyError.prototype, 'name', { value: 'CopyError' });
-
 const MAX_RETRIES_PER_CHUNK = 2;
 /** Path switches one chunk may make (a path that flaps must not loop forever). */
 const MAX_PATH_SWITCHES_PER_CHUNK = 4;
+/**
+ * How long a failed path's nexus may take to be seen ending before its list is unconfirmed:
+ * open-iscsi notices a silent connection by its NOP-Out (5 s interval + 5 s timeout by
+ * default), and a dropped one a moment after commands on the offline device already fail.
+ */
+const NEXUS_END_WAIT_MS = 15_000;
 /** Bytes one zeroing job covers (zeroing runs in the same workers as the copy chunks). */
 const ZERO_PIECE_BYTES = 256n * 1024n * 1024n;
 /**
@@ -71,12 +69,7 @@ interface Closing {
 function makeResult(plan: CopyPlan, account: Account, started: number, closing: Closing, sparse: CopyResult['sparse'], verified?: boolean, unconfirmed: readonly UnconfirmedRange[] = []): CopyResult {
   const offloaded = account.byMethod.odx + account.byMethod.xcopy;
   const host = account.byMethod.host;
-  let method: CopyResult['method'];
-  if (offloaded > 0n && host > 0n) method = 'mixed';
-  else if (host > 0n) method = 'host';
-  else if (account.byMethod.odx > 0n) method = 'odx';
-  else if (account.byMethod.xcopy > 0n) method = 'xcopy';
-  else method = plan.method;
+  const method = methodOf(account.byMethod, plan.method);
   return {
     src: plan.src.path,
     dst: plan.dst.path,
@@ -109,18 +102,14 @@ function makeResult(plan: CopyPlan, account: Account, started: number, closing: 
   };
 }
 
-/**
- * The one line a stopped copy reports: what is safe to resume from. A restart with offsets
- * past the contiguous prefix could skip a gap, so it names the prefix, not the byte count.
- */
-export function stopLine(what: string, r: CopyResult): string {
-  const prefix = r.contiguousBytes;
-  const more = r.bytes > prefix ? ` (${r.bytes - prefix} more bytes after a gap; see the extents)` : '';
-  return `${what}: the first ${prefix} bytes are copied; ${r.bytes} of ${r.length} bytes in all${more}`;
-}
+export { CopyError, stopLine };
 
-/** Run a planned copy on an opened pair. */
+/**
+ * Run a planned copy on an opened pair. A side over several LUNs: each LUN pair's run is a copy
+ * of its own on the side's parts (span.ts), its account merged into this one.
+ */
 export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: CopyOptions, run: RunOptions = {}): Promise<CopyResult> {
+  if (spans(pair)) return runSpanning(pair, details, o, run, runPlanned);
   const plan = details.plan;
   const started = Date.now();
   const account = new Account();
@@ -256,8 +245,8 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         // A side whose command did not fail has no list of this chunk in flight: a chunk runs
         // one list at a time (POPULATE TOKEN, then its writes; one EXTENDED COPY at a time).
         (failedOn !== undefined && failedOn !== from) ||
-        f.nexusGone(from) || // the session ended: the target aborted its tasks
-        (failedOn === from && neverReachedTarget(cause) && isListOpener(cause)); // refused before it left the host
+        (failedOn === from && neverReachedTarget(cause) && isListOpener(cause)) || // refused before it left the host
+        (await f.nexusGone(from, NEXUS_END_WAIT_MS)); // the session ended: the target aborted its tasks
       if (!safe) unsafeOn = from;
       let mv;
       try {

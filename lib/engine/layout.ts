@@ -2,7 +2,7 @@
 // maps). A plain LUN maps to itself. The copy is cut where either side's extent changes, so
 // every chunk is one contiguous LUN range on each side, and no command reaches a byte outside
 // the device's own extents.
-import type { DeviceLayout } from '../device/device';
+import type { DeviceLayout, ScsiDevice } from '../device/device';
 import { UsageError } from '../errors';
 
 /** Device offset → LUN offset for one side of a copy, from its `base` (the plan's offset). */
@@ -29,14 +29,15 @@ export class SideMap {
   }
 
   /**
-   * The LUN offset of copy offset `off`, and how many bytes from there stay in the same extent.
+   * The LUN offset of copy offset `off`, how many bytes from there stay in the same extent, and
+   * the extent's LUN (an index into the layout's `stack.luns`; 0 for a plain LUN).
    * Throws when the device has no extent there (a hole in a table: never copied through).
    */
-  at(off: bigint): { lunOffset: bigint; room: bigint } {
+  at(off: bigint): { lunOffset: bigint; room: bigint; lun: number } {
     const d = this.base + off;
-    if (!this.layout) return { lunOffset: d, room: 1n << 62n };
+    if (!this.layout) return { lunOffset: d, room: 1n << 62n, lun: 0 };
     for (const e of this.layout.extents) {
-      if (d >= e.offset && d < e.offset + e.length) return { lunOffset: e.lunOffset + (d - e.offset), room: e.offset + e.length - d };
+      if (d >= e.offset && d < e.offset + e.length) return { lunOffset: e.lunOffset + (d - e.offset), room: e.offset + e.length - d, lun: e.lun };
     }
     throw new UsageError(`byte ${d} of ${this.layout.stack.given} is on no LUN extent`);
   }
@@ -84,3 +85,30 @@ export function splitAtCuts<T extends { offset: bigint; length: bigint }>(pieces
   }
   return out;
 }
+
+/** True when either side is a device over several LUNs (copied run by run, engine/span.ts). */
+export function spans(pair: { src: Pick<ScsiDevice, 'parts'>; dst: Pick<ScsiDevice, 'parts'> }): boolean {
+  return pair.src.parts !== undefined || pair.dst.parts !== undefined;
+}
+
+/** Copy-relative bytes [offset, offset+length) where the source is on LUN srcLun and the destination on dstLun. */
+export interface LunRun {
+  offset: bigint;
+  length: bigint;
+  srcLun: number;
+  dstLun: number;
+}
+
+/** The copy's runs on one LUN pair each, in order (neighbouring extents on the same pair joined). */
+export function lunRuns(length: bigint, src: SideMap, dst: SideMap): LunRun[] {
+  const out: LunRun[] = [];
+  for (const p of splitAtCuts([{ offset: 0n, length }], copyCuts(length, src, dst))) {
+    const s = src.at(p.offset).lun;
+    const d = dst.at(p.offset).lun;
+    const last = out[out.length - 1];
+    if (last && last.srcLun === s && last.dstLun === d) last.length += p.length;
+    else out.push({ offset: p.offset, length: p.length, srcLun: s, dstLun: d });
+  }
+  return out;
+}
+

@@ -8,7 +8,8 @@ import type { IdentificationCscdInput, ListIdUsage } from '../native';
 import { knownFailure } from './pair-cache';
 import type { CopyMethod, CopyOptions, CopyPlan, MethodVerdict, PlannedDevice } from './types';
 import type { XcopyMethodOptions } from './methods/xcopy';
-import { SideMap } from './layout';
+import { SideMap, spans } from './layout';
+import { planRuns } from './span';
 import { chainLine } from '../device/stack';
 
 export const DEFAULT_TOKEN_BYTES = 8n << 20n; // ONTAP's token size, when the target gives none
@@ -72,6 +73,15 @@ export interface PlanDetails {
   /** Seconds a token of the source lives whatever its use (VPD 0x8F/0106); 0 = no limit. */
   tokenLifetime: number;
   hostDepth: number;
+  /** A side over several LUNs: every LUN pair's run, planned (engine/span.ts). */
+  runs?: PlannedRun[];
+}
+
+/** One LUN pair's part of a copy over several LUNs: the copy-relative offset, its pair and plan. */
+export interface PlannedRun {
+  at: bigint;
+  pair: OpenedPair;
+  details: PlanDetails;
 }
 
 async function describe(d: ScsiDevice): Promise<{ pd: PlannedDevice; caps: Capabilities; key: string; cscd?: IdentificationCscdInput }> {
@@ -87,7 +97,7 @@ async function describe(d: ScsiDevice): Promise<{ pd: PlannedDevice; caps: Capab
     blockSize: cap.blockSize,
     bytes: d.layout ? d.layout.bytes : cap.bytes,
     ...(d.layout
-      ? { chain: chainLine(d.layout.stack), extents: d.layout.extents.map((e) => ({ offset: e.offset, length: e.length, lunOffset: e.lunOffset })) }
+      ? { chain: chainLine(d.layout.stack), extents: d.layout.extents.map((e) => ({ offset: e.offset, length: e.length, lunOffset: e.lunOffset, ...(d.parts ? { lun: e.lun } : {}) })) }
       : {}),
   };
   const key = id.naa ? `naa.${id.naa}` : `${id.vendor}/${id.product}/${id.serial ?? d.nodes.address}`;
@@ -118,7 +128,8 @@ export async function planPair(pair: OpenedPair, o: CopyOptions): Promise<PlanDe
   if (length % unit !== 0n) throw new UsageError(`length ${length} is not a multiple of the block size${sbs === dbs ? '' : 's'} (${unit})`);
   if (srcOffset + length > s.pd.bytes) throw new UsageError(`source range ends at ${srcOffset + length}, past the end of ${s.pd.path} (${s.pd.bytes} bytes)`);
   if (dstOffset + length > d.pd.bytes) throw new UsageError(`destination range ends at ${dstOffset + length}, past the end of ${d.pd.path} (${d.pd.bytes} bytes)`);
-  const sameLun = pair.src.nodes.address === pair.dst.nodes.address || (s.key === d.key && s.key.startsWith('naa.'));
+  // A side over several LUNs: each LUN pair's run is planned and checked on its own (span.ts).
+  const sameLun = !spans(pair) && (pair.src.nodes.address === pair.dst.nodes.address || (s.key === d.key && s.key.startsWith('naa.')));
   if (sameLun && !pair.src.layout && !pair.dst.layout && srcOffset < dstOffset + length && dstOffset < srcOffset + length) {
     throw new UsageError(`source and destination ranges overlap on one LUN (${srcOffset}+${length} and ${dstOffset}+${length})`);
   }
@@ -230,7 +241,7 @@ export async function planPair(pair: OpenedPair, o: CopyOptions): Promise<PlanDe
   const chunkBytes =
     method === 'odx' ? tokenBytes : method === 'xcopy' && xcopyDetails ? xcopyDetails.commandBytes : BigInt(hostTransfer) * 8n;
   const limits = s.caps.tokenCopy.limits;
-  return {
+  const details: PlanDetails = {
     plan: {
       src: s.pd,
       dst: d.pd,
@@ -253,4 +264,9 @@ export async function planPair(pair: OpenedPair, o: CopyOptions): Promise<PlanDe
     tokenLifetime: limits?.maximumTokenLifetime ?? 0,
     hostDepth: 2,
   };
+  if (spans(pair)) {
+    details.runs = await planRuns(pair, details, o, planPair);
+    details.plan.runs = details.runs.map((r) => ({ offset: r.at, length: r.details.plan.length, src: r.details.srcKey, dst: r.details.dstKey, method: r.details.plan.method }));
+  }
+  return details;
 }

@@ -188,8 +188,8 @@ export interface PlannedDevice {
   bytes: bigint;
   /** A layered device (partition, dm volume, multipath map): its chain down to the LUN. */
   chain?: string;
-  /** A layered device: where its bytes sit on the LUN, device order. */
-  extents?: { offset: bigint; length: bigint; lunOffset: bigint }[];
+  /** A layered device: where its bytes sit on the LUN, device order (`lun`: over several LUNs, which). */
+  extents?: { offset: bigint; length: bigint; lunOffset: bigint; lun?: number }[];
 }
 
 /** The engine's decision before any data moves; printable as JSON. */
@@ -207,4 +207,10 @@ export interface CopyPlan {
   /** Bytes per host READ/WRITE. */
   hostTransferBytes: number;
   maxInFlight: number;
+  /**
+   * A side over several LUNs: the copy's runs, one per LUN pair (copy-relative offsets, the
+   * LUNs by designator), each with the method planned for that pair. The fields above are then
+   * those of the first extent's LUNs.
+   */
+  runs?: Array<{ offset: bigint; length: bigint; src: string; dst: string; method: CopyMethod }>;
 }

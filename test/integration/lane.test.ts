@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import { copy, CopyError, type CopyResult } from '../../lib/engine';
 import { loadNative } from '../../lib/native';
-import { CommandTrace, copyChecked, lun, pattern, type Dispatched } from './lab';
+import { CommandTrace, copyChecked, lun, pattern, writeBacking, type Dispatched } from './lab';
 
 const MiB = 1024 * 1024;
 const isWrite16 = (c: Buffer) => c[0] === 0x8a;
@@ -60,22 +60,24 @@ describe('native data lane between real block nodes', function () {
   });
 
   it('an AbortSignal mid-copy stops the lane: ABORTED, and every block the kernel saw written is in the account and holds the source', async () => {
-    const src = lun('fio0');
+    // From the slow LUN (100 ms a command) in 64 KiB reads: 384 of them, seconds even 8 lanes
+    // at a time, so the abort lands mid-copy however fast the machine is.
+    const src = lun('odxslow');
     const dst = lun('fio1');
-    const length = 60 * MiB;
+    const length = 24 * MiB;
+    writeBacking(src, 0, pattern(length, 0x1a7e5));
     fs.writeFileSync(dst.file!, Buffer.alloc(dst.bytes));
     const ac = new AbortController();
     const trace = CommandTrace.start(dst);
     let seen: Dispatched[];
     let err: unknown;
     try {
-      // The lane copies this LUN at well over 100 MB/s: stop it at its first reported piece
-      // (progress every 10 ms), or 150 ms in, whichever comes first.
+      // Stop at the lane's first reported piece, or 150 ms in, whichever comes first.
       const timer = setTimeout(() => ac.abort(), 150);
       const onProgress = (p: { bytesDone: bigint }) => {
         if (p.bytesDone > 0n) ac.abort();
       };
-      await copy({ src: src.sg, dst: dst.sg, srcOffset: 0, dstOffset: 0, length, mode: 'host', signal: ac.signal, onProgress, progressIntervalMs: 10 })
+      await copy({ src: src.sg, dst: dst.sg, srcOffset: 0, dstOffset: 0, length, mode: 'host', hostTransferSize: 64 * 1024, signal: ac.signal, onProgress, progressIntervalMs: 10 })
         .then(() => undefined, (e) => void (err = e))
         .finally(() => clearTimeout(timer));
     } finally {

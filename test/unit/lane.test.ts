@@ -103,9 +103,11 @@ describe('native data lane (adopted files)', () => {
   });
 
   it('abort(): the lanes stop after their current command; the account is exact', async () => {
-    const lane = native.copyLane(src, dst, { ...base, srcBase: 0, dstBase: 0, offset: 0, length: SIZE, transferBytes: 4 * KiB, lanes: 2 });
+    // 2048 pieces at 2 ms a write, 2 lanes: 2 s of copy however loaded the machine, so the
+    // abort lands mid-range (page-cache speed finished 8 MiB before it on a busy machine).
+    const lane = native.copyLane(src, dst, { ...base, srcBase: 0, dstBase: 0, offset: 0, length: SIZE, transferBytes: 4 * KiB, lanes: 2, testWriteDelayMs: 2 });
     // Let the lanes get going (they need no JS), then stop them mid-range.
-    for (const t = Date.now(); Date.now() - t < 1 && lane.bytes === 0; );
+    for (const t = Date.now(); Date.now() - t < 20 && lane.bytes === 0; );
     lane.abort();
     const r = await lane.done;
     assert.equal(r.aborted, true);
@@ -188,7 +190,7 @@ describe('native data lane (adopted files)', () => {
       account,
       signal: ac.signal,
     };
-    const run = new HostMethod({ transferBytes: 4 * KiB, depth: 2, laneTest: { testFileIo: true } }).run({ offset: 0n, length: BigInt(SIZE) }, ctx);
+    const run = new HostMethod({ transferBytes: 4 * KiB, depth: 2, laneTest: { testFileIo: true, testWriteDelayMs: 1 } }).run({ offset: 0n, length: BigInt(SIZE) }, ctx);
     ac.abort();
     await assert.rejects(run, StopRequested);
     const s = fs.readFileSync(srcFile);

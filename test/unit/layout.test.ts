@@ -53,8 +53,8 @@ describe('copies between layered devices (extent translation)', () => {
   it('SideMap maps copy offsets to LUN offsets and says where extents change', () => {
     const m = new SideMap(layoutOf(LV), 128n * KiB);
     assert.deepEqual(m.cuts(256n * KiB), [128n * KiB]);
-    assert.deepEqual(m.at(0n), { lunOffset: 1152n * KiB, room: 128n * KiB });
-    assert.deepEqual(m.at(128n * KiB), { lunOffset: 256n * KiB, room: 256n * KiB });
+    assert.deepEqual(m.at(0n), { lunOffset: 1152n * KiB, room: 128n * KiB, lun: 0 });
+    assert.deepEqual(m.at(128n * KiB), { lunOffset: 256n * KiB, room: 256n * KiB, lun: 0 });
     assert.equal(m.baseAt(128n * KiB), 128n * KiB);
     assert.deepEqual(m.ranges(0n, 256n * KiB), [
       { lunOffset: 1152n * KiB, length: 128n * KiB },

@@ -24,7 +24,7 @@ export interface HostMethodOptions {
   /** How often the lane's finished pieces go into the account while it runs, ms. */
   laneProgressMs?: number;
   /** Unit suite only: passed to copyLane (pread/pwrite on adopted files, an injected failure). */
-  laneTest?: Pick<CopyLaneOptions, 'testFileIo' | 'testFailWriteAt'>;
+  laneTest?: Pick<CopyLaneOptions, 'testFileIo' | 'testFailWriteAt' | 'testWriteDelayMs'>;
 }
 
 type Piece = [bigint, bigint];

@@ -62,6 +62,10 @@ lio_user() {
   # host copy from these LUNs crawl).
   echo -n "hw_max_sectors=$(( 1048576 / ${5:-512} ))" > "$d/control" || return 1
   echo "$4" > "$d/wwn/vpd_unit_serial" || return 1
+  # EAGAIN while tcmu-runner is starting: it blocks the kernel's netlink interface until its
+  # handlers are set up, and a device enabled meanwhile is refused (seen at boot, 1 in ~40).
+  local i
+  for i in $(seq 1 50); do echo 1 > "$d/enable" 2>/dev/null && return 0; sleep 0.2; done
   echo 1 > "$d/enable" || return 1
 }
 

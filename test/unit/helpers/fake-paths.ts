@@ -54,7 +54,7 @@ export class FakeMultipath {
         return self.current;
       },
       pathFailed: () => this.failed.has(this.current),
-      nexusGone: (sg) => this.ended.has(sg),
+      nexusGone: async (sg) => this.ended.has(sg),
       switchPath: async (from): Promise<PathMove | undefined> => {
         if (this.current !== from) return { from, to: this.current, switched: false };
         const next = this.sgs.find((s) => !this.failed.has(s));
