@@ -23,7 +23,7 @@ import { TransportError } from '../../lib/scsi/errors';
 import { copySummaryLines } from '../../lib/cli/copy';
 import { cliExitCode } from '../../lib/cli/context';
 import { checkCondition, FakeLun, fillPattern } from './helpers/fake-lun';
-import { FakeMultipath, type PathFault } from './helpers/fake-paths';
+import { FakeMultipath, fakePlanDetails, type PathFault } from './helpers/fake-paths';
 
 const KiB = 1024n;
 const BS = 512;
@@ -38,20 +38,7 @@ function wholeLun(bytes: bigint): DeviceLayout {
   return { stack: { given: '/dev/mapper/mp', extents, bytes } as unknown as Stack, extents, bytes };
 }
 
-function details(method: CopyMethod): PlanDetails {
-  const dev = { path: '/dev/mapper/mp', vendor: 'V', product: 'P', blockSize: BS, bytes: 4096n * KiB };
-  return {
-    plan: { src: dev, dst: dev, srcOffset: SRC_OFF, dstOffset: DST_OFF, length: LEN, method, verdicts: { odx: { usable: true, reason: '' }, xcopy: { usable: true, reason: '' } }, chunkBytes: CHUNK, hostTransferBytes: 64 * 1024, maxInFlight: 1 },
-    srcCaps: {} as never,
-    dstCaps: {} as never,
-    srcKey: 'naa.fake-src',
-    dstKey: 'naa.fake-dst',
-    tokenBytes: CHUNK,
-    inactivityTimeout: 60,
-    tokenLifetime: 0,
-    hostDepth: 2,
-  };
-}
+const details = (method: CopyMethod): PlanDetails => fakePlanDetails(method, { path: '/dev/mapper/mp', srcOffset: SRC_OFF, dstOffset: DST_OFF, length: LEN, chunk: CHUNK });
 
 const WUT = { op: 0x83, sa: 0x11 };
 const XCOPY = { op: 0x83, sa: 0x00 };

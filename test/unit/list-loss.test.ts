@@ -18,7 +18,7 @@ import type { ListIdUsage } from '../../lib/native';
 import { TransportError } from '../../lib/scsi/errors';
 import { cliExitCode } from '../../lib/cli/context';
 import { FakeLun, fillPattern, type FakeKnobs } from './helpers/fake-lun';
-import { LossyLun, type ListLoss } from './helpers/fake-paths';
+import { fakePlanDetails, LossyLun, type ListLoss } from './helpers/fake-paths';
 
 const KiB = 1024n;
 const BS = 512;
@@ -27,20 +27,7 @@ const LEN = 512n * KiB;
 const SRC_OFF = 64n * KiB;
 const DST_OFF = 128n * KiB;
 
-function details(method: CopyMethod): PlanDetails {
-  const dev = { path: '/dev/fake', vendor: 'V', product: 'P', blockSize: BS, bytes: 4096n * KiB };
-  return {
-    plan: { src: dev, dst: dev, srcOffset: SRC_OFF, dstOffset: DST_OFF, length: LEN, method, verdicts: { odx: { usable: true, reason: '' }, xcopy: { usable: true, reason: '' } }, chunkBytes: CHUNK, hostTransferBytes: 64 * 1024, maxInFlight: 1 },
-    srcCaps: {} as never,
-    dstCaps: {} as never,
-    srcKey: 'naa.fake-src',
-    dstKey: 'naa.fake-dst',
-    tokenBytes: CHUNK,
-    inactivityTimeout: 60,
-    tokenLifetime: 0,
-    hostDepth: 2,
-  };
-}
+const details = (method: CopyMethod): PlanDetails => fakePlanDetails(method, { path: '/dev/fake', srcOffset: SRC_OFF, dstOffset: DST_OFF, length: LEN, chunk: CHUNK });
 
 const WUT = { op: 0x83, sa: 0x11 };
 const RRTI = { op: 0x84, sa: 0x07 };

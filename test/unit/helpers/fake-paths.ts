@@ -10,6 +10,24 @@ import { TransportError } from '../../../lib/scsi/errors';
 import { DeviceError } from '../../../lib/errors';
 import type { CommandOptions, CommandResult } from '../../../lib/scsi/transport';
 import type { FakeLun } from './fake-lun';
+import type { PlanDetails } from '../../../lib/engine/plan';
+import type { CopyMethod } from '../../../lib/engine/types';
+
+/** A plan of one copy between two 4 MiB LUNs of 512-byte blocks, one chunk in flight. */
+export function fakePlanDetails(method: CopyMethod, o: { path: string; srcOffset: bigint; dstOffset: bigint; length: bigint; chunk: bigint }): PlanDetails {
+  const dev = { path: o.path, vendor: 'V', product: 'P', blockSize: 512, bytes: 4096n * 1024n };
+  return {
+    plan: { src: dev, dst: dev, srcOffset: o.srcOffset, dstOffset: o.dstOffset, length: o.length, method, verdicts: { odx: { usable: true, reason: '' }, xcopy: { usable: true, reason: '' } }, chunkBytes: o.chunk, hostTransferBytes: 64 * 1024, maxInFlight: 1 },
+    srcCaps: {} as never,
+    dstCaps: {} as never,
+    srcKey: 'naa.fake-src',
+    dstKey: 'naa.fake-dst',
+    tokenBytes: o.chunk,
+    inactivityTimeout: 60,
+    tokenLifetime: 0,
+    hostDepth: 2,
+  };
+}
 
 export interface PathFault {
   /** Opcode (and service action) of the command that meets the failure. */
@@ -31,7 +49,27 @@ export interface PathFault {
 
 let nextSg = 10;
 
-export class FakeMultipath {
+/** A FakeLun seen through a wrapper: identity, capacity and limits are the LUN's own. */
+abstract class OverLun {
+  constructor(readonly lun: FakeLun) {}
+  get path() {
+    return this.lun.path;
+  }
+  get cscd() {
+    return this.lun.cscd;
+  }
+  capacity() {
+    return this.lun.capacity();
+  }
+  capabilities() {
+    return this.lun.capabilities();
+  }
+  queueLimits() {
+    return this.lun.queueLimits();
+  }
+}
+
+export class FakeMultipath extends OverLun {
   readonly sgs: string[];
   current: string;
   readonly failed = new Set<string>();
@@ -42,10 +80,11 @@ export class FakeMultipath {
   readonly failover: PathFailover;
 
   constructor(
-    readonly lun: FakeLun,
+    lun: FakeLun,
     readonly fault?: PathFault,
     paths = 2,
   ) {
+    super(lun);
     this.sgs = Array.from({ length: paths }, () => `/dev/sg${nextSg++}`);
     this.current = this.sgs[0] as string;
     const self = this;
@@ -66,21 +105,6 @@ export class FakeMultipath {
     };
   }
 
-  get path() {
-    return this.lun.path;
-  }
-  get cscd() {
-    return this.lun.cscd;
-  }
-  capacity() {
-    return this.lun.capacity();
-  }
-  capabilities() {
-    return this.lun.capabilities();
-  }
-  queueLimits() {
-    return this.lun.queueLimits();
-  }
 
   async command(cmd: EncodedCommand, o?: CommandOptions): Promise<CommandResult> {
     const node = this.current;
@@ -132,7 +156,7 @@ export interface ListLoss {
 }
 
 /** A FakeLun on one nexus whose list command meets a ListLoss; every command is logged in order. */
-export class LossyLun {
+export class LossyLun extends OverLun {
   readonly sent: Array<{ op: number; sa: number; listId?: number; lba?: bigint; blocks?: number; lost?: boolean }> = [];
   private matched = 0;
   /** The lost list's id, once it was lost. */
@@ -140,27 +164,13 @@ export class LossyLun {
   private statusLeft: number;
 
   constructor(
-    readonly lun: FakeLun,
+    lun: FakeLun,
     readonly loss: ListLoss,
   ) {
+    super(lun);
     this.statusLeft = loss.statusLost ?? 0;
   }
 
-  get path() {
-    return this.lun.path;
-  }
-  get cscd() {
-    return this.lun.cscd;
-  }
-  capacity() {
-    return this.lun.capacity();
-  }
-  capabilities() {
-    return this.lun.capabilities();
-  }
-  queueLimits() {
-    return this.lun.queueLimits();
-  }
 
   async command(cmd: EncodedCommand, o?: CommandOptions): Promise<CommandResult> {
     const cdb = cmd.cdb;
