@@ -117,6 +117,13 @@ export function stackEntry<K extends StackEntry['kind']>(name: string, kind: K):
   return e as Extract<StackEntry, { kind: K }>;
 }
 
+/** A LUN of the SAN stack (its backing file behind the iSCSI target), by name; the stack comes up first. */
+export function stackLun(name: string): LabLun {
+  const e = (stackUp().stack ?? []).find((x: StackEntry) => x.name === name);
+  if (!e || !('file' in e)) throw new Error(`no stack LUN ${name}`);
+  return e as LabLun;
+}
+
 /** Run a path's fail/restore command in the guest. */
 export function shell(cmd: string): string {
   return execFileSync('bash', ['-c', cmd], { encoding: 'utf8', env: { ...process.env, DM_DISABLE_UDEV: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });

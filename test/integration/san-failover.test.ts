@@ -14,15 +14,10 @@ import { clearPairCache, copy, copyMany, CopyError, resume, runBatch, type CopyR
 import { ScsiDevice } from '../../lib/device/device';
 import { resolveStack } from '../../lib/device/stack';
 import { cliExitCode } from '../../lib/cli/context';
-import { lun, pattern, shell, stackDown, stackEntry, stackUp, writeBacking, type LabLun, type MultipathEntry, type StackEntry } from './lab';
+import { lun, pattern, stackLun, shell, stackDown, stackEntry, stackUp, writeBacking, type LabLun, type MultipathEntry } from './lab';
 
 const MiB = 1024 * 1024;
 const file = (l: LabLun) => fs.readFileSync(l.file as string);
-function stackLun(name: string): LabLun {
-  const e = (stackUp().stack ?? []).find((x: StackEntry) => x.name === name);
-  if (!e || !('file' in e)) throw new Error(`no stack LUN ${name}`);
-  return e as LabLun;
-}
 // The kernel takes a state written to sysfs only with its newline (as `echo` writes it).
 const stateFile = (sd: string) => `/sys/block/${path.basename(sd)}/device/state`;
 const sdState = (sd: string) => fs.readFileSync(stateFile(sd), 'utf8').trim();

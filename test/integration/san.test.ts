@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { copy, clearPairCache, CopyError } from '../../lib/engine';
 import { DeviceError } from '../../lib/errors';
-import { CommandTrace, pattern, shell, stackDown, stackEntry, stackUp, writeBacking, type LabLun, type MultipathEntry, type StackEntry } from './lab';
+import { CommandTrace, stackLun, pattern, shell, stackDown, stackEntry, stackUp, writeBacking, type LabLun, type MultipathEntry } from './lab';
 
 const MiB = 1024 * 1024;
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'odxcp');
@@ -20,11 +20,6 @@ function odxcp(...args: string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const file = (l: LabLun) => fs.readFileSync(l.file as string);
-function stackLun(name: string): LabLun {
-  const e = (stackUp().stack ?? []).find((x: StackEntry) => x.name === name);
-  if (!e || !('file' in e)) throw new Error(`no stack LUN ${name}`);
-  return e as LabLun;
-}
 const majmin = (sd: string) => fs.readFileSync(`/sys/class/block/${path.basename(sd)}/dev`, 'utf8').trim();
 const sdState = (sd: string) => fs.readFileSync(`/sys/block/${path.basename(sd)}/device/state`, 'utf8').trim();
 

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { copy, clearPairCache, readJournal, rememberFailure, resume } from '../../lib/engine';
 import { ScsiDevice } from '../../lib/device/device';
-import { CommandTrace, pattern, stackDown, stackEntry, stackUp, writeBacking, type LabLun, type LvmEntry, type StackEntry } from './lab';
+import { CommandTrace, stackLun, pattern, stackDown, stackEntry, stackUp, writeBacking, type LabLun, type LvmEntry } from './lab';
 
 const MiB = 1024 * 1024;
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'odxcp');
@@ -20,11 +20,6 @@ function odxcp(...args: string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const file = (l: LabLun) => fs.readFileSync(l.file as string);
-function stackLun(name: string): LabLun {
-  const e = (stackUp().stack ?? []).find((x: StackEntry) => x.name === name);
-  if (!e || !('file' in e)) throw new Error(`no stack LUN ${name}`);
-  return e as LabLun;
-}
 /** The LUN (backing file) under a multipath map. */
 const pvLun = (map: string) => stackLun(stackEntry(map, 'multipath').over);
 
