@@ -3,7 +3,8 @@
 // and with what sg3_utils prints for the same LUN.
 import * as fs from 'node:fs';
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copy, type CopyOptions, type CopyResult } from '../../lib/engine';
 
 export type LunKind = 'lio-fileio' | 'lio-iblock' | 'tcmu-qcow' | 'scsi-debug' | 'odx';
@@ -115,6 +116,12 @@ export function stackEntry<K extends StackEntry['kind']>(name: string, kind: K):
   if (!e) throw new Error(`lab stack has no entry named ${name} (stackUp() first)`);
   if (e.kind !== kind) throw new Error(`lab stack entry ${name} is a ${e.kind}, not a ${kind}`);
   return e as Extract<StackEntry, { kind: K }>;
+}
+
+/** The odxcp command of this checkout, run to its end: status and output. */
+export function runOdxcp(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.resolve(__dirname, '..', '..', '..', 'bin', 'odxcp'), ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** A LUN of the SAN stack (its backing file behind the iSCSI target), by name; the stack comes up first. */

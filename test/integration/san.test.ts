@@ -10,15 +10,10 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { copy, clearPairCache, CopyError } from '../../lib/engine';
 import { DeviceError } from '../../lib/errors';
-import { CommandTrace, stackLun, pattern, shell, stackDown, stackEntry, stackUp, writeBacking, type LabLun, type MultipathEntry } from './lab';
+import { CommandTrace, runOdxcp, stackLun, pattern, shell, stackDown, stackEntry, stackUp, writeBacking, type LabLun, type MultipathEntry } from './lab';
 
 const MiB = 1024 * 1024;
-const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'odxcp');
-
-function odxcp(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const odxcp = runOdxcp;
 const file = (l: LabLun) => fs.readFileSync(l.file as string);
 const majmin = (sd: string) => fs.readFileSync(`/sys/class/block/${path.basename(sd)}/dev`, 'utf8').trim();
 const sdState = (sd: string) => fs.readFileSync(`/sys/block/${path.basename(sd)}/device/state`, 'utf8').trim();

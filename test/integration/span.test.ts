@@ -7,18 +7,12 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { copy, clearPairCache, readJournal, rememberFailure, resume } from '../../lib/engine';
 import { ScsiDevice } from '../../lib/device/device';
-import { CommandTrace, stackLun, pattern, stackDown, stackEntry, stackUp, writeBacking, type LabLun, type LvmEntry } from './lab';
+import { CommandTrace, runOdxcp, stackLun, pattern, stackDown, stackEntry, stackUp, writeBacking, type LabLun, type LvmEntry } from './lab';
 
 const MiB = 1024 * 1024;
-const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'odxcp');
-
-function odxcp(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const odxcp = runOdxcp;
 const file = (l: LabLun) => fs.readFileSync(l.file as string);
 /** The LUN (backing file) under a multipath map. */
 const pvLun = (map: string) => stackLun(stackEntry(map, 'multipath').over);
