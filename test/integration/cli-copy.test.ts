@@ -76,7 +76,7 @@ describe('odxcp copy in the lab', () => {
     const src = lun('odxslow');
     const dst = lun('odx1');
     const before = whole(dst);
-    // Host mode on the slow LUN (100 ms per command): the copy takes seconds; SIGINT goes out
+    // Host mode from the slow LUN (READs at 200 ms per MiB): the copy takes seconds; SIGINT goes out
     // once progress shows the copy is under way (before that, node's default would end it).
     const child = spawn(process.execPath, [BIN, 'copy', src.sg, dst.sg, '--mode', 'host', '--json', '--progress=json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -60,8 +60,8 @@ describe('native data lane between real block nodes', function () {
   });
 
   it('an AbortSignal mid-copy stops the lane: ABORTED, and every block the kernel saw written is in the account and holds the source', async () => {
-    // From the slow LUN (100 ms a command) in 64 KiB reads: 384 of them, seconds even 8 lanes
-    // at a time, so the abort lands mid-copy however fast the machine is.
+    // From the slow LUN (READs at 200 ms per MiB, one at a time on its command thread) in 64 KiB
+    // reads: 384 of them, about 5 s, so the abort lands mid-copy however fast the machine is.
     const src = lun('odxslow');
     const dst = lun('fio1');
     const length = 24 * MiB;

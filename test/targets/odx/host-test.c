@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libtcmu.h"
@@ -625,6 +626,36 @@ static void t_immed(void)
 	closedev(s);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* read_ms_per_mib slows READ by the bytes it returns, rounded up */
+static void t_slow_read(void)
+{
+	struct tcmu_device *s = dev("slowread", 4, "read_ms_per_mib=400");
+	static uint8_t b[1 << 20];
+	uint8_t c[16] = { 0x88 };
+	uint64_t t0, ms;
+	struct res x;
+
+	put_be32(&c[10], (1u << 20) / 512);
+	t0 = now_ms();
+	x = cmd(s, c, b, sizeof(b));
+	ms = now_ms() - t0;
+	CHECK(GOOD(x) && ms >= 400, "READ(16) of 1 MiB at read_ms_per_mib=400 takes %llu ms", (unsigned long long)ms);
+	put_be32(&c[10], 1);
+	t0 = now_ms();
+	x = cmd(s, c, b, 512);
+	ms = now_ms() - t0;
+	CHECK(GOOD(x) && ms >= 1 && ms < 100, "one block: rounded up to 1 ms, not more (%llu ms)", (unsigned long long)ms);
+	closedev(s);
+}
+
 static void t_xcopy(struct tcmu_device *a, struct tcmu_device *b, struct tcmu_device *k4)
 {
 	uint8_t p[16 + 96 + 56], c[16], r[64], vpd[64];
@@ -1221,6 +1252,7 @@ int main(int argc, char **argv)
 	t_knobs();
 	t_faults();
 	t_immed();
+	t_slow_read();
 	t_naa();
 	t_max_tokens(a);
 	t_thin(a);

@@ -113,6 +113,7 @@ struct odx_knobs {
 	uint64_t fail_after_bytes;	/* injected WUT/XCOPY failures hit after this */
 	uint32_t latency_ms;		/* fixed delay per PT/WUT/XCOPY */
 	uint32_t latency_ms_per_mib;	/* delay per MiB written by WUT/XCOPY */
+	uint32_t read_ms_per_mib;	/* delay per MiB a READ returns (slow host I/O) */
 	int immed;			/* IMMED_* */
 	uint8_t tc_units;		/* RRTI TRANSFER COUNT UNITS (ref 7.2) */
 	uint32_t inactivity_default;	/* seconds */

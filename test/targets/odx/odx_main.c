@@ -492,6 +492,9 @@ static int do_read(struct odx_dev *d, const uint8_t *cdb, const struct iovec *io
 	left = (size_t)n * d->bs;
 	if (left > have)
 		left = have;	/* the initiator gave a smaller buffer: fill what fits */
+	/* a slow source for host copies; rounded up so small reads cost something too */
+	if (d->k.read_ms_per_mib)
+		odx_sleep_ms(((uint64_t)left * d->k.read_ms_per_mib + (1u << 20) - 1) >> 20);
 	off = lba * d->bs;
 	for (; cnt && left; iov++, cnt--) {
 		size_t k = iov->iov_len < left ? iov->iov_len : left;
