@@ -348,6 +348,19 @@ export class ScsiDevice implements ScsiTransport {
     return new ScsiDevice(path, node, nodes, sg, handle, undefined, options.retry ?? DEFAULT_RETRY, undefined, { layout, holdFd, lunId: lun.id });
   }
 
+  /**
+   * Whether the SCSI device commands go to still carries them (its sysfs `state`, read now, is
+   * `running`): after a path-class transport error on a running path the nexus is there to be
+   * asked what became of a copy list (docs/path-failover.md).
+   */
+  pathRunning(): boolean {
+    try {
+      return fs.readFileSync(`/sys/bus/scsi/devices/${this.nodes.address}/state`, 'utf8').trim() === 'running';
+    } catch {
+      return false;
+    }
+  }
+
   /** The path-switching view of a layered device (its commands and data all go through one sg node). */
   private makeFailover(): PathFailover {
     const self = this;

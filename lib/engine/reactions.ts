@@ -8,6 +8,7 @@ import { SENSE_KEY } from '../scsi/asc';
 import { OdxcpError } from '../errors';
 import { ScsiError, TransportError } from '../scsi/errors';
 import { ParseError } from '../scsi/bytes';
+import type { ScsiTransport } from '../scsi/transport';
 
 /**
  * What the copy engine should do after a command failed with a given sense:
@@ -294,15 +295,21 @@ export function neverReachedTarget(e: unknown): boolean {
 
 /**
  * A list command (0x83: POPULATE TOKEN, WRITE USING TOKEN, EXTENDED COPY; or 0x84, its status)
- * lost to a transport error that is not the path's (DID_TIME_OUT or an SG_IO timeout, DID_ABORT,
- * DID_RESET, DID_ERROR, DID_SOFT_ERROR after retries...): it may have reached the target and its
- * list may still run. The nexus is alive, so the list's status is asked there until it is no
- * longer in progress before anything rewrites its range (docs/path-failover.md, case 2).
- * An error without a host status and without a timeout never left the host (SG_IO refused it).
+ * lost to a transport error that leaves the nexus to be asked (docs/path-failover.md, case 2):
+ * DID_TIME_OUT or an SG_IO timeout, DID_ABORT, DID_RESET, DID_ERROR, DID_SOFT_ERROR after
+ * retries...; or a path-class error while the path `t` still runs (its device's sysfs state,
+ * read now: a transport hiccup, not a failed path). The list may have reached the target and
+ * may still run, so its status is asked there until it is no longer in progress before anything
+ * rewrites its range. Not: a path that failed (path failover decides), a list opener refused
+ * before it left the host (no list), an error without a host status or a timeout (SG_IO refused
+ * it).
  */
-export function listFateUnknown(e: unknown): e is TransportError {
+export function listFateUnknown(e: unknown, t?: ScsiTransport): e is TransportError {
   if (!(e instanceof TransportError) || (e.opcode !== 0x83 && e.opcode !== 0x84)) return false;
-  return (e.hostStatus !== 0 || e.isTimeout) && !isPathError(e);
+  const pathClass: boolean = isPathError(e);
+  if (!pathClass) return e.hostStatus !== 0 || e.isTimeout;
+  if (e.opcode === 0x83 && neverReachedTarget(e)) return false;
+  return t?.pathRunning?.() === true;
 }
 
 /** ASCs after which this pair cannot offload at all (the array said so, not a passing state). */

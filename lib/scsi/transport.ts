@@ -42,6 +42,11 @@ export interface ScsiTransport {
    * lane (native copyLane); absent everywhere else (sg nodes, fakes).
    */
   readonly lane?: { handle: NativeHandle; writable: boolean };
+  /**
+   * Whether the device behind still carries commands (its sysfs state is running), read now;
+   * absent where that cannot be told (fakes, wrappers of such).
+   */
+  pathRunning?(): boolean;
 }
 
 export interface RetryPolicy {

@@ -46,7 +46,12 @@ async function settle<T>(t: ScsiTransport, listId: number, command: string, lost
       last = 'it was still in progress';
     } catch (e) {
       if (noSuchList(e)) return { state: 'none' };
-      if (isPathError(e)) throw new ListUnconfirmedError(command, listId, t.path, `its path failed while it was asked (${e.message})`, lost);
+      if (isPathError(e)) {
+        // Lost to a path-class error on a path that still ran, and now that path fails too:
+        // path failover decides (the rule's other cases), as for any list on a failed path.
+        if (isPathError(lost)) throw lost;
+        throw new ListUnconfirmedError(command, listId, t.path, `its path failed while it was asked (${e.message})`, lost);
+      }
       if (cannotTell(e)) throw new ListUnconfirmedError(command, listId, t.path, 'the target cannot report its status', lost);
       // Another transport error (the nexus may be recovering): ask again until the bound.
       last = `its status query failed: ${e instanceof Error ? e.message : String(e)}`;

@@ -231,7 +231,7 @@ export async function populate(t: ScsiTransport, o: PopulateOptions): Promise<Po
   } catch (e) {
     // Lost with the nexus alive: let the list end before anyone goes on (it only reads the
     // source, so the caller may fall back whatever it says).
-    if (listId && listFateUnknown(e)) await settleTokenList(t, listId, SA_POPULATE_TOKEN, 'POPULATE TOKEN', e, { boundMs: o.settleMs, signal: o.signal }).catch(() => undefined);
+    if (listId && listFateUnknown(e, t)) await settleTokenList(t, listId, SA_POPULATE_TOKEN, 'POPULATE TOKEN', e, { boundMs: o.settleMs, signal: o.signal }).catch(() => undefined);
     throw e;
   }
   const err = completionError(info, 'POPULATE TOKEN', SA_POPULATE_TOKEN);
@@ -312,7 +312,7 @@ export async function writeUsingTokenStep(t: ScsiTransport, o: WriteStepOptions)
       }
     });
   } catch (e) {
-    if (listId && listFateUnknown(e)) await settled(e);
+    if (listId && listFateUnknown(e, t)) await settled(e);
     // The command may have written part of the range before failing: ask (reference 6.3).
     const partial = listId ? await transferredAfterFailure(t, listId, o.blockSize, asked).catch(() => undefined) : undefined;
     fail(e instanceof Error ? e.message : String(e), partial ?? 0n, partial !== undefined, e);
@@ -321,7 +321,7 @@ export async function writeUsingTokenStep(t: ScsiTransport, o: WriteStepOptions)
   try {
     info = await awaitCompletion(t, listId, SA_WRITE_USING_TOKEN, 'WRITE USING TOKEN', { timeoutMs: o.timeoutMs, signal: o.signal, allowLid4: true });
   } catch (e) {
-    if (listFateUnknown(e)) await settled(e);
+    if (listFateUnknown(e, t)) await settled(e);
     if (e instanceof StillInProgressError) fail(e.message, 0n, false, e);
     const last = stoppedStatus(e);
     const n = last ? wholeBytes(last, o.blockSize, asked) : undefined;

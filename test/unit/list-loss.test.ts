@@ -16,6 +16,7 @@ import type { OpenedPair, PlanDetails } from '../../lib/engine/plan';
 import type { CopyMethod, CopyOptions, CopyResult } from '../../lib/engine/types';
 import type { ListIdUsage } from '../../lib/native';
 import { TransportError } from '../../lib/scsi/errors';
+import { settleTokenList } from '../../lib/tokens/settle';
 import { cliExitCode } from '../../lib/cli/context';
 import { FakeLun, fillPattern, type FakeKnobs } from './helpers/fake-lun';
 import { fakePlanDetails, LossyLun, type ListLoss } from './helpers/fake-paths';
@@ -33,6 +34,7 @@ const WUT = { op: 0x83, sa: 0x11 };
 const RRTI = { op: 0x84, sa: 0x07 };
 const XCOPY = { op: 0x83, sa: 0x00 };
 const DID = { TIME_OUT: 0x03, ABORT: 0x05, ERROR: 0x07, RESET: 0x08, SOFT_ERROR: 0x0b };
+const PATH = { NO_CONNECT: 0x01, TRANSPORT_DISRUPTED: 0x0e, TRANSPORT_FAILFAST: 0x0f };
 
 async function run(method: 'odx' | 'xcopy', loss: ListLoss, o: { knobs?: FakeKnobs; listIdUsage?: ListIdUsage; settleMs?: number } = {}) {
   const srcLun = new FakeLun({ blocks: 8192 });
@@ -180,5 +182,79 @@ describe('a copy list lost to a transport error that is not the path (docs/path-
     assert.deepEqual(err.result.unconfirmed?.map((u) => [u.offset, u.length]), [[CHUNK, CHUNK]]);
     assert.equal(err.result.bytes, LEN - CHUNK);
     assert.equal(firstWriteInto(dst, CHUNK, CHUNK), -1);
+  });
+});
+
+describe('a path-class error on a path that still runs (docs/path-failover.md): the nexus is asked as in case 2', () => {
+  beforeEach(() => clearPairCache());
+
+  it('the reactions table: DID_TRANSPORT_DISRUPTED/FAILFAST on a list command leave its fate to be asked only while the path runs; DID_NO_CONNECT/ENXIO on a list opener never reached the target', () => {
+    const te = (opcode: number, init: { hostStatus?: number; code?: string; errno?: number }) => new TransportError({ command: 'c', opcode, code: init.code ?? 'X', ...init });
+    const unused = async (): Promise<never> => {
+      throw new Error('not sent');
+    };
+    const running = { path: '/dev/fake', command: unused, pathRunning: () => true };
+    const failed = { path: '/dev/fake', command: unused, pathRunning: () => false };
+    for (const h of [PATH.TRANSPORT_DISRUPTED, PATH.TRANSPORT_FAILFAST]) {
+      for (const op of [0x83, 0x84]) {
+        assert.equal(listFateUnknown(te(op, { hostStatus: h }), running), true, `host 0x${h.toString(16)} op 0x${op.toString(16)}, path running`);
+        assert.equal(listFateUnknown(te(op, { hostStatus: h }), failed), false, `host 0x${h.toString(16)} op 0x${op.toString(16)}, path failed`);
+        assert.equal(listFateUnknown(te(op, { hostStatus: h })), false, 'a transport that cannot tell its path state');
+      }
+    }
+    assert.equal(listFateUnknown(te(0x83, { hostStatus: PATH.NO_CONNECT }), running), false, 'a list opener refused before it was sent: no list');
+    assert.equal(listFateUnknown(te(0x83, { code: 'ENXIO', errno: 6 }), running), false, 'refused by SG_IO: no list');
+    assert.equal(listFateUnknown(te(0x84, { hostStatus: PATH.NO_CONNECT }), running), true, 'a status poll not sent: the list exists');
+    assert.equal(listFateUnknown(te(0x8a, { hostStatus: PATH.TRANSPORT_DISRUPTED }), running), false, 'WRITE(16): no list');
+  });
+
+  it('odx: WRITE USING TOKEN lost with DID_TRANSPORT_DISRUPTED after it reached the target, the path still running: RRTI until the list ended, its count confirmed; nothing rewritten; completes offloaded', async () => {
+    const { r, err, dst, want, got } = await run('odx', { ...WUT, nth: 2, hostStatus: PATH.TRANSPORT_DISRUPTED, reached: true, pathRunning: true }, { knobs: { inProgressPolls: 3 } });
+    assert.equal(err, undefined, String(err));
+    assert.ok(r);
+    assert.ok(got().equals(want));
+    assert.equal(r.byMethod.odx, LEN, 'the lost list wrote its chunk; the nexus said so');
+    assert.equal(r.byMethod.host, 0n);
+    assert.deepEqual(r.fallbacks, []);
+    const lost = dst.sent.findIndex((c) => c.lost);
+    const polls = dst.sent.slice(lost + 1).filter((c) => c.op === 0x84 && c.listId === dst.lostListId);
+    assert.ok(polls.length >= 3, `asked until it was no longer in progress (${polls.length} polls)`);
+  });
+
+  it('odx: the same loss before the list reached the target: "no such list", then the host copies the chunk, only after the answer', async () => {
+    const { r, err, dst, want, got } = await run('odx', { ...WUT, nth: 3, hostStatus: PATH.TRANSPORT_FAILFAST, reached: false, pathRunning: true });
+    assert.equal(err, undefined, String(err));
+    assert.ok(r);
+    assert.ok(got().equals(want));
+    assert.deepEqual(r.fallbacks.map((f) => [f.offset, f.length, f.from]), [[2n * CHUNK, CHUNK, 'odx']]);
+    const asked = dst.sent.findIndex((c) => c.op === 0x84 && c.listId === dst.lostListId);
+    assert.ok(asked >= 0 && firstWriteInto(dst, 2n * CHUNK, CHUNK) > asked, 'the host wrote the range only after the nexus answered');
+  });
+
+  it('xcopy: EXTENDED COPY lost with DID_TRANSPORT_DISRUPTED, the path still running: RECEIVE COPY STATUS says it completed; its segments counted, nothing rewritten', async () => {
+    const { r, err, dst, want, got } = await run('xcopy', { ...XCOPY, nth: 2, hostStatus: PATH.TRANSPORT_DISRUPTED, reached: true, pathRunning: true });
+    assert.equal(err, undefined, String(err));
+    assert.ok(r);
+    assert.ok(got().equals(want));
+    assert.equal(r.byMethod.xcopy, LEN);
+    assert.deepEqual(r.fallbacks, []);
+    assert.ok(dst.sent.some((c) => c.op === 0x84 && c.sa === 0x00 && c.listId === dst.lostListId), 'asked by its list id');
+  });
+
+  it('the path fails while its list is asked about: the original path error goes back to path failover (not LIST_UNCONFIRMED); another transport error keeps being asked until the bound', async () => {
+    const lost = new TransportError({ command: 'WRITE USING TOKEN', opcode: 0x83, serviceAction: 0x11, hostStatus: PATH.TRANSPORT_DISRUPTED, code: 'host 0xe', message: 'lost' });
+    const gone = new TransportError({ command: 'RRTI', opcode: 0x84, serviceAction: 0x07, hostStatus: PATH.NO_CONNECT, code: 'host 0x1', message: 'gone' });
+    let asked = 0;
+    const t = {
+      path: '/dev/fake',
+      async command(): Promise<never> {
+        asked++;
+        throw gone;
+      },
+    };
+    await assert.rejects(settleTokenList(t, 7, 0x11, 'WRITE USING TOKEN', lost, { boundMs: 2000 }), (e: unknown) => e === lost);
+    assert.equal(asked, 1, 'one query: the path is gone');
+    const other = new TransportError({ command: 'WRITE USING TOKEN', opcode: 0x83, serviceAction: 0x11, hostStatus: DID.ERROR, code: 'host 0x7', message: 'lost' });
+    await assert.rejects(settleTokenList(t, 7, 0x11, 'WRITE USING TOKEN', other, { boundMs: 2000 }), (e: unknown) => e instanceof ListUnconfirmedError && /its path failed while it was asked/.test(e.message));
   });
 });

@@ -75,6 +75,9 @@ export class CountingTransport implements ScsiTransport {
   get lane(): ScsiTransport['lane'] {
     return this.inner.lane;
   }
+  pathRunning(): boolean {
+    return this.inner.pathRunning?.() === true;
+  }
   async command(cmd: EncodedCommand, options?: CommandOptions): Promise<CommandResult> {
     this.account.command(commandName(cmd.cdb));
     const r = await this.inner.command(cmd, options);

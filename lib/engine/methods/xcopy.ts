@@ -111,7 +111,7 @@ export class XcopyMethod implements CopyMethodImpl {
           });
         } catch (e) {
           await guard?.release();
-          if (listFateUnknown(e)) {
+          if (listFateUnknown(e, target)) {
             // Lost with the nexus alive: the list may still run. Ask the nexus until it ended
             // (COPY OPERATION ABORT first after a timeout), and count what it did; only then may
             // the range be rewritten (docs/path-failover.md, case 2). A list without an id

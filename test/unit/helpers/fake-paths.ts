@@ -153,6 +153,13 @@ export interface ListLoss {
   hostStatus: number;
   reached: boolean;
   statusLost?: number;
+  /**
+   * The device's sysfs state as `pathRunning()` reads it: true for a path-class error on a path
+   * that still runs; a function to change it as commands go; absent, it is not running.
+   */
+  pathRunning?: boolean | ((sent: number) => boolean);
+  /** The status polls lost with `statusLost` fail with this host status (default: hostStatus). */
+  statusHostStatus?: number;
 }
 
 /** A FakeLun on one nexus whose list command meets a ListLoss; every command is logged in order. */
@@ -172,6 +179,11 @@ export class LossyLun extends OverLun {
   }
 
 
+  pathRunning(): boolean {
+    const r = this.loss.pathRunning;
+    return typeof r === 'function' ? r(this.sent.length) : r === true;
+  }
+
   async command(cmd: EncodedCommand, o?: CommandOptions): Promise<CommandResult> {
     const cdb = cmd.cdb;
     const op = cdb[0] as number;
@@ -181,13 +193,13 @@ export class LossyLun extends OverLun {
     const entry: (typeof this.sent)[number] = { op, sa, listId };
     if (op === 0x8a || op === 0x88) Object.assign(entry, { lba: cdb.readBigUInt64BE(2), blocks: cdb.readUInt32BE(10) });
     this.sent.push(entry);
-    const lostErr = () => {
+    const lostErr = (h = this.loss.hostStatus) => {
       entry.lost = true;
-      return new TransportError({ command: `op 0x${op.toString(16)}`, opcode: op, serviceAction: sa, hostStatus: this.loss.hostStatus, code: `host 0x${this.loss.hostStatus.toString(16)}`, message: `op 0x${op.toString(16)}: transport error (host status 0x${this.loss.hostStatus.toString(16)})` });
+      return new TransportError({ command: `op 0x${op.toString(16)}`, opcode: op, serviceAction: sa, hostStatus: h, code: `host 0x${h.toString(16)}`, message: `op 0x${op.toString(16)}: transport error (host status 0x${h.toString(16)})` });
     };
     if (op === 0x84 && listId !== undefined && listId === this.lostListId && this.statusLeft > 0) {
       this.statusLeft--;
-      throw lostErr();
+      throw lostErr(this.loss.statusHostStatus);
     }
     const l = this.loss;
     if (op === l.op && (l.sa === undefined || l.sa === sa) && ++this.matched === l.nth) {
