@@ -950,14 +950,20 @@ static void t_naa(void)
 /* ---- thin provisioning (thin=1) ---- */
 
 /* GET LBA STATUS from lba with an allocation length; descriptors into out */
-static struct res gls(struct tcmu_device *d, uint64_t lba, uint32_t alloc, uint8_t *out, size_t outlen)
+static struct res glsr(struct tcmu_device *d, uint64_t lba, uint32_t alloc, uint8_t rt, uint8_t *out, size_t outlen)
 {
 	uint8_t c[16] = { 0x9E, 0x12 };
 
 	memset(out, 0xEE, outlen);
 	put_be64(&c[2], lba);
 	put_be32(&c[10], alloc);
+	c[14] = rt;
 	return cmd(d, c, out, outlen);
+}
+
+static struct res gls(struct tcmu_device *d, uint64_t lba, uint32_t alloc, uint8_t *out, size_t outlen)
+{
+	return glsr(d, lba, alloc, 0, out, outlen);
 }
 
 /* descriptor i of a GET LBA STATUS answer matches (lba, n, state) */
@@ -1040,6 +1046,23 @@ static void t_thin(struct tcmu_device *full)
 	      gls_desc(b, 2, 2304, 16384 - 2304, 1), "written extent: mapped between two deallocated runs");
 	r = gls(t, 2100, 4096, b, 4096);
 	CHECK(GOOD(r) && gls_desc(b, 0, 2100, 204, 0), "the first descriptor starts at the starting LBA");
+	/* REPORT TYPE (SBC-4): only the runs asked for; RTP set, completion: capacity reached */
+	r = glsr(t, 0, 4096, 2, b, 4096);
+	CHECK(GOOD(r) && get_be32(b) == 20 && gls_desc(b, 0, 2048, 256, 0) && b[7] == 0x07,
+	      "REPORT TYPE 2: the mapped run only, RTP 1, completion 3 (%u, %02x)", get_be32(b), b[7]);
+	r = glsr(t, 0, 4096, 3, b, 4096);
+	CHECK(GOOD(r) && get_be32(b) == 36 && gls_desc(b, 0, 0, 2048, 1) && gls_desc(b, 1, 2304, 16384 - 2304, 1),
+	      "REPORT TYPE 3: the two deallocated runs");
+	r = glsr(t, 0, 4096, 1, b, 4096);
+	CHECK(GOOD(r) && get_be32(b) == 36 && gls_desc(b, 1, 2304, 16384 - 2304, 1), "REPORT TYPE 1: nonzero status = deallocated here");
+	r = glsr(t, 0, 4096, 4, b, 4096);
+	CHECK(GOOD(r) && get_be32(b) == 4 && b[7] == 0x07, "REPORT TYPE 4: no anchored run, no descriptor");
+	r = glsr(t, 0, 4096, 0x10, b, 4096);
+	CHECK(GOOD(r) && get_be32(b) == 4, "REPORT TYPE 0x10: no LBA may read an unrecovered error");
+	r = glsr(t, 0, 4096, 5, b, 4096);
+	CHECK(SENSE(r, 5, 0x24, 0), "REPORT TYPE 5 (reserved) -> 24/00");
+	r = glsr(t, 0, 24, 0, b, 4096);
+	CHECK(GOOD(r) && b[7] == 0x03, "allocation length reached first: completion 1, RTP 1 (%02x)", b[7]);
 	r = gls(t, 0, 24, b, 4096);
 	CHECK(GOOD(r) && get_be32(b) == 20 && gls_desc(b, 0, 0, 2048, 1) && read_len == 24,
 	      "allocation length 24: one descriptor (%ld)", read_len);

@@ -50,21 +50,42 @@ static int lbs_run(struct odx_dev *d, uint64_t p, uint64_t *end)
 	return LBS_MAPPED;
 }
 
+/* whether a run of provisioning status `state` is one REPORT TYPE `rt` asks for */
+static bool lbs_wanted(uint8_t rt, int state)
+{
+	switch (rt) {
+	case 0x00: return true;				/* all LBAs */
+	case 0x01: return state != LBS_MAPPED;		/* nonzero provisioning status */
+	case 0x02: return state == LBS_MAPPED;
+	case 0x03: return state == LBS_DEALLOCATED;
+	default: return false;		/* 0x04 anchored, 0x10 may read unrecovered: none here */
+	}
+}
+
 /*
- * CDB: 2-9 STARTING LBA, 10-13 ALLOCATION LENGTH, 14 (SBC-4 REPORT TYPE:
- * ignored, everything is reported). Data: 0-3 PARAMETER DATA LENGTH, 4-7
- * reserved, then 16-byte descriptors (LBA, NUMBER OF LOGICAL BLOCKS,
- * PROVISIONING STATUS in byte 12) from the starting LBA on, as many as the
- * allocation length holds (at least one, truncated by data_in).
+ * CDB: 2-9 STARTING LBA, 10-13 ALLOCATION LENGTH, 14 REPORT TYPE (SBC-4: 0
+ * all, 1 nonzero provisioning status, 2 mapped, 3 deallocated, 4 anchored,
+ * 0x10 LBAs that may return an unrecovered error; others 24/00). Data: 0-3
+ * PARAMETER DATA LENGTH, 7 bits 3-1 COMPLETION CONDITION (1 allocation length,
+ * 3 capacity reached) and bit 0 RTP (REPORT TYPE processed: always), then
+ * 16-byte descriptors (LBA, NUMBER OF LOGICAL BLOCKS, PROVISIONING STATUS in
+ * byte 12) of the runs REPORT TYPE asks for, from the starting LBA on, as many
+ * as the allocation length holds (REPORT TYPE 0: at least one, truncated by
+ * data_in).
  */
 int odx_get_lba_status(struct odx_dev *d, const uint8_t *cdb, const struct iovec *iov, size_t cnt,
 		       struct odx_sense *s)
 {
 	uint64_t lba = get_be64(&cdb[2]);
 	uint32_t alloc = get_be32(&cdb[10]);
+	uint8_t rt = cdb[14];
 	size_t max = alloc > 24 ? (alloc - 8) / 16 : 1, n = 0;
 	uint8_t *b;
 
+	if (rt > 0x04 && rt != 0x10) {
+		sense_invalid_cdb(s, 14);
+		return -1;
+	}
 	if (lba >= d->nblocks) {
 		sense_lba_range(s, lba);
 		return -1;
@@ -83,13 +104,16 @@ int odx_get_lba_status(struct odx_dev *d, const uint8_t *cdb, const struct iovec
 
 		/* NUMBER OF LOGICAL BLOCKS is 32 bits: a longer run is cut */
 		blocks = end - lba > 0xFFFFFFFFu ? 0xFFFFFFFFu : end - lba;
-		put_be64(e, lba);
-		put_be32(&e[8], (uint32_t)blocks);
-		e[12] = (uint8_t)state;
+		if (lbs_wanted(rt, state)) {
+			put_be64(e, lba);
+			put_be32(&e[8], (uint32_t)blocks);
+			e[12] = (uint8_t)state;
+			n++;
+		}
 		lba += blocks;
-		n++;
 	}
 	put_be32(b, (uint32_t)(4 + n * 16));
+	b[7] = (uint8_t)(((lba >= d->nblocks ? 3 : 1) << 1) | 0x01);
 	data_in(iov, cnt, b, 8 + n * 16, alloc);
 	free(b);
 	return 0;
