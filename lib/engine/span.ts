@@ -9,6 +9,7 @@ import type { RunOptions } from './copy';
 import { lunRuns, SideMap } from './layout';
 export { lunRuns, spans, type LunRun } from './layout';
 import type { OpenedPair, PlanDetails, PlannedRun } from './plan';
+import { PathUnconfirmedError, type UnconfirmedRange } from './failover';
 import { CopyError, methodOf, stopLine } from './result';
 import type { CopiedExtent, CopyMethod, CopyOptions, CopyProgress, CopyResult } from './types';
 
@@ -158,6 +159,10 @@ export async function runSpanning(pair: OpenedPair, details: PlanDetails, o: Cop
   if (!planned) throw new OdxcpError(`${pair.src.path} -> ${pair.dst.path}: a copy over several LUNs was not planned run by run`, 'INTERNAL');
   const done: Done[] = [];
   const listener = o.onProgress;
+  // A run that ends PATH_UNCONFIRMED did all it could: the later runs go on (their LUNs' lists
+  // are not the unconfirmed one), and the whole copy ends PATH_UNCONFIRMED naming every range.
+  const unconfirmed: UnconfirmedRange[] = [];
+  let unconfirmedCause: unknown;
   try {
     for (const p of planned) {
       const before = { bytes: sum(done, (r) => r.bytes), copied: sum(done, (r) => r.copiedBytes), zeroed: sum(done, (r) => r.zeroedBytes), skipped: sum(done, (r) => r.skippedBytes) };
@@ -180,7 +185,15 @@ export async function runSpanning(pair: OpenedPair, details: PlanDetails, o: Cop
       const sub: RunOptions = { ...(run.journal ? { journal: { writer: run.journal.writer, base: run.journal.base + p.at } } : {}) };
       // The caller's options of this run (abort signal, verify, sync...), at the run's offsets.
       const ro: CopyOptions = { ...o, src: p.pair.src, dst: p.pair.dst, srcOffset: p.details.plan.srcOffset, dstOffset: p.details.plan.dstOffset, length: p.details.plan.length, onProgress };
-      done.push({ offset: p.at, result: await runPair(p.pair, p.details, ro, sub) });
+      try {
+        done.push({ offset: p.at, result: await runPair(p.pair, p.details, ro, sub) });
+      } catch (e) {
+        if (!(e instanceof CopyError && e.cause instanceof PathUnconfirmedError)) throw e;
+        const u = e.cause;
+        done.push({ offset: p.at, result: e.result });
+        unconfirmed.push(...u.ranges.map((r) => ({ ...r, offset: r.offset + p.at })));
+        unconfirmedCause ??= u.cause;
+      }
     }
   } catch (e) {
     const partial = (e as { result?: CopyResult }).result;
@@ -189,5 +202,10 @@ export async function runSpanning(pair: OpenedPair, details: PlanDetails, o: Cop
     if (done.length === 0) throw e;
     throw wholeCopyError(e, at, mergeRuns(details, done, started, o.verify === true));
   }
-  return mergeRuns(details, done, started, o.verify === true);
+  const r = mergeRuns(details, done, started, o.verify === true);
+  if (unconfirmed.length > 0) {
+    const u = new PathUnconfirmedError(unconfirmed, unconfirmedCause);
+    throw new CopyError(`${stopLine('copy incomplete', r)}: ${u.message}`, u.code, r, u);
+  }
+  return r;
 }

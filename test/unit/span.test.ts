@@ -17,6 +17,9 @@ import type { CopyOptions } from '../../lib/engine/types';
 import type { DeviceLayout, ScsiDevice } from '../../lib/device/device';
 import type { Extent, Stack } from '../../lib/device/stack';
 import { UsageError } from '../../lib/errors';
+import { TransportError } from '../../lib/scsi/errors';
+import type { EncodedCommand } from '../../lib/native';
+import type { CommandOptions } from '../../lib/scsi/transport';
 import { FakeLun, fillPattern } from './helpers/fake-lun';
 
 const KiB = 1024n;
@@ -268,6 +271,56 @@ describe('copies over a volume that spans several LUNs', () => {
     assert.equal(r.bytes, r.contiguousBytes, 'nothing after the failed run');
     assert.match(e.message, new RegExp(`^copy failed: the first ${r.contiguousBytes} bytes are copied; ${r.bytes} of 1048576 bytes in all: `));
     assert.ok(b.mem.subarray(0, Number(r.bytes)).equals(volumeBytes([a0, a1], SPAN, 0n, r.bytes)));
+  });
+
+  it('a run that ends PATH_UNCONFIRMED does not stop the later runs: they complete, and the copy ends PATH_UNCONFIRMED naming the range at the copy\'s offsets', async () => {
+    const a0 = device();
+    const a1 = device({ tokenCopy: false });
+    const b = device();
+    fillPattern(a0.mem, 3);
+    fillPattern(a1.mem, 4);
+    fillPattern(b.mem, 9);
+    const before = Buffer.from(b.mem);
+    // The first WRITE USING TOKEN on B reaches it and is lost (DID_ERROR); asking about its list
+    // then fails on a dead path: its fate is unknown, so its 64 KiB are left alone.
+    const inner = b.command.bind(b);
+    let lostId: number | undefined;
+    const lost = (cdb: Buffer, hostStatus: number) => new TransportError({ command: `op 0x${cdb[0]!.toString(16)}`, opcode: cdb[0], serviceAction: cdb[1]! & 0x1f, hostStatus, code: `host 0x${hostStatus.toString(16)}`, message: `transport error (host status 0x${hostStatus.toString(16)})` });
+    Object.assign(b, {
+      command: async (cmd: EncodedCommand, co?: CommandOptions) => {
+        const [op, sa] = [cmd.cdb[0], cmd.cdb[1]! & 0x1f];
+        if (op === 0x83 && sa === 0x11 && lostId === undefined) {
+          lostId = cmd.cdb.readUInt32BE(6);
+          await inner(cmd, co);
+          throw lost(cmd.cdb, 0x07);
+        }
+        if (op === 0x84 && lostId !== undefined && cmd.cdb.readUInt32BE(2) === lostId) throw lost(cmd.cdb, 0x01);
+        return inner(cmd, co);
+      },
+    });
+    const src = spanning('/dev/vg/span', [a0, a1], SPAN);
+    const pair = pairOf(src, b);
+    const o = { src, dst: b, length: 1024n * KiB, tokenSize: 64n * KiB, maxInFlight: 1 } as CopyOptions;
+    const e = await runPlanned(pair, await planPair(pair, o), o).then(
+      () => assert.fail('the copy should end PATH_UNCONFIRMED'),
+      (x: unknown) => x,
+    );
+    assert.ok(e instanceof CopyError, String(e));
+    assert.equal(e.code, 'PATH_UNCONFIRMED');
+    assert.match(e.message, /^copy incomplete: the first 0 bytes are copied; 983040 of 1048576 bytes in all .*WRITE USING TOKEN list \d+ on .* was lost .*; 65536 bytes from \+0 are unconfirmed and were not rewritten$/);
+    const r = e.result;
+    assert.deepEqual(r.unconfirmed, [{ offset: 0n, length: 64n * KiB, node: b.path }]);
+    assert.equal(r.bytes, 960n * KiB);
+    assert.deepEqual(r.extents.map((x) => [x.offset, x.length, x.method]), [
+      [64n * KiB, 192n * KiB, 'odx'],
+      [256n * KiB, 512n * KiB, 'xcopy'],
+      [768n * KiB, 256n * KiB, 'odx'],
+    ], 'the later runs ran');
+    assert.ok(b.mem.subarray(64 * K, 1024 * K).equals(volumeBytes([a0, a1], SPAN, 64n * KiB, 960n * KiB)), 'the later runs\' bytes landed');
+    const want = volumeBytes([a0, a1], SPAN, 0n, 64n * KiB);
+    assert.ok(b.mem.subarray(0, 64 * K).equals(want), 'the lost list did write its range (the model ran it), and nothing rewrote it');
+    assert.equal(b.ops('W').filter((w) => w.lba! < 128n).length, 0, 'no host WRITE into the unconfirmed range');
+    assert.ok(b.mem.subarray(1024 * K).equals(before.subarray(1024 * K)), 'nothing after changed');
   });
 
   it('the plan refuses a copy whose destination meets the source on a LUN in another run (nothing written)', async () => {
