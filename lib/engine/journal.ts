@@ -36,6 +36,8 @@ export interface JournalDevice {
   path: string;
   naa?: string;
   blockSize: number;
+  /** A volume over several LUNs: every LUN's id ("naa.<hex>"...), in the stack's order. */
+  luns?: string[];
 }
 
 export interface JournalHeader {
@@ -161,7 +163,7 @@ export class JournalWriter {
 /** The header of a journal for a planned copy. */
 export async function journalHeader(pair: OpenedPair, details: PlanDetails, o: CopyOptions): Promise<JournalHeader> {
   const p = details.plan;
-  const dev = async (d: ScsiDevice, bs: number): Promise<JournalDevice> => ({ path: d.path, naa: (await d.identity()).naa, blockSize: bs });
+  const dev = async (d: ScsiDevice, bs: number): Promise<JournalDevice> => ({ path: d.path, naa: (await d.identity()).naa, blockSize: bs, ...(d.parts && d.layout ? { luns: d.layout.stack.luns.map((l) => l.id) } : {}) });
   return {
     odxcp: 'journal',
     version: JOURNAL_VERSION,
@@ -207,7 +209,8 @@ export function readJournal(file: string): JournalContents {
       const dev = (d: unknown): JournalDevice => {
         const x = d as JournalDevice;
         if (!x || typeof x.path !== 'string' || !Number.isSafeInteger(x.blockSize)) throw bad(1, 'src/dst are not devices');
-        return { path: x.path, naa: typeof x.naa === 'string' ? x.naa : undefined, blockSize: x.blockSize };
+        if (x.luns !== undefined && !(Array.isArray(x.luns) && x.luns.every((l) => typeof l === 'string'))) throw bad(1, 'luns is not a list of LUN ids');
+        return { path: x.path, naa: typeof x.naa === 'string' ? x.naa : undefined, blockSize: x.blockSize, ...(x.luns ? { luns: x.luns } : {}) };
       };
       header = {
         odxcp: 'journal',

@@ -32,12 +32,21 @@ export interface ResumeResult {
   members?: Array<ResumeResult | { file: string; error: unknown }>;
 }
 
-/** Check that `dev` is the LUN the journal names (by NAA designator, and block size). */
-async function sameLun(dev: ScsiDevice, j: JournalDevice, role: string, file: string): Promise<void> {
+/**
+ * Check that `dev` is the LUN the journal names (by NAA designator, and block size); a volume
+ * over several LUNs, that it lies on the same LUNs in the same order.
+ */
+export async function sameLun(dev: ScsiDevice, j: JournalDevice, role: string, file: string): Promise<void> {
   const id = await dev.identity();
   const cap = await dev.capacity();
   if (j.naa !== undefined && id.naa !== j.naa) {
     throw new UsageError(`${file}: ${role} ${dev.path} is not the LUN the journal was written for (NAA ${id.naa ?? 'none'}, journal ${j.naa})`);
+  }
+  if (j.luns !== undefined) {
+    const now = dev.parts && dev.layout ? dev.layout.stack.luns.map((l) => l.id) : [`naa.${id.naa ?? 'none'}`];
+    if (now.join(' ') !== j.luns.join(' ')) {
+      throw new UsageError(`${file}: ${role} ${dev.path} is not the volume the journal was written for (on LUNs ${now.join(', ')}; the journal says ${j.luns.join(', ')})`);
+    }
   }
   if (cap.blockSize !== j.blockSize) throw new UsageError(`${file}: ${role} ${dev.path} has ${cap.blockSize}-byte blocks, the journal says ${j.blockSize}`);
 }

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CopyError, runJournalled, runPlanned } from '../../lib/engine/copy';
-import { JournalWriter, readJournal } from '../../lib/engine/journal';
+import { journalHeader, JournalWriter, readJournal } from '../../lib/engine/journal';
+import { sameLun } from '../../lib/engine/resume';
 import { SideMap } from '../../lib/engine/layout';
 import { clearPairCache, rememberFailure } from '../../lib/engine/pair-cache';
 import { planPair, type OpenedPair } from '../../lib/engine/plan';
@@ -246,6 +247,35 @@ describe('copies over a volume that spans several LUNs', () => {
     assert.ok(assertInside(b0, SPAN.filter((e) => e.lun === 0), ['SC16', 'SC10', 'WUT']) >= 2, 'LUN 0 written and flushed');
     assert.ok(assertInside(b1, SPAN.filter((e) => e.lun === 1), ['SC16', 'SC10', 'WUT']) >= 2, 'LUN 1 written and flushed');
     assert.ok(b0.ops('SC16', 'SC10').length >= 1 && b1.ops('SC16', 'SC10').length >= 1);
+  });
+
+  it('the journal names a volume\'s LUNs in order, and resume refuses a volume on other LUNs (or in another order) at the same path', async () => {
+    const a = device();
+    const [b0, b1, c] = [device(), device(), device()];
+    const dst = spanning('/dev/vg/span', [b0, b1], SPAN);
+    const pair = pairOf(a, dst);
+    const o = { src: a, dst, length: 640n * KiB } as CopyOptions;
+    const header = await journalHeader(pair, await planPair(pair, o), o);
+    assert.deepEqual(header.dst.luns, dst.layout!.stack.luns.map((l) => l.id));
+    assert.equal(header.dst.luns?.length, 2);
+    assert.equal(header.src.luns, undefined, 'a plain LUN has its NAA only');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'span-'));
+    try {
+      const file = path.join(dir, 'j');
+      await JournalWriter.create(file, header).close(async () => undefined);
+      const j = readJournal(file);
+      assert.deepEqual(j.header.dst.luns, header.dst.luns, 'the LUN list survives the file');
+      await sameLun(dst, j.header.dst, 'destination', file);
+      await sameLun(a, j.header.src, 'source', file);
+      // The same path now a volume over B0 and C: refused, naming both lists.
+      const other = spanning('/dev/vg/span', [b0, c], SPAN);
+      Object.assign(other.layout!.stack.luns[1]!, { id: 'fake.other' });
+      await assert.rejects(sameLun(other, j.header.dst, 'destination', file), (e: unknown) => e instanceof UsageError && /destination \/dev\/vg\/span is not the volume the journal was written for \(on LUNs fake\.sdf0, fake\.other; the journal says fake\.sdf0, fake\.sdf1\)/.test(e.message));
+      const swapped = { ...j.header.dst, luns: [...header.dst.luns!].reverse() };
+      await assert.rejects(sameLun(dst, swapped, 'destination', file), /is not the volume the journal was written for/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a run that fails stops the copy with one account over the device offsets (the runs before it, and its own prefix)', async () => {
