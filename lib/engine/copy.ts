@@ -7,7 +7,7 @@ import { flushRange, type FlushForm } from './flush';
 import { ScsiError } from '../scsi/errors';
 import { AbortedError, MiscompareError, OdxcpError } from '../errors';
 import { Account } from './account';
-import { classify, neverReachedTarget } from './reactions';
+import { classify, isPathError, neverReachedTarget } from './reactions';
 import { failoverOf, type PathFailover } from '../device/paths';
 import { ListUnconfirmedError, NoPathLeftError, PathUnconfirmedError, type UnconfirmedRange } from './failover';
 import { HostMethod } from './methods/host';
@@ -186,10 +186,33 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
 
   // ---- journal: extents as they are confirmed, written in checkpoints that flush first
   const dbsJ = BigInt(plan.dst.blockSize);
-  // The destination's LUN ranges, each flushed (one range for a plain LUN).
+  // The destination's LUN ranges, each flushed (one range for a plain LUN). A flush is the
+  // LUN's, whatever the nexus: one whose path failed is sent again on the next path.
+  const dstFailover = failoverOf(pair.dst);
+  const flushOne = async (lba: bigint, blocks: bigint) => {
+    for (let switches = 0; ; switches++) {
+      const from = dstFailover?.commandNode;
+      try {
+        return await flushRange(ctx.dst, lba, blocks, { timeoutMs: o.timeoutMs });
+      } catch (e) {
+        if (!dstFailover || from === undefined || !isPathError(e) || switches >= MAX_PATH_SWITCHES_PER_CHUNK) throw e;
+        if (dstFailover.commandNode === from && !dstFailover.pathFailed()) throw e;
+        const msg = e instanceof Error ? e.message : String(e);
+        const reason = msg.startsWith('SYNCHRONIZE CACHE') ? msg : `SYNCHRONIZE CACHE: ${msg}`;
+        let mv;
+        try {
+          mv = await dstFailover.switchPath(from, reason);
+        } catch (x) {
+          throw new NoPathLeftError('dst', from, x, e);
+        }
+        if (!mv) throw new NoPathLeftError('dst', from, undefined, e);
+        if (mv.switched) account.pathSwitches.push({ side: 'dst', from: mv.from, to: mv.to, atOffset: plan.length, reason });
+      }
+    }
+  };
   const flushAll = async () => {
     let last: Awaited<ReturnType<typeof flushRange>> | undefined;
-    for (const r of dstMap.ranges(0n, plan.length)) last = await flushRange(ctx.dst, r.lunOffset / dbsJ, r.length / dbsJ, { timeoutMs: o.timeoutMs });
+    for (const r of dstMap.ranges(0n, plan.length)) last = await flushOne(r.lunOffset / dbsJ, r.length / dbsJ);
     return last as Awaited<ReturnType<typeof flushRange>>;
   };
   const journal = run.journal;

@@ -214,6 +214,30 @@ describe('path failover mid-copy (docs/path-failover.md)', () => {
     assert.deepEqual(err.result.extents.map((e) => [e.offset, e.length]), [[0n, 2n * CHUNK]]);
   });
 
+  for (const how of ['in-flight', 'refused'] as const) {
+    it(`the final SYNCHRONIZE CACHE meets a failed path (${how}): it is sent again on the other path; the copy completes flushed, the switch in the account`, async () => {
+      const { r, err, dst, dstLun, want } = await run('odx', { op: 0x91, nth: 1, how, session: 'logged-in' });
+      assert.equal(err, undefined, String(err));
+      assert.ok(r);
+      assert.equal(r.synced, true);
+      assert.ok(dstLun.mem.subarray(Number(DST_OFF), Number(DST_OFF + LEN)).equals(want));
+      assert.deepEqual(r.pathSwitches.map((s) => [s.side, s.from, s.to, s.atOffset]), [['dst', dst.sgs[0], dst.sgs[1], LEN]]);
+      assert.match(r.pathSwitches[0]!.reason, /SYNCHRONIZE CACHE/);
+      const flushes = dst.sent.filter((c) => c.op === 0x91);
+      assert.equal(flushes[flushes.length - 1]?.node, dst.sgs[1], 'the last flush went down the new path');
+      assert.ok(dstLun.ops('SC16').length >= 1, 'and reached the LUN');
+    });
+  }
+
+  it('the final SYNCHRONIZE CACHE with every path failed: NO_PATH, the data is in the account but the copy is not flushed', async () => {
+    const { r, err } = await run('odx', { op: 0x91, nth: 1, how: 'refused', session: 'logged-in', allPaths: true });
+    assert.equal(r, undefined);
+    assert.ok(err instanceof CopyError, String(err));
+    assert.match(err.message, /^copy written but not flushed: .*no usable path left for the destination/);
+    assert.equal(err.result.bytes, LEN);
+    assert.equal(err.result.synced, false);
+  });
+
   it('odx: every path failed: no path left, stops with the exact account and a one-line error naming the transport failure', async () => {
     const { r, err } = await run('odx', { ...WUT, nth: 3, how: 'refused', session: 'logged-in', allPaths: true });
     assert.equal(r, undefined);
