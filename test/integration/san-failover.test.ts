@@ -14,7 +14,7 @@ import { clearPairCache, copy, copyMany, CopyError, resume, runBatch, type CopyR
 import { ScsiDevice } from '../../lib/device/device';
 import { resolveStack } from '../../lib/device/stack';
 import { cliExitCode } from '../../lib/cli/context';
-import { lun, pattern, stackLun, shell, stackDown, stackEntry, stackUp, writeBacking, type LabLun, type MultipathEntry } from './lab';
+import { CommandTrace, lun, pattern, stackLun, shell, stackDown, stackEntry, stackUp, writeBacking, type LabLun, type MultipathEntry } from './lab';
 
 const MiB = 1024 * 1024;
 const file = (l: LabLun) => fs.readFileSync(l.file as string);
@@ -24,6 +24,17 @@ const sdState = (sd: string) => fs.readFileSync(stateFile(sd), 'utf8').trim();
 /** The map's paths as sysfs has them now (a port's failure and return may renumber its devices). */
 const pathsNow = (dev: string) => resolveStack(dev).luns[0]!.paths.map((p) => ({ sd: p.sd, sg: p.sg as string }));
 const json = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x));
+
+/** A map opened for a copy: its command path, that path's sd, and the other path's sg, as sysfs has them now. */
+async function openMap(m: MultipathEntry): Promise<{ dst: ScsiDevice; first: string; firstSd: string; other: string }> {
+  const dst = await ScsiDevice.open(m.dev, { exclusive: true, layered: true });
+  const first = dst.commandNode;
+  const now = pathsNow(m.dev);
+  const firstSd = now.find((p) => p.sg === first)?.sd;
+  const other = now.find((p) => p.sg !== first)?.sg;
+  assert.ok(firstSd && other && fs.existsSync(other), `${m.name}'s paths: ${json(now)}`);
+  return { dst, first, firstSd, other };
+}
 
 /** `dst`'s backing file holds `src`'s bytes over the range, and nothing outside it changed. */
 function assertCopied(src: LabLun, srcOff: number, dst: LabLun, dstOff: number, len: number, before: Buffer): void {
@@ -257,6 +268,63 @@ describe('path failover over the iSCSI multipath stack: fan-out, batch, an uncon
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('the final SYNCHRONIZE CACHE meets its path gone offline: sent again on portal 2, the copy completes flushed, the switch at the copy\'s length; the kernel saw the flush on the other path only', async () => {
+    const src = lun('odx0');
+    const dl = stackLun(d0.over);
+    const LEN = 16 * MiB;
+    const SOFF = 4 * MiB;
+    const DOFF = 200 * MiB;
+    writeBacking(src, SOFF, pattern(LEN, 71));
+    writeBacking(dl, DOFF, pattern(LEN, 73));
+    const before = file(dl);
+    const { dst, first, firstSd, other } = await openMap(d0);
+    const addressOf = (sg: string) => path.basename(fs.realpathSync(`/sys/class/scsi_generic/${path.basename(sg)}/device`));
+    const [firstAddr, otherAddr] = [addressOf(first), addressOf(other)];
+    const isFlush = (cdb: Buffer) => cdb[0] === 0x91 || cdb[0] === 0x35;
+    // The observable event: the copy's first SYNCHRONIZE CACHE is about to go out (every write
+    // has returned). The path goes offline right then, so the kernel refuses the flush there.
+    const command = dst.command.bind(dst);
+    let hook = 'not run';
+    dst.command = async (cmd, o) => {
+      if (isFlush(cmd.cdb) && hook === 'not run') {
+        try {
+          fs.writeFileSync(stateFile(firstSd), 'offline\n');
+          hook = 'ran';
+        } catch (e) {
+          hook = `failed: ${String(e)}`;
+        }
+      }
+      return command(cmd, o);
+    };
+    const trace = CommandTrace.ofAddresses([firstAddr, otherAddr]);
+    let r: CopyResult | undefined;
+    let err: unknown;
+    let seen: ReturnType<CommandTrace['stop']>;
+    try {
+      r = await copy({ src: src.sg, dst, srcOffset: SOFF, dstOffset: DOFF, length: LEN, mode: 'odx', tokenSize: 8 * MiB, maxInFlight: 1 });
+    } catch (e) {
+      err = e;
+    } finally {
+      seen = trace.stop();
+      if (sdState(firstSd) !== 'running') fs.writeFileSync(stateFile(firstSd), 'running\n');
+      await dst.close();
+    }
+    assert.equal(hook, 'ran');
+    assert.equal(err, undefined, `the copy completed: ${err instanceof Error ? err.message : String(err)}`);
+    assert.ok(r);
+    console.log(`      flush: synced ${r.synced}; switches ${json(r.pathSwitches)}`);
+    assert.equal(r.synced, true);
+    assert.deepEqual(r.pathSwitches.map((x) => [x.side, x.from, x.to, x.atOffset]), [['dst', first, other, BigInt(LEN)]]);
+    assert.match(r.pathSwitches[0]!.reason, /SYNCHRONIZE CACHE/);
+    // The kernel's record: every write went down the first path, the flush down the other only.
+    const on = (a: string, f: (c: Buffer) => boolean) => seen.filter((d) => d.address === a && f(d.cdb)).length;
+    const isWut = (c: Buffer) => c[0] === 0x83 && (c[1]! & 0x1f) === 0x11;
+    assert.equal(on(firstAddr, isWut), 2, 'both WRITE USING TOKENs on the first path');
+    assert.equal(on(firstAddr, isFlush), 0, 'no flush reached the first path (offline: refused before dispatch)');
+    assert.ok(on(otherAddr, isFlush) >= 1, 'SYNCHRONIZE CACHE dispatched on the other path');
+    assertCopied(src, SOFF, dl, DOFF, LEN, before);
+  });
+
   it('the path to switch to does not open (its sg node gone): the copy stops NO_PATH, one line naming both nodes and the errno, with the exact account', async () => {
     const src = lun('odx0');
     const dl = stackLun(d0.over);
@@ -267,12 +335,7 @@ describe('path failover over the iSCSI multipath stack: fan-out, batch, an uncon
     writeBacking(src, SOFF, pattern(LEN, 61));
     writeBacking(dl, DOFF, pattern(LEN, 67));
     const before = file(dl);
-    const dst = await ScsiDevice.open(d0.dev, { exclusive: true, layered: true });
-    const first = dst.commandNode;
-    const now = pathsNow(d0.dev);
-    const firstSd = now.find((p) => p.sg === first)?.sd;
-    const other = now.find((p) => p.sg !== first)?.sg;
-    assert.ok(firstSd && other && fs.existsSync(other), `${d0.name}'s paths: ${json(now)}`);
+    const { dst, first, firstSd, other } = await openMap(d0);
     const away = `${other}.away`;
     // After the 2nd WRITE USING TOKEN returned: the path offline and the other path's node gone.
     const command = dst.command.bind(dst);

@@ -82,19 +82,24 @@ describe('a copy list lost to a transport error that is not the path (docs/path-
     assert.equal(classify(new ListUnconfirmedError('WRITE USING TOKEN', 7, '/dev/sg1', 'x', te(0x83, { hostStatus: DID.ERROR }))), 'unconfirmed');
   });
 
-  it('odx: WRITE USING TOKEN lost after it reached the target (DID_ERROR), its list still running: RRTI on the same nexus until it ended, its count confirmed; nothing rewritten; completes offloaded', async () => {
-    const { r, err, dst, want, got } = await run('odx', { ...WUT, nth: 2, hostStatus: DID.ERROR, reached: true }, { knobs: { inProgressPolls: 3 } });
-    assert.equal(err, undefined, String(err));
-    assert.ok(r);
-    assert.ok(got().equals(want));
-    assert.equal(r.byMethod.odx, LEN, 'the lost list wrote its chunk; the nexus said so');
-    assert.equal(r.byMethod.host, 0n);
-    assert.deepEqual(r.fallbacks, []);
-    const lost = dst.sent.findIndex((c) => c.lost);
-    const polls = dst.sent.slice(lost + 1).filter((c) => c.op === 0x84 && c.listId === dst.lostListId);
-    assert.ok(polls.length >= 3, `asked until it was no longer in progress (${polls.length} polls)`);
-    assert.equal(dst.sent.filter((c) => c.op === 0x83 && c.sa === 0x11 && c.listId !== undefined).length, Number(LEN / CHUNK), 'no WRITE USING TOKEN again');
-  });
+  for (const [what, loss] of [
+    ['DID_ERROR', { hostStatus: DID.ERROR }],
+    ['DID_TRANSPORT_DISRUPTED on a path that still runs', { hostStatus: PATH.TRANSPORT_DISRUPTED, pathRunning: true }],
+  ] as const) {
+    it(`odx: WRITE USING TOKEN lost after it reached the target (${what}), its list still running: RRTI on the same nexus until it ended, its count confirmed; nothing rewritten; completes offloaded`, async () => {
+      const { r, err, dst, want, got } = await run('odx', { ...WUT, nth: 2, ...loss, reached: true }, { knobs: { inProgressPolls: 3 } });
+      assert.equal(err, undefined, String(err));
+      assert.ok(r);
+      assert.ok(got().equals(want));
+      assert.equal(r.byMethod.odx, LEN, 'the lost list wrote its chunk; the nexus said so');
+      assert.equal(r.byMethod.host, 0n);
+      assert.deepEqual(r.fallbacks, []);
+      const lost = dst.sent.findIndex((c) => c.lost);
+      const polls = dst.sent.slice(lost + 1).filter((c) => c.op === 0x84 && c.listId === dst.lostListId);
+      assert.ok(polls.length >= 3, `asked until it was no longer in progress (${polls.length} polls)`);
+      assert.equal(dst.sent.filter((c) => c.op === 0x83 && c.sa === 0x11 && c.listId !== undefined).length, Number(LEN / CHUNK), 'no WRITE USING TOKEN again');
+    });
+  }
 
   it('odx: WRITE USING TOKEN lost before it reached the target (DID_ABORT): the nexus answers "no such list", then the host copies the chunk from its start; dst == src', async () => {
     const { r, err, dst, want, got } = await run('odx', { ...WUT, nth: 2, hostStatus: DID.ABORT, reached: false });
@@ -153,15 +158,20 @@ describe('a copy list lost to a transport error that is not the path (docs/path-
     for (const e of res.extents) assert.ok(got().subarray(Number(e.offset), Number(e.offset + e.length)).equals(want.subarray(Number(e.offset), Number(e.offset + e.length))));
   });
 
-  it('xcopy (list id kept): EXTENDED COPY lost after it reached the target (DID_SOFT_ERROR): RECEIVE COPY STATUS says it completed; its segments counted, nothing rewritten', async () => {
-    const { r, err, dst, want, got } = await run('xcopy', { ...XCOPY, nth: 2, hostStatus: DID.SOFT_ERROR, reached: true });
-    assert.equal(err, undefined, String(err));
-    assert.ok(r);
-    assert.ok(got().equals(want));
-    assert.equal(r.byMethod.xcopy, LEN);
-    assert.deepEqual(r.fallbacks, []);
-    assert.ok(dst.sent.some((c) => c.op === 0x84 && c.sa === 0x00 && c.listId === dst.lostListId), 'asked by its list id');
-  });
+  for (const [what, loss] of [
+    ['DID_SOFT_ERROR', { hostStatus: DID.SOFT_ERROR }],
+    ['DID_TRANSPORT_DISRUPTED on a path that still runs', { hostStatus: PATH.TRANSPORT_DISRUPTED, pathRunning: true }],
+  ] as const) {
+    it(`xcopy (list id kept): EXTENDED COPY lost after it reached the target (${what}): RECEIVE COPY STATUS says it completed; its segments counted, nothing rewritten`, async () => {
+      const { r, err, dst, want, got } = await run('xcopy', { ...XCOPY, nth: 2, ...loss, reached: true });
+      assert.equal(err, undefined, String(err));
+      assert.ok(r);
+      assert.ok(got().equals(want));
+      assert.equal(r.byMethod.xcopy, LEN);
+      assert.deepEqual(r.fallbacks, []);
+      assert.ok(dst.sent.some((c) => c.op === 0x84 && c.sa === 0x00 && c.listId === dst.lostListId), 'asked by its list id');
+    });
+  }
 
   it('xcopy (list id kept): lost before it reached the target: "no such list"; the host copies the chunk after the answer', async () => {
     const { r, err, dst, want, got } = await run('xcopy', { ...XCOPY, nth: 3, hostStatus: DID.ERROR, reached: false });
@@ -208,19 +218,6 @@ describe('a path-class error on a path that still runs (docs/path-failover.md): 
     assert.equal(listFateUnknown(te(0x8a, { hostStatus: PATH.TRANSPORT_DISRUPTED }), running), false, 'WRITE(16): no list');
   });
 
-  it('odx: WRITE USING TOKEN lost with DID_TRANSPORT_DISRUPTED after it reached the target, the path still running: RRTI until the list ended, its count confirmed; nothing rewritten; completes offloaded', async () => {
-    const { r, err, dst, want, got } = await run('odx', { ...WUT, nth: 2, hostStatus: PATH.TRANSPORT_DISRUPTED, reached: true, pathRunning: true }, { knobs: { inProgressPolls: 3 } });
-    assert.equal(err, undefined, String(err));
-    assert.ok(r);
-    assert.ok(got().equals(want));
-    assert.equal(r.byMethod.odx, LEN, 'the lost list wrote its chunk; the nexus said so');
-    assert.equal(r.byMethod.host, 0n);
-    assert.deepEqual(r.fallbacks, []);
-    const lost = dst.sent.findIndex((c) => c.lost);
-    const polls = dst.sent.slice(lost + 1).filter((c) => c.op === 0x84 && c.listId === dst.lostListId);
-    assert.ok(polls.length >= 3, `asked until it was no longer in progress (${polls.length} polls)`);
-  });
-
   it('odx: the same loss before the list reached the target: "no such list", then the host copies the chunk, only after the answer', async () => {
     const { r, err, dst, want, got } = await run('odx', { ...WUT, nth: 3, hostStatus: PATH.TRANSPORT_FAILFAST, reached: false, pathRunning: true });
     assert.equal(err, undefined, String(err));
@@ -229,16 +226,6 @@ describe('a path-class error on a path that still runs (docs/path-failover.md): 
     assert.deepEqual(r.fallbacks.map((f) => [f.offset, f.length, f.from]), [[2n * CHUNK, CHUNK, 'odx']]);
     const asked = dst.sent.findIndex((c) => c.op === 0x84 && c.listId === dst.lostListId);
     assert.ok(asked >= 0 && firstWriteInto(dst, 2n * CHUNK, CHUNK) > asked, 'the host wrote the range only after the nexus answered');
-  });
-
-  it('xcopy: EXTENDED COPY lost with DID_TRANSPORT_DISRUPTED, the path still running: RECEIVE COPY STATUS says it completed; its segments counted, nothing rewritten', async () => {
-    const { r, err, dst, want, got } = await run('xcopy', { ...XCOPY, nth: 2, hostStatus: PATH.TRANSPORT_DISRUPTED, reached: true, pathRunning: true });
-    assert.equal(err, undefined, String(err));
-    assert.ok(r);
-    assert.ok(got().equals(want));
-    assert.equal(r.byMethod.xcopy, LEN);
-    assert.deepEqual(r.fallbacks, []);
-    assert.ok(dst.sent.some((c) => c.op === 0x84 && c.sa === 0x00 && c.listId === dst.lostListId), 'asked by its list id');
   });
 
   it('the path fails while its list is asked about: the original path error goes back to path failover (not LIST_UNCONFIRMED); another transport error keeps being asked until the bound', async () => {
