@@ -31,8 +31,9 @@ if [ "${ODXCP_SKIP_LAB:-}" = 1 ]; then
 
 MSG
 else
-  # The guest writes the reporter's counts into the run directory the runner created.
-  counts_lab lab json bash test/lab/run.sh --integration
+  # The guest writes the reporter's counts into the run directory the runner created. The
+  # suite takes about 15 minutes under TCG: its VM gets 30 before it is called hung.
+  ODXCP_LAB_TIMEOUT=${ODXCP_LAB_TIMEOUT:-1800} counts_lab lab json bash test/lab/run.sh --integration
   # The ODX handler's conformance suite (sg3_utils, ddpt, cmp against the backing files)
   # gets a VM of its own: it creates and removes LUNs of its own with other knobs. Its
   # "N passed, N failed" line is read from that run's guest log.

@@ -35,12 +35,16 @@ describe('fleet: fan-out, batches, resume', function () {
       ['fan1', 32, ''],
       ['fan2', 32, 'max_wut_bytes=1m'],
       ['fan3', 32, 'fail_wut=%1:3/0C/00'],
-      // slow arrays (1 s per MiB written; IMMED token writes run 4 at a time) writing at most
-      // 2 MiB per WRITE USING TOKEN (a batch has no --token-size), so a journalled fan-out or
-      // batch of 32 MiB confirms extents one by one (8 MiB every 2 s, 8 s in all) and is killed
-      // at its first checkpoint (2 s), 6 s before it could end
-      ['fj1', 40, 'latency_ms_per_mib=1000&max_wut_bytes=2m'],
-      ['fj2', 40, 'latency_ms_per_mib=1000&max_wut_bytes=2m'],
+      // Arrays slow at first (1 s per MiB for the first 12 MiB each writes, then at full speed)
+      // writing at most 2 MiB per WRITE USING TOKEN, one at a time (a fan-out with
+      // --max-in-flight 1; a batch pair has one token, written piece by piece): a journalled copy
+      // of 32 MiB confirms 2 MiB every 2 s and is killed at its first checkpoint (2-4 s), at least
+      // 8 s before its slow start is over; the resume finishes the slow part and then runs fast.
+      // A pair of LUNs for the fan-out, another for the batch: each starts slow.
+      ['fj1', 40, 'latency_ms_per_mib=1000&latency_mib=12&max_wut_bytes=2m'],
+      ['fj2', 40, 'latency_ms_per_mib=1000&latency_mib=12&max_wut_bytes=2m'],
+      ['fj3', 40, 'latency_ms_per_mib=1000&latency_mib=12&max_wut_bytes=2m'],
+      ['fj4', 40, 'latency_ms_per_mib=1000&latency_mib=12&max_wut_bytes=2m'],
     ] as const) {
       L[name] = await target.add(name, { sizeMb: mb, knobs: knobs || undefined });
     }
@@ -224,7 +228,7 @@ describe('fleet: fan-out, batches, resume', function () {
     const len = 32 * MiB;
     writeBacking(L.fj1!, 0, pattern(40 * MiB, 0x51));
     writeBacking(L.fj2!, 0, pattern(40 * MiB, 0x52));
-    await killMidway(['copy', L.fsrc!.sg, L.fj1!.sg, L.fj2!.sg, '--src-offset', '8M', '--dst-offset', '4M', '--length', '32M', '--token-size', '2M'], set, `${set}.1`);
+    await killMidway(['copy', L.fsrc!.sg, L.fj1!.sg, L.fj2!.sg, '--src-offset', '8M', '--dst-offset', '4M', '--length', '32M', '--token-size', '2M', '--max-in-flight', '1'], set, `${set}.1`);
     const head = JSON.parse(fs.readFileSync(set, 'utf8')) as { odxcp: string; kind: string; members: string[] };
     assert.deepEqual([head.odxcp, head.kind, head.members], ['journal-set', 'fanout', ['fan.journal.1', 'fan.journal.2']]);
     const { confirmed } = resumeSet(set, [
@@ -239,17 +243,17 @@ describe('fleet: fan-out, batches, resume', function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'odxcp-batch-resume-'));
     const set = path.join(dir, 'batch.journal');
     const jobs = path.join(dir, 'jobs.ndjson');
-    writeBacking(L.fj1!, 0, pattern(40 * MiB, 0x61));
-    writeBacking(L.fj2!, 0, pattern(40 * MiB, 0x62));
+    writeBacking(L.fj3!, 0, pattern(40 * MiB, 0x61));
+    writeBacking(L.fj4!, 0, pattern(40 * MiB, 0x62));
     fs.writeFileSync(jobs, [
-      JSON.stringify({ src: L.fsrc!.sg, dst: L.fj1!.sg, srcOffset: '100M', length: '32M' }),
-      JSON.stringify({ src: L.fsrc!.sg, dst: L.fj2!.sg, srcOffset: '140M', dstOffset: '8M', length: '32M', sparse: 'never' }),
+      JSON.stringify({ src: L.fsrc!.sg, dst: L.fj3!.sg, srcOffset: '100M', length: '32M' }),
+      JSON.stringify({ src: L.fsrc!.sg, dst: L.fj4!.sg, srcOffset: '140M', dstOffset: '8M', length: '32M', sparse: 'never' }),
     ].join('\n'));
     await killMidway(['batch', jobs, '--jobs', '2'], set, `${set}.1`);
     assert.equal(readJournal(`${set}.2`).header.sparse, 'never', 'the pair\'s own sparse is in its journal');
     const { confirmed } = resumeSet(set, [
-      { src: L.fsrc!, srcOff: 100 * MiB, dst: L.fj1!, dstOff: 0, len: 32 * MiB },
-      { src: L.fsrc!, srcOff: 140 * MiB, dst: L.fj2!, dstOff: 8 * MiB, len: 32 * MiB },
+      { src: L.fsrc!, srcOff: 100 * MiB, dst: L.fj3!, dstOff: 0, len: 32 * MiB },
+      { src: L.fsrc!, srcOff: 140 * MiB, dst: L.fj4!, dstOff: 8 * MiB, len: 32 * MiB },
     ]);
     assert.ok(confirmed[0]! > 0n && confirmed[0]! < BigInt(32 * MiB), `killed mid-way: pair 1 had ${confirmed[0]} bytes confirmed`);
     fs.rmSync(dir, { recursive: true, force: true });

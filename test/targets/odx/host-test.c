@@ -634,6 +634,31 @@ static uint64_t now_ms(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
+/* latency_mib: only the LU's first MiB written by WUT are slowed */
+static void t_slow_start(void)
+{
+	struct tcmu_device *s = dev("sssrc", 8, "");
+	struct tcmu_device *w = dev("ssdst", 8, "latency_ms_per_mib=400&latency_mib=1");
+	uint64_t lba = 0, t0, first, second;
+	uint32_t n = 4096;			/* 2 MiB */
+	uint8_t tok[512];
+	struct res x;
+
+	x = pt(s, 1, 0, 0, 0, 1, &lba, &n);
+	CHECK(GOOD(x) && !get_token(s, 1, tok), "slow start: a token of 2 MiB");
+	t0 = now_ms();
+	x = wut(w, 2, 0, 0, tok, 1, &lba, &n);
+	first = now_ms() - t0;
+	t0 = now_ms();
+	x = wut(w, 3, 0, 0, tok, 1, &lba, &n);
+	second = now_ms() - t0;
+	CHECK(GOOD(x) && first >= 400 && second < 400,
+	      "latency_mib=1: the first 2 MiB WUT waits for its first MiB only, the next not at all (%llu, %llu ms)",
+	      (unsigned long long)first, (unsigned long long)second);
+	closedev(w);
+	closedev(s);
+}
+
 /* read_ms_per_mib slows READ by the bytes it returns, rounded up */
 static void t_slow_read(void)
 {
@@ -1276,6 +1301,7 @@ int main(int argc, char **argv)
 	t_faults();
 	t_immed();
 	t_slow_read();
+	t_slow_start();
 	t_naa();
 	t_max_tokens(a);
 	t_thin(a);

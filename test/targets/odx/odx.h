@@ -113,6 +113,7 @@ struct odx_knobs {
 	uint64_t fail_after_bytes;	/* injected WUT/XCOPY failures hit after this */
 	uint32_t latency_ms;		/* fixed delay per PT/WUT/XCOPY */
 	uint32_t latency_ms_per_mib;	/* delay per MiB written by WUT/XCOPY */
+	uint32_t latency_mib;		/* ...for the LU's first MiB only (0: all) */
 	uint32_t read_ms_per_mib;	/* delay per MiB a READ returns (slow host I/O) */
 	int immed;			/* IMMED_* */
 	uint8_t tc_units;		/* RRTI TRANSFER COUNT UNITS (ref 7.2) */
@@ -159,6 +160,7 @@ struct odx_dev {
 
 	/* fault-injection counters (odx_lock) */
 	uint32_t n_pt, n_wut, n_rrti, n_xcopy;
+	uint64_t slow_bytes;		/* written under latency_mib so far (odx_lock) */
 
 	struct odx_list *lists;		/* operations by list id (odx_lock) */
 	int refs;			/* operations of other LUs using this one */

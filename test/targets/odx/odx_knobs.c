@@ -216,6 +216,8 @@ static int set_knob(struct odx_knobs *k, const char *key, const char *v)
 		return parse_u32(v, 600000, &k->latency_ms);
 	} else if (!strcmp(key, "latency_ms_per_mib")) {
 		return parse_u32(v, 600000, &k->latency_ms_per_mib);
+	} else if (!strcmp(key, "latency_mib")) {
+		return parse_u32(v, 1u << 20, &k->latency_mib);
 	} else if (!strcmp(key, "read_ms_per_mib")) {
 		return parse_u32(v, 600000, &k->read_ms_per_mib);
 	} else if (!strcmp(key, "immed")) {

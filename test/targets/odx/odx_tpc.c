@@ -460,13 +460,29 @@ static void fault_sense(const struct odx_fault *f, struct odx_sense *s)
 	sense_set(s, f->key, f->asc, f->ascq);
 }
 
-/* delay for `bytes` written at latency_ms_per_mib, carrying the remainder */
-static void latency(const struct odx_knobs *k, uint64_t bytes, uint64_t *carry)
+/*
+ * delay for `bytes` written at latency_ms_per_mib, carrying the remainder; with
+ * latency_mib only the LU's first latency_mib MiB are slow (a slow start)
+ */
+static void latency(struct odx_dev *d, uint64_t bytes, uint64_t *carry)
 {
+	const struct odx_knobs *k = &d->k;
 	uint64_t x;
 
 	if (!k->latency_ms_per_mib)
 		return;
+	if (k->latency_mib) {
+		uint64_t cap = (uint64_t)k->latency_mib << 20, before;
+
+		pthread_mutex_lock(&odx_lock);
+		before = d->slow_bytes;
+		d->slow_bytes = bytes > cap - before ? cap : before + bytes;
+		pthread_mutex_unlock(&odx_lock);
+		if (bytes > cap - before)
+			bytes = cap - before;
+		if (!bytes)
+			return;
+	}
 	x = bytes * k->latency_ms_per_mib + *carry;
 	*carry = x & ((1u << 20) - 1);
 	if (x >> 20)
@@ -968,7 +984,7 @@ static int wut_run(struct wut_job *j, struct odx_sense *s)
 		j->l->ops++;
 		j->l->segs = (uint16_t)(di + (doff == j->r[di].nblocks));
 		pthread_mutex_unlock(&odx_lock);
-		latency(&d->k, n * d->bs, &carry);
+		latency(d, n * d->bs, &carry);
 	}
 	if (!rc && j->fail) {
 		/* the failure point lies beyond what this WUT writes: it fails at the end */
@@ -1266,7 +1282,7 @@ static int xcopy_segment(struct odx_dev *d, struct odx_list *l, const uint8_t *c
 			l->ops++;
 			pthread_mutex_unlock(&odx_lock);
 		}
-		latency(&d->k, n, carry);
+		latency(d, n, carry);
 	}
 	rc = 0;
 out:
