@@ -188,6 +188,20 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
   const dbsJ = BigInt(plan.dst.blockSize);
   // The destination's LUN ranges, each flushed (one range for a plain LUN). A flush is the
   // LUN's, whatever the nexus: one whose path failed is sent again on the next path.
+  /**
+   * Move `side` off the path `from` (failed with `cause`) and record the switch at `at`. Throws
+   * NoPathLeftError when no usable path is left (none up, or the one chosen would not open).
+   */
+  const moveOff = async (side: 'src' | 'dst', f: PathFailover, from: string, reason: string, cause: unknown, at: bigint): Promise<void> => {
+    let mv;
+    try {
+      mv = await f.switchPath(from, reason);
+    } catch (e) {
+      throw new NoPathLeftError(side, from, e, cause);
+    }
+    if (!mv) throw new NoPathLeftError(side, from, undefined, cause);
+    if (mv.switched) account.pathSwitches.push({ side, from: mv.from, to: mv.to, atOffset: at, reason });
+  };
   const dstFailover = failoverOf(pair.dst);
   const flushOne = async (lba: bigint, blocks: bigint) => {
     for (let switches = 0; ; switches++) {
@@ -198,15 +212,7 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         if (!dstFailover || from === undefined || !isPathError(e) || switches >= MAX_PATH_SWITCHES_PER_CHUNK) throw e;
         if (dstFailover.commandNode === from && !dstFailover.pathFailed()) throw e;
         const msg = e instanceof Error ? e.message : String(e);
-        const reason = msg.startsWith('SYNCHRONIZE CACHE') ? msg : `SYNCHRONIZE CACHE: ${msg}`;
-        let mv;
-        try {
-          mv = await dstFailover.switchPath(from, reason);
-        } catch (x) {
-          throw new NoPathLeftError('dst', from, x, e);
-        }
-        if (!mv) throw new NoPathLeftError('dst', from, undefined, e);
-        if (mv.switched) account.pathSwitches.push({ side: 'dst', from: mv.from, to: mv.to, atOffset: plan.length, reason });
+        await moveOff('dst', dstFailover, from, msg.startsWith('SYNCHRONIZE CACHE') ? msg : `SYNCHRONIZE CACHE: ${msg}`, e, plan.length);
       }
     }
   };
@@ -271,14 +277,7 @@ export async function runPlanned(pair: OpenedPair, details: PlanDetails, o: Copy
         (failedOn === from && neverReachedTarget(cause) && isListOpener(cause)) || // refused before it left the host
         (await f.nexusGone(from, NEXUS_END_WAIT_MS)); // the session ended: the target aborted its tasks
       if (!safe) unsafeOn = from;
-      let mv;
-      try {
-        mv = await f.switchPath(from, reason);
-      } catch (e) {
-        throw new NoPathLeftError(side, from, e, cause); // the path chosen would not open
-      }
-      if (!mv) throw new NoPathLeftError(side, from, undefined, cause); // stop with the exact account
-      if (mv.switched) account.pathSwitches.push({ side, from: mv.from, to: mv.to, atOffset: pos, reason });
+      await moveOff(side, f, from, reason, cause, pos); // no path left: stop with the exact account
     }
     return unsafeOn === undefined ? 'switched' : { unconfirmed: unsafeOn };
   };

@@ -306,10 +306,10 @@ export function neverReachedTarget(e: unknown): boolean {
  */
 export function listFateUnknown(e: unknown, t?: ScsiTransport): e is TransportError {
   if (!(e instanceof TransportError) || (e.opcode !== 0x83 && e.opcode !== 0x84)) return false;
-  const pathClass: boolean = isPathError(e);
-  if (!pathClass) return e.hostStatus !== 0 || e.isTimeout;
-  if (e.opcode === 0x83 && neverReachedTarget(e)) return false;
-  return t?.pathRunning?.() === true;
+  if (!isPathError(e as unknown)) return e.hostStatus !== 0 || e.isTimeout;
+  // The path's own failure: asked about only while the path still runs; a list opener refused
+  // before it was sent has no list.
+  return !(e.opcode === 0x83 && neverReachedTarget(e)) && t?.pathRunning?.() === true;
 }
 
 /** ASCs after which this pair cannot offload at all (the array said so, not a passing state). */

@@ -41,12 +41,13 @@ function joined(extents: CopiedExtent[]): CopiedExtent[] {
   return out;
 }
 
-/** One account over the whole copy from the runs' (their offsets moved to the copy's). */
 /** The runs' unconfirmed ranges at the copy's offsets (docs/path-failover.md), when there are any. */
 function unconfirmedOf(done: Done[]): Pick<CopyResult, 'unconfirmed'> {
   const u = done.flatMap((d) => (d.result.unconfirmed ?? []).map((x) => ({ ...x, offset: x.offset + d.offset })));
   return u.length ? { unconfirmed: u } : {};
 }
+
+/** One account over the whole copy from the runs' (their offsets moved to the copy's). */
 
 export function mergeRuns(details: PlanDetails, done: Done[], started: number, verify: boolean): CopyResult {
   const plan = details.plan;

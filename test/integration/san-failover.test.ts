@@ -53,6 +53,38 @@ function assertSwitched(r: CopyResult, m: MultipathEntry, len: number): void {
   assert.ok(sw[0]!.atOffset > 0n && sw[0]!.atOffset < BigInt(len), `${m.name} switched at +${sw[0]!.atOffset}`);
 }
 
+/**
+ * Fails portal 1 (every path through it, `m`'s first among them) from a copy's progress callback,
+ * synchronously, once `at` bytes are done; `restore()` brings it back if it was failed.
+ */
+function portalFailure(m: MultipathEntry, at: number) {
+  const state = { failed: false };
+  return {
+    state,
+    onProgress: (p: { bytesDone: bigint }) => {
+      if (!state.failed && p.bytesDone >= BigInt(at)) {
+        state.failed = true;
+        shell(m.paths[0]!.fail);
+      }
+    },
+    restore: () => {
+      if (state.failed) shell(m.paths[0]!.restore);
+    },
+  };
+}
+
+/** Each pair completed across the port failure: every byte, one switch onto portal 2, its range copied and nothing else. */
+function assertEachSwitched(what: string, done: Array<{ result?: CopyResult }>, pairs: Array<{ src: LabLun; m: MultipathEntry; l: LabLun; before: Buffer }>, soff: number, doff: number, len: number): void {
+  for (const [i, { src, m, l, before }] of pairs.entries()) {
+    const r = done[i]!.result;
+    assert.ok(r, m.name);
+    console.log(`      ${what} ${m.name}: ${r.bytes} bytes in ${r.elapsedMs} ms; switches ${json(r.pathSwitches)}`);
+    assert.equal(r.bytes, BigInt(len));
+    assertSwitched(r, m, len);
+    assertCopied(src, soff, l, doff, len, before);
+  }
+}
+
 describe('path failover over the iSCSI multipath stack: fan-out, batch, an unconfirmed list (lab)', function () {
   this.timeout(900000);
   let d0: MultipathEntry;
@@ -81,42 +113,21 @@ describe('path failover over the iSCSI multipath stack: fan-out, batch, an uncon
     const l0 = stackLun(d0.over);
     const l1 = stackLun(d1.over);
     const before = [file(l0), file(l1)];
-    let failed = false;
+    // With 8 of 80 MiB done neither destination can have finished (each has 28 MiB to go).
+    const port = portalFailure(d0, 8 * MiB);
     let r: Awaited<ReturnType<typeof copyMany>>;
     try {
-      r = await copyMany({
-        src: src.sg,
-        dsts: [d0.dev, d1.dev],
-        srcOffset: SOFF,
-        dstOffset: DOFF,
-        length: LEN,
-        mode: 'odx',
-        tokenSize: 4 * MiB,
-        maxInFlight: 1,
-        progressIntervalMs: 0,
-        onProgress: (p) => {
-          // Synchronously from the progress callback, with 8 of 80 MiB done: neither destination
-          // can have finished (each has at least 28 MiB to go).
-          if (!failed && p.bytesDone >= BigInt(8 * MiB)) {
-            failed = true;
-            shell(d0.paths[0]!.fail);
-          }
-        },
-      });
+      r = await copyMany({ src: src.sg, dsts: [d0.dev, d1.dev], srcOffset: SOFF, dstOffset: DOFF, length: LEN, mode: 'odx', tokenSize: 4 * MiB, maxInFlight: 1, progressIntervalMs: 0, onProgress: port.onProgress });
     } finally {
-      if (failed) shell(d0.paths[0]!.restore);
+      port.restore();
     }
-    assert.ok(failed, 'portal 1 was failed during the fan-out');
+    assert.ok(port.state.failed, 'portal 1 was failed during the fan-out');
     assert.equal(r.summary.complete, 2, json(r.results.map((x) => String(x.error ?? 'ok'))));
-    for (const [i, m] of [d0, d1].entries()) {
-      const e = r.results[i]!;
-      assert.ok(e.result, m.name);
-      console.log(`      fan-out ${m.name}: ${e.result.bytes} bytes in ${e.result.elapsedMs} ms; switches ${json(e.result.pathSwitches)}`);
-      assert.equal(e.result.bytes, BigInt(LEN));
-      assert.equal(e.result.unconfirmed, undefined);
-      assertSwitched(e.result, m, LEN);
-      assertCopied(src, SOFF, i === 0 ? l0 : l1, DOFF, LEN, before[i]!);
-    }
+    for (const e of r.results) assert.equal(e.result?.unconfirmed, undefined);
+    assertEachSwitched('fan-out', r.results, [
+      { src, m: d0, l: l0, before: before[0]! },
+      { src, m: d1, l: l1, before: before[1]! },
+    ], SOFF, DOFF, LEN);
     for (const m of [d0, d1]) assert.equal(sdState(m.paths[0]!.sd), 'running', 'portal 1 is back');
   });
 
@@ -131,7 +142,8 @@ describe('path failover over the iSCSI multipath stack: fan-out, batch, an uncon
     const l0 = stackLun(d0.over);
     const l1 = stackLun(d1.over);
     const before = [file(l0), file(l1)];
-    let failed = false;
+    // With 8 of 80 MiB done neither pair can have finished (each has 28 MiB to go).
+    const port = portalFailure(d0, 8 * MiB);
     let r: Awaited<ReturnType<typeof runBatch>>;
     try {
       r = await runBatch(
@@ -139,33 +151,17 @@ describe('path failover over the iSCSI multipath stack: fan-out, batch, an uncon
           { src: s0.sg, dst: d0.dev, srcOffset: SOFF, dstOffset: DOFF, length: LEN, mode: 'odx' },
           { src: s1.sg, dst: d1.dev, srcOffset: SOFF, dstOffset: DOFF, length: LEN, mode: 'odx' },
         ],
-        {
-          jobs: 2,
-          tokenSize: 4 * MiB,
-          maxInFlight: 1,
-          progressIntervalMs: 0,
-          onProgress: (p) => {
-            // 8 of 80 MiB done: neither pair can have finished (each has at least 28 MiB to go).
-            if (!failed && p.bytesDone >= BigInt(8 * MiB)) {
-              failed = true;
-              shell(d0.paths[0]!.fail);
-            }
-          },
-        },
+        { jobs: 2, tokenSize: 4 * MiB, maxInFlight: 1, progressIntervalMs: 0, onProgress: port.onProgress },
       );
     } finally {
-      if (failed) shell(d0.paths[0]!.restore);
+      port.restore();
     }
-    assert.ok(failed, 'portal 1 was failed during the batch');
+    assert.ok(port.state.failed, 'portal 1 was failed during the batch');
     assert.equal(r.summary.complete, 2, json(r.entries.map((x) => String(x.error ?? 'ok'))));
-    for (const [i, m] of [d0, d1].entries()) {
-      const e = r.entries[i]!;
-      assert.ok(e.result, m.name);
-      console.log(`      batch ${m.name}: ${e.result.bytes} bytes in ${e.result.elapsedMs} ms; switches ${json(e.result.pathSwitches)}`);
-      assert.equal(e.result.bytes, BigInt(LEN));
-      assertSwitched(e.result, m, LEN);
-      assertCopied(i === 0 ? s0 : s1, SOFF, i === 0 ? l0 : l1, DOFF, LEN, before[i]!);
-    }
+    assertEachSwitched('batch', r.entries, [
+      { src: s0, m: d0, l: l0, before: before[0]! },
+      { src: s1, m: d1, l: l1, before: before[1]! },
+    ], SOFF, DOFF, LEN);
   });
 
   it('an unconfirmed list for real: the active path set offline right after a WRITE USING TOKEN returned (its session logged in): the copy goes on on portal 2, exit 35, the range out of the account and the journal; resume finishes it', async () => {
