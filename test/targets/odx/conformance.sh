@@ -511,9 +511,10 @@ note "thin provisioning (knob thin=1): sg_readcap, sg_vpd, sg_get_lba_status, sg
 # Its allocated size (stat %b, 512-byte units) is the kernel's own account of what is mapped.
 # lbs DEV: GET LBA STATUS from 0 as "LBA:BLOCKS:STATUS;..." (decimal), decoded by sg3_utils
 # (-b prints a few header lines, then "LBA BLOCKS STATUS ADDITIONAL" per descriptor, in hex)
-lbs() { sg_get_lba_status --maxlen=4096 -b "$1" 2>>"$LOG" | grep -E '^0x[0-9a-f]+ +0x' | while read -r l n st _; do printf '%d:%d:%d;' "$l" "$n" "$st"; done; }
+# (a second argument: SBC-4's REPORT TYPE)
+lbs() { sg_get_lba_status --maxlen=4096 -b ${2:+--report-type=$2} "$1" 2>>"$LOG" | grep -E '^0x[0-9a-f]+ +0x' | while read -r l n st _; do printf '%d:%d:%d;' "$l" "$n" "$st"; done; }
 allocated() { echo $(( $(stat -c %b "$1") * 512 )); }
-want_lbs() { local got; got=$(lbs "$1"); echo "lbs $1: $got" >>"$LOG"; [ "$got" = "$2" ] && ok "$3: GET LBA STATUS $2" || nok "$3: GET LBA STATUS $got, want $2"; }
+want_lbs() { local got; got=$(lbs "$1" "${4:-}"); echo "lbs $1 ${4:-}: $got" >>"$LOG"; [ "$got" = "$2" ] && ok "$3: GET LBA STATUS${4:+ REPORT TYPE $4} $2" || nok "$3: GET LBA STATUS${4:+ REPORT TYPE $4} $got, want $2"; }
 want_alloc() { local got; got=$(allocated "$1"); [ "$got" = "$2" ] && ok "$3: the backing file holds $2 bytes" || nok "$3: the backing file holds $got bytes, want $2"; }
 if [ -n "$TPGDIR" ] && KTH=$(MKLUN_DIR=/lab mklun kthin c0ffee0a 32 "thin=1&max_unmap_descs=16&max_unmap_blocks=32768"); then
   FTH=/lab/kthin.img
@@ -562,6 +563,13 @@ if [ -n "$TPGDIR" ] && KTH=$(MKLUN_DIR=/lab mklun kthin c0ffee0a 32 "thin=1&max_
   echo 00060000 | bin "$W/ul4.bin"
   scsi $KTH "42000000000000000400" -i "$W/ul4.bin"; expect_sense "UNMAP with a 4-byte parameter list" 5/1a/00
   want_lbs $KTH "0:3840:1;3840:256:0;4096:4104:1;8200:8:0;8208:57328:1;" "after the refused UNMAPs: nothing deallocated"
+  want_lbs $KTH "3840:256:0;8200:8:0;" "mapped runs only" 2
+  want_lbs $KTH "0:3840:1;4096:4104:1;8208:57328:1;" "deallocated runs only" 3
+  scsi $KTH "9e12$(h64 0)$(h32 4096)0400" -r 4096 "$W/gls.bin"; expect_good "GET LBA STATUS REPORT TYPE 4 (raw)"
+  [ "$(xxd -l 4 -p "$W/gls.bin")" = 00000004 ] && ok "REPORT TYPE 4: no anchored run, no descriptor" || nok "REPORT TYPE 4: PARAMETER DATA LENGTH $(xxd -l 4 -p "$W/gls.bin"), want 00000004"
+  scsi $KTH "9e12$(h64 0)$(h32 4096)0200" -r 4096 "$W/gls.bin"; expect_good "GET LBA STATUS REPORT TYPE 2 (raw)"
+  [ "$(xxd -s 7 -l 1 -p "$W/gls.bin")" = 07 ] && ok "GET LBA STATUS: RTP 1, completion condition 3 (the end of the LU)" || nok "GET LBA STATUS byte 7: $(xxd -s 7 -l 1 -p "$W/gls.bin"), want 07"
+  scsi $KTH "9e12$(h64 0)$(h32 24)0500" -r 24 "$W/gls.bin"; expect_sense "GET LBA STATUS REPORT TYPE 5 (reserved)" 5/24/00
   scsi $KTH "9e12$(h64 65536)$(h32 24)0000" -r 24 "$W/gls.bin"; expect_sense "GET LBA STATUS from the block past the end" 5/21/00
   scsi $A "9e12$(h64 0)$(h32 24)0000" -r 24 "$W/gls.bin"; expect_sense "GET LBA STATUS on odx0 (thin off)" 5/20/00
   scsi $A "93080000000000000000000000010000" -i "$W/z512"; expect_sense "WRITE SAME(16) UNMAP on odx0 (thin off)" 5/24/00
